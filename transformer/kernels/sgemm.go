@@ -1,0 +1,72 @@
+package kernels
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C in float32, BLAS style, row-major.
+//
+// op(A) is M×K: A itself (M×K, row stride lda) when transA is false, Aᵀ of a K×M A
+// when it is true. op(B) is K×N likewise with ldb. C is M×N with row stride ldc.
+// With beta == 0, C is overwritten and its previous contents (even NaN) are ignored.
+// Strides let callers address column blocks of wider matrices (one head of a fused
+// q|k|v projection, say). Sgemm panics if a buffer is too short for its shape.
+func Sgemm(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if M == 0 || N == 0 {
+		return
+	}
+	checkGemm(transA, transB, M, N, K, a, lda, b, ldb, c, ldc)
+	sgemmRef(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	need := func(name string, buf []float32, rows, cols, ld int) {
+		if rows == 0 || cols == 0 {
+			return
+		}
+		if ld < cols || len(buf) < (rows-1)*ld+cols {
+			panic("kernels: Sgemm: " + name + " too short for its shape")
+		}
+	}
+	if transA {
+		need("A", a, K, M, lda)
+	} else {
+		need("A", a, M, K, lda)
+	}
+	if transB {
+		need("B", b, N, K, ldb)
+	} else {
+		need("B", b, K, N, ldb)
+	}
+	need("C", c, M, N, ldc)
+}
+
+// sgemmRef is the plain reference: straightforward loops, float32 accumulation in
+// the order of k, the same order a scalar dot product would use.
+func sgemmRef(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	for i := 0; i < M; i++ {
+		ci := c[i*ldc : i*ldc+N]
+		if beta == 0 {
+			clear(ci)
+		} else if beta != 1 {
+			for j := range ci {
+				ci[j] *= beta
+			}
+		}
+		for k := 0; k < K; k++ {
+			var aik float32
+			if transA {
+				aik = a[k*lda+i]
+			} else {
+				aik = a[i*lda+k]
+			}
+			aik *= alpha
+			if transB {
+				for j := range ci {
+					ci[j] += aik * b[j*ldb+k]
+				}
+			} else {
+				bk := b[k*ldb : k*ldb+N]
+				for j, bv := range bk {
+					ci[j] += aik * bv
+				}
+			}
+		}
+	}
+}
