@@ -1,0 +1,85 @@
+package trainer
+
+import (
+	"math"
+
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+)
+
+// AdamWConfig holds AdamW's hyper-parameters other than the learning rate, which each
+// Step takes (schedules change it). The zero value is not useful: see DefaultAdamW.
+type AdamWConfig struct {
+	Beta1, Beta2 float64 // moment decay rates, PyTorch's betas
+	Eps          float64 // added to the denominator
+	WeightDecay  float64 // decoupled: p -= lr·WeightDecay·p before the Adam update
+}
+
+// DefaultAdamW returns PyTorch's defaults except weight decay, which is 0 as in most
+// LoRA recipes: betas (0.9, 0.999), eps 1e-8.
+func DefaultAdamW() AdamWConfig {
+	return AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+}
+
+// AdamW is torch.optim.AdamW (Loshchilov & Hutter, arXiv:1711.05101) over a fixed list of
+// parameters, with the same order of float32 operations as PyTorch's single-tensor
+// implementation. Like PyTorch, a parameter without a gradient is skipped by a step and
+// keeps its own step count. It is written here rather than taken from spago, whose
+// optimizer returns before its updates finish.
+type AdamW struct {
+	Config AdamWConfig
+	Params []*nn.Param
+	state  []adamState
+}
+
+// adamState is one parameter's moments and step count.
+type adamState struct {
+	step     int
+	expAvg   []float32 // first moment m
+	expAvgSq []float32 // second moment v
+}
+
+// NewAdamW returns an optimizer for params with zero moments.
+func NewAdamW(params []*nn.Param, cfg AdamWConfig) *AdamW {
+	return &AdamW{Config: cfg, Params: params, state: make([]adamState, len(params))}
+}
+
+// Step applies one update with learning rate lr to every parameter that has a gradient.
+func (o *AdamW) Step(lr float64) {
+	c := o.Config
+	for i, p := range o.Params {
+		if !p.HasGrad() { // Grad() is then a typed nil
+			continue
+		}
+		grad := mat.Data[float32](p.Grad())
+		w := mat.Data[float32](p)
+		s := &o.state[i]
+		if s.expAvg == nil {
+			s.expAvg = make([]float32, len(w))
+			s.expAvgSq = make([]float32, len(w))
+		}
+		s.step++
+		decay := float32(1 - lr*c.WeightDecay)
+		b1, b2 := float32(c.Beta1), float32(c.Beta2)
+		bc1 := 1 - math.Pow(c.Beta1, float64(s.step))
+		bc2 := 1 - math.Pow(c.Beta2, float64(s.step))
+		stepSize := float32(lr / bc1)
+		bc2Sqrt := float32(math.Sqrt(bc2))
+		eps := float32(c.Eps)
+		m, v := s.expAvg, s.expAvgSq
+		for j, gj := range grad {
+			w[j] *= decay
+			m[j] = m[j]*b1 + gj*(1-b1)
+			v[j] = v[j]*b2 + gj*gj*(1-b2)
+			denom := float32(math.Sqrt(float64(v[j])))/bc2Sqrt + eps
+			w[j] -= stepSize * (m[j] / denom)
+		}
+	}
+}
+
+// ZeroGrad clears the gradients of every parameter (spago adds into existing ones).
+func (o *AdamW) ZeroGrad() {
+	for _, p := range o.Params {
+		p.ZeroGrad()
+	}
+}

@@ -1,0 +1,80 @@
+package kernels
+
+import "math"
+
+// lmHeadChunk is how many rows of logits LMHeadCrossEntropy forms at a time.
+const lmHeadChunk = 64
+
+// LMHead writes the logits h·wᵀ into logits (N, V), for hidden states h (N, C) and an
+// output embedding w (V, C) (GPT-2 ties it to the token embedding wte).
+func LMHead(logits, h, w []float32, N, C, V int) {
+	Sgemm(false, true, N, V, C, 1, h, C, w, C, 0, logits, V)
+}
+
+// LMHeadCrossEntropy is the LM head fused with cross-entropy. For each row i of h (N, C)
+// whose target is not ignore, it forms the logits h_i·wᵀ over the V rows of w (V, C) and
+// writes −log softmax(logits)[targets[i]] into losses[i]; ignored rows get 0. When dh
+// (N, C) or dw (V, C) is not nil, it adds gradScale·∂(Σ losses)/∂h into dh and the same
+// for w into dw, computed from the logits while they are at hand, so the B·T×V logits are
+// never all in memory and never recomputed: at most lmHeadChunk rows exist at once.
+// Callers check that every target is in [0, V) or equal to ignore.
+func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore int, gradScale float32, N, C, V int) {
+	rows := make([]int, 0, N) // rows that count
+	for i := 0; i < N; i++ {
+		losses[i] = 0
+		if targets[i] != ignore {
+			rows = append(rows, i)
+		}
+	}
+	R := min(lmHeadChunk, len(rows))
+	if R == 0 {
+		return
+	}
+	hc := make([]float32, R*C)     // (R, C) gathered hidden rows
+	logits := make([]float32, R*V) // (R, V), becomes dlogits
+	var dhc []float32
+	if dh != nil {
+		dhc = make([]float32, R*C)
+	}
+	for start := 0; start < len(rows); start += R {
+		chunk := rows[start:min(start+R, len(rows))]
+		n := len(chunk)
+		for r, i := range chunk {
+			copy(hc[r*C:(r+1)*C], h[i*C:(i+1)*C])
+		}
+		Sgemm(false, true, n, V, C, 1, hc, C, w, C, 0, logits, V)
+		for r, i := range chunk {
+			l := logits[r*V : (r+1)*V]
+			maxv := float32(math.Inf(-1))
+			for _, v := range l {
+				maxv = max(maxv, v)
+			}
+			var sum float64
+			for _, v := range l {
+				sum += math.Exp(float64(v - maxv))
+			}
+			lse := float64(maxv) + math.Log(sum)
+			losses[i] = float32(lse - float64(l[targets[i]]))
+			if dh == nil && dw == nil {
+				continue
+			}
+			// dlogits = gradScale·(softmax − onehot(target))
+			for j, v := range l {
+				l[j] = gradScale * float32(math.Exp(float64(v)-lse))
+			}
+			l[targets[i]] -= gradScale
+		}
+		if dh == nil && dw == nil {
+			continue
+		}
+		if dh != nil {
+			Sgemm(false, false, n, C, V, 1, logits, V, w, C, 0, dhc, C)
+			for r, i := range chunk {
+				AddTo(dh[i*C:(i+1)*C], dhc[r*C:(r+1)*C], C)
+			}
+		}
+		if dw != nil {
+			Sgemm(true, false, V, C, n, 1, logits, V, hc, C, 1, dw, C)
+		}
+	}
+}

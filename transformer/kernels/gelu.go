@@ -1,0 +1,28 @@
+package kernels
+
+import "math"
+
+// geluScale is √(2/π), the constant of GELU's tanh approximation.
+var geluScale = math.Sqrt(2 / math.Pi)
+
+// GeluForward applies GELU's tanh approximation (Hugging Face "gelu_new", PyTorch
+// gelu(approximate="tanh")) element-wise: out = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// out and inp have N elements and may be the same slice.
+func GeluForward(out, inp []float32, N int) {
+	for i := 0; i < N; i++ {
+		x := float64(inp[i])
+		out[i] = float32(0.5 * x * (1 + math.Tanh(geluScale*(x+0.044715*x*x*x))))
+	}
+}
+
+// GeluBackward adds dout ⊙ gelu'(inp) to dinp; all three have N elements.
+func GeluBackward(dinp, inp, dout []float32, N int) {
+	for i := 0; i < N; i++ {
+		x := float64(inp[i])
+		u := geluScale * (x + 0.044715*x*x*x)
+		th := math.Tanh(u)
+		sech2 := 1 - th*th
+		du := geluScale * (1 + 3*0.044715*x*x)
+		dinp[i] += float32((0.5*(1+th) + 0.5*x*sech2*du) * float64(dout[i]))
+	}
+}

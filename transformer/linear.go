@@ -1,0 +1,91 @@
+package transformer
+
+import (
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+)
+
+// Linear is the seam LoRA plugs into: a projection applied to every row of its input,
+// (N, InDim()) → (N, OutDim()). Every projection of a Block is a Linear; Conv1D is the
+// plain one, and package lora wraps a Conv1D in a Linear of its own.
+type Linear interface {
+	// Forward returns the graph node of the projection of x (N, InDim()).
+	Forward(x mat.Tensor) mat.Tensor
+	InDim() int
+	OutDim() int
+}
+
+// Wrapper is implemented by a Linear that wraps another one (a LoRA layer around its
+// frozen base); Base returns the wrapped Linear.
+type Wrapper interface {
+	Base() Linear
+}
+
+// BaseConv1D unwraps l through any Wrapper layers down to the Conv1D at its core, or
+// returns nil if there is none.
+func BaseConv1D(l Linear) *Conv1D {
+	for {
+		switch v := l.(type) {
+		case *Conv1D:
+			return v
+		case Wrapper:
+			l = v.Base()
+		default:
+			return nil
+		}
+	}
+}
+
+// Conv1D is GPT-2's projection: y = x·W + b with W stored (in, out), the transpose of
+// torch.nn.Linear's layout, and b (out).
+type Conv1D struct {
+	nn.Module
+	Weight *nn.Param // (in, out)
+	Bias   *nn.Param // (out)
+}
+
+// NewConv1D returns a zero (in, out) Conv1D with trainable weight and bias.
+func NewConv1D(in, out int) *Conv1D {
+	return &Conv1D{Weight: newParam(in, out), Bias: newParam(out, 1)}
+}
+
+// Forward returns x·W + b for x (N, in).
+func (l *Conv1D) Forward(x mat.Tensor) mat.Tensor {
+	return run(&conv1DOp{x: x, w: l.Weight, b: l.Bias})
+}
+
+// InDim returns the width of the input rows.
+func (l *Conv1D) InDim() int { return l.Weight.Shape()[0] }
+
+// OutDim returns the width of the output rows.
+func (l *Conv1D) OutDim() int { return l.Weight.Shape()[1] }
+
+// LayerNorm normalises each row over its C channels, then applies Weight and Bias (C).
+type LayerNorm struct {
+	nn.Module
+	Weight *nn.Param // (C), initialised to 1
+	Bias   *nn.Param // (C), initialised to 0
+	Eps    float32
+}
+
+// NewLayerNorm returns a LayerNorm of width c with weight 1 and bias 0.
+func NewLayerNorm(c int, eps float32) *LayerNorm {
+	ln := &LayerNorm{Weight: newParam(c, 1), Bias: newParam(c, 1), Eps: eps}
+	w := data(ln.Weight)
+	for i := range w {
+		w[i] = 1
+	}
+	return ln
+}
+
+// Forward normalises x (N, C).
+func (ln *LayerNorm) Forward(x mat.Tensor) mat.Tensor {
+	return run(&layerNormOp{x: x, w: ln.Weight, b: ln.Bias, eps: ln.Eps})
+}
+
+// newParam returns a zeroed trainable parameter of shape (rows, cols); a vector is (n, 1).
+func newParam(r, c int) *nn.Param {
+	p := &nn.Param{Matrix: newDense(r, c)}
+	p.SetRequiresGrad(true)
+	return p
+}

@@ -1,0 +1,255 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+)
+
+// IgnoreIndex is the target that marks a position excluded from the loss (PyTorch's
+// default ignore_index).
+const IgnoreIndex = -100
+
+// Model is a GPT-2 language model (Hugging Face GPT2LMHeadModel): token and position
+// embeddings, NumLayers pre-LayerNorm blocks, a final LayerNorm and an LM head tied to
+// the token embedding. There is no dropout in the base model.
+type Model struct {
+	nn.Module
+	Config Config
+	WTE    *nn.Param // (V, C) token embedding, also the LM head when tied
+	WPE    *nn.Param // (P, C) position embedding
+	Blocks []*Block
+	LNF    *LayerNorm
+	LMHead *nn.Param // (V, C) when Config.UntiedLMHead, else nil
+}
+
+// Block is one transformer block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)).
+type Block struct {
+	nn.Module
+	LN1  *LayerNorm
+	Attn *Attention
+	LN2  *LayerNorm
+	MLP  *MLP
+}
+
+// Attention is causal multi-head self-attention. CAttn (C → 3C) yields [q | k | v] with
+// the heads as contiguous column blocks; CProj (C → C) mixes the concatenated heads.
+type Attention struct {
+	nn.Module
+	CAttn    Linear
+	CProj    Linear
+	NumHeads int
+}
+
+// MLP is c_proj(gelu_tanh(c_fc(x))), C → Inner → C.
+type MLP struct {
+	nn.Module
+	CFc   Linear
+	CProj Linear
+}
+
+// New returns a model of the given configuration with GPT-2's initialisation (as HF's
+// GPT2PreTrainedModel._init_weights): every weight matrix and embedding ~ N(0, 0.02),
+// except the residual projections (attn.c_proj, mlp.c_proj) ~ N(0, 0.02/√(2·n_layer));
+// biases 0; LayerNorm weights 1. All parameters are trainable.
+func New(cfg Config, rng *rand.Rand) (*Model, error) {
+	m, err := newZero(cfg)
+	if err != nil {
+		return nil, err
+	}
+	residStd := 0.02 / math.Sqrt(2*float64(cfg.NumLayers))
+	for _, p := range m.Params() {
+		std := 0.02
+		switch {
+		case p.Param.Dims() == 2 && p.Param.Shape()[1] == 1: // biases and LayerNorm
+			continue
+		case hasSuffix(p.Name, "attn.c_proj.weight"), hasSuffix(p.Name, "mlp.c_proj.weight"):
+			std = residStd
+		}
+		d := data(p.Param)
+		for i := range d {
+			d[i] = float32(rng.NormFloat64() * std)
+		}
+	}
+	return m, nil
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}
+
+// newZero returns a model with zero weights, LayerNorm weights 1.
+func newZero(cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("transformer config: %w", err)
+	}
+	C, eps := cfg.EmbedDim, float32(cfg.LayerNormEps)
+	m := &Model{
+		Config: cfg,
+		WTE:    newParam(cfg.VocabSize, C),
+		WPE:    newParam(cfg.MaxPositions, C),
+		LNF:    NewLayerNorm(C, eps),
+	}
+	if cfg.UntiedLMHead {
+		m.LMHead = newParam(cfg.VocabSize, C)
+	}
+	for range cfg.NumLayers {
+		m.Blocks = append(m.Blocks, &Block{
+			LN1:  NewLayerNorm(C, eps),
+			Attn: &Attention{CAttn: NewConv1D(C, 3*C), CProj: NewConv1D(C, C), NumHeads: cfg.NumHeads},
+			LN2:  NewLayerNorm(C, eps),
+			MLP:  &MLP{CFc: NewConv1D(C, cfg.Inner()), CProj: NewConv1D(cfg.Inner(), C)},
+		})
+	}
+	return m, nil
+}
+
+// NamedParam is a parameter with its Hugging Face name (without the "transformer." prefix).
+type NamedParam struct {
+	Name  string
+	Param *nn.Param
+}
+
+// Params returns the base model's parameters with their Hugging Face names, in checkpoint
+// order: wte, wpe, each block's ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc,
+// mlp.c_proj (weight then bias), ln_f, and lm_head when untied. Projections wrapped by
+// another Linear (LoRA) contribute their base Conv1D's parameters.
+func (m *Model) Params() []NamedParam {
+	ps := []NamedParam{{"wte.weight", m.WTE}, {"wpe.weight", m.WPE}}
+	ln := func(name string, l *LayerNorm) {
+		ps = append(ps, NamedParam{name + ".weight", l.Weight}, NamedParam{name + ".bias", l.Bias})
+	}
+	lin := func(name string, l Linear) {
+		if c := BaseConv1D(l); c != nil {
+			ps = append(ps, NamedParam{name + ".weight", c.Weight}, NamedParam{name + ".bias", c.Bias})
+		}
+	}
+	for i, b := range m.Blocks {
+		p := fmt.Sprintf("h.%d.", i)
+		ln(p+"ln_1", b.LN1)
+		lin(p+"attn.c_attn", b.Attn.CAttn)
+		lin(p+"attn.c_proj", b.Attn.CProj)
+		ln(p+"ln_2", b.LN2)
+		lin(p+"mlp.c_fc", b.MLP.CFc)
+		lin(p+"mlp.c_proj", b.MLP.CProj)
+	}
+	ln("ln_f", m.LNF)
+	if m.LMHead != nil {
+		ps = append(ps, NamedParam{"lm_head.weight", m.LMHead})
+	}
+	return ps
+}
+
+// SetTrainable marks every base parameter trainable or frozen.
+func (m *Model) SetTrainable(on bool) {
+	for _, p := range m.Params() {
+		p.Param.SetRequiresGrad(on)
+	}
+}
+
+// NumParams returns the number of base parameters (a tied LM head counted once).
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.Params() {
+		n += p.Param.Size()
+	}
+	return n
+}
+
+// lmHead returns the (V, C) output embedding: LMHead when untied, else WTE.
+func (m *Model) lmHead() *nn.Param {
+	if m.LMHead != nil {
+		return m.LMHead
+	}
+	return m.WTE
+}
+
+// Forward returns the graph node of the final hidden states (B·T, C), after ln_f, for a
+// batch; row b·T+t belongs to token t of sequence b.
+func (m *Model) Forward(b Batch) (mat.Tensor, error) {
+	if err := b.validate(m.Config, false); err != nil {
+		return nil, err
+	}
+	return m.forward(b), nil
+}
+
+func (m *Model) forward(b Batch) mat.Tensor {
+	B, T := len(b.IDs), len(b.IDs[0])
+	ids, pos, seg := b.flat()
+	x := run(&embeddingOp{wte: m.WTE, wpe: m.WPE, ids: ids, pos: pos}) // (B·T, C)
+	for _, blk := range m.Blocks {
+		x = blk.forward(x, seg, B, T)
+	}
+	return m.LNF.Forward(x)
+}
+
+func (blk *Block) forward(x mat.Tensor, seg []int, B, T int) mat.Tensor {
+	x = run(&addOp{x, blk.Attn.forward(blk.LN1.Forward(x), seg, B, T)})
+	return run(&addOp{x, blk.MLP.forward(blk.LN2.Forward(x))})
+}
+
+func (a *Attention) forward(x mat.Tensor, seg []int, B, T int) mat.Tensor {
+	qkv := a.CAttn.Forward(x) // (B·T, 3C)
+	y := run(&attentionOp{qkv: qkv, seg: seg, B: B, T: T, C: a.CProj.InDim(), NH: a.NumHeads})
+	return a.CProj.Forward(y) // (B·T, C)
+}
+
+func (mlp *MLP) forward(x mat.Tensor) mat.Tensor {
+	return mlp.CProj.Forward(run(&geluOp{mlp.CFc.Forward(x)}))
+}
+
+// Loss returns the graph node of the mean cross-entropy of the batch's next-token
+// predictions: Σ CE(logits_i, Targets_i) / n over the n positions whose target is not
+// IgnoreIndex. ag.Backward on it gives every trainable parameter its gradient. It is an
+// error if the batch is malformed or no position counts.
+func (m *Model) Loss(b Batch) (mat.Tensor, error) {
+	return m.loss(b, true)
+}
+
+// EvalLoss returns the summed cross-entropy and the number of positions counted, without
+// building gradients: for evaluation and perplexity.
+func (m *Model) EvalLoss(b Batch) (sum float64, n int, err error) {
+	l, err := m.loss(b, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	n = b.countTargets()
+	return float64(mat.Data[float32](l.Value())[0]) * float64(n), n, nil
+}
+
+func (m *Model) loss(b Batch, grads bool) (mat.Tensor, error) {
+	if err := b.validate(m.Config, true); err != nil {
+		return nil, err
+	}
+	n := b.countTargets()
+	if n == 0 {
+		return nil, ErrNoTargets
+	}
+	var targets []int
+	for _, row := range b.Targets {
+		targets = append(targets, row...)
+	}
+	h := m.forward(b)
+	return run(&lossOp{h: h, w: m.lmHead(), targets: targets, count: n, grads: grads}), nil
+}
+
+// Logits returns the next-token logits, one row of V per position, for a single
+// sequence. It panics if ids is empty, longer than MaxPositions or holds an id outside
+// the vocabulary; use Forward for an error instead.
+func (m *Model) Logits(ids []int) [][]float32 {
+	h, err := m.Forward(Batch{IDs: [][]int{ids}})
+	if err != nil {
+		panic(fmt.Sprintf("transformer: Logits: %v", err))
+	}
+	T, C, V := len(ids), m.Config.EmbedDim, m.Config.VocabSize
+	flat := make([]float32, T*V)
+	lmHeadLogits(flat, data(h), data(m.lmHead()), T, C, V)
+	out := make([][]float32, T)
+	for t := range out {
+		out[t] = flat[t*V : (t+1)*V : (t+1)*V]
+	}
+	return out
+}

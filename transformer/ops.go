@@ -1,0 +1,278 @@
+package transformer
+
+import (
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/mat"
+
+	"github.com/llmtune/llmtune/transformer/kernels"
+)
+
+// This file holds the custom autograd functions: one graph node per sub-layer, each a
+// Forward/Backward pair over the kernels. Every Backward hands a gradient to each operand
+// that requires one (spago waits for it otherwise) and to no other.
+
+// dense is the matrix type of the whole package.
+type dense = mat.Dense[float32]
+
+// newDense returns a zeroed (rows, cols) matrix.
+func newDense(rows, cols int) *dense {
+	return mat.NewDense[float32](mat.WithShape(rows, cols))
+}
+
+// fromData wraps data as a (rows, cols) matrix without copying it.
+func fromData(data []float32, rows, cols int) *dense {
+	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(data))
+}
+
+// data returns the float32 values of a tensor (waiting for an operator's forward).
+func data(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }
+
+// rows returns the first dimension of a tensor.
+func rows(t mat.Tensor) int { return t.Value().Shape()[0] }
+
+func run(f ag.AutoGradFunction) mat.Tensor { return ag.NewOperator(f).Run() }
+
+// embeddingOp: x (N, C) = wte[ids] + wpe[pos].
+type embeddingOp struct {
+	wte, wpe mat.Tensor
+	ids, pos []int
+}
+
+func (o *embeddingOp) Operands() []mat.Tensor { return []mat.Tensor{o.wte, o.wpe} }
+
+func (o *embeddingOp) Forward() (mat.Tensor, error) {
+	N, C := len(o.ids), o.wte.Shape()[1]
+	out := newDense(N, C)
+	kernels.EmbeddingForward(data(out), o.ids, o.pos, data(o.wte), data(o.wpe), N, C)
+	return out, nil
+}
+
+func (o *embeddingOp) Backward(gy mat.Tensor) error {
+	N, C := len(o.ids), o.wte.Shape()[1]
+	if o.wte.RequiresGrad() {
+		g := newDense(o.wte.Shape()[0], C)
+		kernels.EmbeddingBackward(data(g), nil, data(gy), o.ids, o.pos, N, C)
+		o.wte.AccGrad(g)
+	}
+	if o.wpe.RequiresGrad() {
+		g := newDense(o.wpe.Shape()[0], C)
+		kernels.EmbeddingBackward(nil, data(g), data(gy), o.ids, o.pos, N, C)
+		o.wpe.AccGrad(g)
+	}
+	return nil
+}
+
+// layerNormOp: y (N, C) = LayerNorm(x) with weight and bias (C).
+type layerNormOp struct {
+	x, w, b    mat.Tensor
+	eps        float32
+	mean, rstd []float32
+}
+
+func (o *layerNormOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} }
+
+func (o *layerNormOp) Forward() (mat.Tensor, error) {
+	N, C := rows(o.x), o.w.Size()
+	out := newDense(N, C)
+	o.mean, o.rstd = make([]float32, N), make([]float32, N)
+	kernels.LayerNormForward(data(out), o.mean, o.rstd, data(o.x), data(o.w), data(o.b), N, C, o.eps)
+	return out, nil
+}
+
+func (o *layerNormOp) Backward(gy mat.Tensor) error {
+	N, C := rows(o.x), o.w.Size()
+	var dx, dw, db *dense
+	var dxd, dwd, dbd []float32
+	if o.x.RequiresGrad() {
+		dx = newDense(N, C)
+		dxd = data(dx)
+	}
+	if o.w.RequiresGrad() {
+		dw = newDense(C, 1)
+		dwd = data(dw)
+	}
+	if o.b.RequiresGrad() {
+		db = newDense(C, 1)
+		dbd = data(db)
+	}
+	kernels.LayerNormBackward(dxd, dwd, dbd, data(gy), data(o.x), data(o.w), o.mean, o.rstd, N, C)
+	accGrad(o.x, dx)
+	accGrad(o.w, dw)
+	accGrad(o.b, db)
+	return nil
+}
+
+// accGrad hands g to t when g was computed (g is nil when t needs no gradient).
+func accGrad(t mat.Tensor, g *dense) {
+	if g != nil {
+		t.AccGrad(g)
+	}
+}
+
+// conv1DOp: y (N, out) = x (N, in) · w (in, out) + b (out), GPT-2's Conv1D.
+type conv1DOp struct {
+	x, w, b mat.Tensor
+}
+
+func (o *conv1DOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} }
+
+func (o *conv1DOp) Forward() (mat.Tensor, error) {
+	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
+	y := newDense(N, out)
+	yd := data(y)
+	kernels.Sgemm(false, false, N, out, in, 1, data(o.x), in, data(o.w), out, 0, yd, out)
+	kernels.AddBias(yd, data(o.b), N, out)
+	return y, nil
+}
+
+func (o *conv1DOp) Backward(gy mat.Tensor) error {
+	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
+	g := data(gy)
+	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · wᵀ
+		dx := newDense(N, in)
+		kernels.Sgemm(false, true, N, in, out, 1, g, out, data(o.w), out, 0, data(dx), in)
+		o.x.AccGrad(dx)
+	}
+	if o.w.RequiresGrad() { // dw (in, out) = xᵀ · gy
+		dw := newDense(in, out)
+		kernels.Sgemm(true, false, in, out, N, 1, data(o.x), in, g, out, 0, data(dw), out)
+		o.w.AccGrad(dw)
+	}
+	if o.b.RequiresGrad() {
+		db := newDense(out, 1)
+		kernels.BiasBackward(data(db), g, N, out)
+		o.b.AccGrad(db)
+	}
+	return nil
+}
+
+// attentionOp: y (B·T, C) = causal multi-head attention over qkv (B·T, 3C).
+type attentionOp struct {
+	qkv         mat.Tensor
+	seg         []int // (B·T) segment ids, or nil
+	B, T, C, NH int
+	att         []float32 // (B, NH, T, T) softmax probabilities, for backward
+}
+
+func (o *attentionOp) Operands() []mat.Tensor { return []mat.Tensor{o.qkv} }
+
+func (o *attentionOp) Forward() (mat.Tensor, error) {
+	y := newDense(o.B*o.T, o.C)
+	o.att = make([]float32, o.B*o.NH*o.T*o.T)
+	kernels.AttentionForward(data(y), o.att, data(o.qkv), o.seg, o.B, o.T, o.C, o.NH)
+	return y, nil
+}
+
+func (o *attentionOp) Backward(gy mat.Tensor) error {
+	if !o.qkv.RequiresGrad() {
+		return nil
+	}
+	d := newDense(o.B*o.T, 3*o.C)
+	kernels.AttentionBackward(data(d), data(gy), data(o.qkv), o.att, o.B, o.T, o.C, o.NH)
+	o.qkv.AccGrad(d)
+	return nil
+}
+
+// geluOp: y = gelu_tanh(x), element-wise.
+type geluOp struct{ x mat.Tensor }
+
+func (o *geluOp) Operands() []mat.Tensor { return []mat.Tensor{o.x} }
+
+func (o *geluOp) Forward() (mat.Tensor, error) {
+	s := o.x.Value().Shape()
+	y := newDense(s[0], s[1])
+	kernels.GeluForward(data(y), data(o.x), o.x.Size())
+	return y, nil
+}
+
+func (o *geluOp) Backward(gy mat.Tensor) error {
+	if !o.x.RequiresGrad() {
+		return nil
+	}
+	s := o.x.Value().Shape()
+	dx := newDense(s[0], s[1])
+	kernels.GeluBackward(data(dx), data(o.x), data(gy), o.x.Size())
+	o.x.AccGrad(dx)
+	return nil
+}
+
+// addOp: y = a + b, the residual connection.
+type addOp struct{ a, b mat.Tensor }
+
+func (o *addOp) Operands() []mat.Tensor { return []mat.Tensor{o.a, o.b} }
+
+func (o *addOp) Forward() (mat.Tensor, error) {
+	s := o.a.Value().Shape()
+	y := newDense(s[0], s[1])
+	kernels.Add(data(y), data(o.a), data(o.b), o.a.Size())
+	return y, nil
+}
+
+func (o *addOp) Backward(gy mat.Tensor) error {
+	if o.a.RequiresGrad() {
+		o.a.AccGrad(gy)
+	}
+	if o.b.RequiresGrad() {
+		o.b.AccGrad(gy)
+	}
+	return nil
+}
+
+// lossOp: the scalar Σ_i CE(h_i·wᵀ, targets_i) / count over rows whose target is not
+// IgnoreIndex, for hidden states h (N, C) and the LM head w (V, C). The gradients are
+// computed in Forward while the logits are at hand (see kernels.LMHeadCrossEntropy) and
+// only scaled by the incoming gradient in Backward.
+type lossOp struct {
+	h, w    mat.Tensor
+	targets []int
+	count   int  // targets that count, > 0
+	grads   bool // compute gradients for the operands that require them
+	dh, dw  *dense
+}
+
+func (o *lossOp) Operands() []mat.Tensor { return []mat.Tensor{o.h, o.w} }
+
+func (o *lossOp) Forward() (mat.Tensor, error) {
+	N, C := o.h.Value().Shape()[0], o.h.Value().Shape()[1]
+	V := o.w.Shape()[0]
+	var dhd, dwd []float32
+	if o.grads && o.h.RequiresGrad() {
+		o.dh = newDense(N, C)
+		dhd = data(o.dh)
+	}
+	if o.grads && o.w.RequiresGrad() {
+		o.dw = newDense(V, C)
+		dwd = data(o.dw)
+	}
+	losses := make([]float32, N)
+	kernels.LMHeadCrossEntropy(losses, dhd, dwd, data(o.h), data(o.w), o.targets, IgnoreIndex,
+		1/float32(o.count), N, C, V)
+	var sum float64
+	for _, l := range losses {
+		sum += float64(l)
+	}
+	return mat.Scalar(float32(sum / float64(o.count))), nil
+}
+
+func (o *lossOp) Backward(gy mat.Tensor) error {
+	s := mat.Data[float32](gy)[0]
+	for _, p := range []struct {
+		t mat.Tensor
+		g *dense
+	}{{o.h, o.dh}, {o.w, o.dw}} {
+		if !p.t.RequiresGrad() {
+			continue
+		}
+		if p.g == nil { // the loss was built without gradients: hand back zeros
+			p.g = newDense(p.t.Value().Shape()[0], p.t.Value().Shape()[1])
+		} else if s != 1 {
+			g := data(p.g)
+			for i := range g {
+				g[i] *= s
+			}
+		}
+		p.t.AccGrad(p.g)
+	}
+	o.dh, o.dw = nil, nil
+	return nil
+}

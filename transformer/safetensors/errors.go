@@ -1,0 +1,23 @@
+package safetensors
+
+// Error is the error of every operation of this package: which operation, on which file,
+// about which tensor, and what went wrong. Err may wrap an os or io error (so
+// errors.Is(err, fs.ErrNotExist) works on a missing file).
+type Error struct {
+	Op     string // "open", "read", "write" or "close"
+	Path   string // the file as the caller named it
+	Tensor string // the tensor concerned, or "" when the fault is not one tensor's
+	Err    error  // what is wrong
+}
+
+// Error formats e as "safetensors OP PATH: tensor NAME: what is wrong".
+func (e *Error) Error() string {
+	s := "safetensors " + e.Op + " " + e.Path + ": "
+	if e.Tensor != "" {
+		s += "tensor " + e.Tensor + ": "
+	}
+	return s + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
