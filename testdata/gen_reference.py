@@ -11,7 +11,13 @@ Writes testdata/reference/:
               attn.masked_bias buffers, and an lm_head.weight (tied: equal to wte).
   expected.safetensors  F32 tensors: logits.T{1,7,33} (F32 model), logits_bf16.T33 (the
               model on the BF16-rounded weights), grad.<name> for every parameter.
-  expected.json         the inputs (ids, batch) and scalars: loss, AdamW losses, GELU samples.
+              lora_*: LoRA r=4, alpha=8 on q and v (initial A and B, logits, merged c_attn
+              weights, the gradient of every lora_A/lora_B, weights after 3 AdamW steps);
+              peft_*_logits.T33: the model with each PEFT adapter below.
+  peft-r3/, peft-r2-rslora/   PEFT-format LoRA adapters (adapter_config.json +
+              adapter_model.safetensors) on the fused c_attn (and mlp.c_proj), as PEFT writes them.
+  expected.json         the inputs (ids, batch) and scalars: loss, AdamW losses, LoRA loss,
+              LoRA AdamW losses, LoRA greedy generation ids, GELU samples.
 
 The model is a minimal GPT-2 written here against Hugging Face's modeling_gpt2.py
 semantics (pre-LN blocks, Conv1D weights [in, out], c_attn columns [q|k|v] with heads as
@@ -77,11 +83,18 @@ def layer_norm(x, P_, name):
     return F.layer_norm(x, (C,), P_[name + ".weight"], P_[name + ".bias"], CFG["layer_norm_epsilon"])
 
 
-def conv1d(x, P_, name):
-    return x @ P_[name + ".weight"] + P_[name + ".bias"]
+def conv1d(x, P_, name, lora=None):
+    """HF Conv1D, plus LoRA deltas: lora maps a module name to a list of
+    (lo, hi, A [r, in], B [hi-lo, r], scale), each adding scale·x·Aᵀ·Bᵀ to columns lo:hi."""
+    y = x @ P_[name + ".weight"] + P_[name + ".bias"]
+    if lora and name in lora:
+        for lo, hi, A, B, scale in lora[name]:
+            d = scale * ((x @ A.t()) @ B.t())
+            y = torch.cat([y[..., :lo], y[..., lo:hi] + d, y[..., hi:]], dim=-1)
+    return y
 
 
-def hidden(P_, ids, pos=None, seg=None):
+def hidden(P_, ids, pos=None, seg=None, lora=None):
     """ids, pos, seg: LongTensor [B, T]. Returns ln_f output [B, T, C]."""
     B, T = ids.shape
     if pos is None:
@@ -95,14 +108,14 @@ def hidden(P_, ids, pos=None, seg=None):
     for i in range(L):
         p = "h.%d." % i
         h = layer_norm(x, P_, p + "ln_1")
-        q, k, v = conv1d(h, P_, p + "attn.c_attn").split(C, dim=2)
+        q, k, v = conv1d(h, P_, p + "attn.c_attn", lora).split(C, dim=2)
         q, k, v = (t.view(B, T, NH, hs).transpose(1, 2) for t in (q, k, v))
         att = (q @ k.transpose(-1, -2)) / math.sqrt(hs)
         att = att.masked_fill(~mask[:, None], float("-inf")).softmax(dim=-1)
         y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + conv1d(y, P_, p + "attn.c_proj")
+        x = x + conv1d(y, P_, p + "attn.c_proj", lora)
         h = layer_norm(x, P_, p + "ln_2")
-        x = x + conv1d(gelu_new(conv1d(h, P_, p + "mlp.c_fc")), P_, p + "mlp.c_proj")
+        x = x + conv1d(gelu_new(conv1d(h, P_, p + "mlp.c_fc", lora)), P_, p + "mlp.c_proj", lora)
     return layer_norm(x, P_, "ln_f")
 
 
@@ -110,8 +123,8 @@ def logits_of(P_, ids, **kw):
     return hidden(P_, ids, **kw) @ P_["wte.weight"].t()
 
 
-def loss_of(P_, batch):
-    lg = logits_of(P_, batch["ids"], pos=batch["pos"], seg=batch["seg"])
+def loss_of(P_, batch, lora=None):
+    lg = logits_of(P_, batch["ids"], pos=batch["pos"], seg=batch["seg"], lora=lora)
     return F.cross_entropy(lg.reshape(-1, V), batch["targets"].reshape(-1), ignore_index=IGNORE)
 
 
@@ -139,6 +152,121 @@ def save_safetensors(path, tensors):
         f.write(h)
         for b in blobs:
             f.write(b)
+
+
+def save_adapter(dirname, config, tensors):
+    """A PEFT LoRA adapter directory, as PeftModel.save_pretrained writes it."""
+    os.makedirs(dirname, exist_ok=True)
+    with open(os.path.join(dirname, "adapter_config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    save_safetensors(os.path.join(dirname, "adapter_model.safetensors"), tensors)
+
+
+def peft_config(r, alpha, target_modules, rslora=False, layers=None):
+    """adapter_config.json as PEFT 0.13 writes it for GPT-2, keys it added over the years
+    included (a reader must ignore the ones it does not know)."""
+    return {
+        "alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": "tiny-gpt2",
+        "bias": "none", "fan_in_fan_out": True, "inference_mode": True, "init_lora_weights": True,
+        "layer_replication": None, "layers_pattern": None, "layers_to_transform": layers,
+        "loftq_config": {}, "lora_alpha": alpha, "lora_dropout": 0.0, "megatron_config": None,
+        "megatron_core": "megatron.core", "modules_to_save": None, "peft_type": "LORA", "r": r,
+        "rank_pattern": {}, "revision": None, "target_modules": target_modules,
+        "task_type": "CAUSAL_LM", "use_dora": False, "use_rslora": rslora,
+    }
+
+
+def kaiming_a(r, fan_in):  # torch.nn.init.kaiming_uniform_(A, a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    A = torch.empty(r, fan_in)
+    torch.nn.init.kaiming_uniform_(A, a=math.sqrt(5))
+    return A
+
+
+def lora_goldens(P_, batch, meta, expected, g):
+    """LoRA r=4, alpha=8 on q and v of both layers (scaling 2), A kaiming-uniform, B small and
+    non-zero so the delta matters; then two PEFT-format adapters (fused c_attn)."""
+    r, alpha = 4, 8.0
+    s = alpha / r
+    init = {}
+    for i in range(L):
+        for part in ("q", "v"):
+            n = "h.%d.attn.c_attn.%s." % (i, part)
+            init[n + "lora_A.weight"] = kaiming_a(r, C)
+            init[n + "lora_B.weight"] = torch.randn(C, r) * 0.1
+    for k, v in init.items():
+        expected["lora_init." + k] = v
+
+    def lora_of(W):
+        return {"h.%d.attn.c_attn" % i: [
+            (0, C, W["h.%d.attn.c_attn.q.lora_A.weight" % i], W["h.%d.attn.c_attn.q.lora_B.weight" % i], s),
+            (2 * C, 3 * C, W["h.%d.attn.c_attn.v.lora_A.weight" % i], W["h.%d.attn.c_attn.v.lora_B.weight" % i], s),
+        ] for i in range(L)}
+
+    ids33 = torch.tensor([meta["ids.T33"]])
+    with torch.no_grad():
+        expected["lora_logits.T33"] = logits_of(P_, ids33, lora=lora_of(init))[0]
+        # Merged: W[in, out] += s·(B·A)ᵀ on the adapted columns; the merged model alone
+        # must give the same logits.
+        merged = dict(P_)
+        for i in range(L):
+            name = "h.%d.attn.c_attn.weight" % i
+            W = P_[name].clone()
+            for lo, hi, A, B, sc in lora_of(init)["h.%d.attn.c_attn" % i]:
+                W[:, lo:hi] += sc * (B @ A).t()
+            merged[name] = W
+            expected["lora_merged." + name] = W
+        assert torch.allclose(logits_of(merged, ids33), expected["lora_logits.T33"], atol=1e-5)
+
+        # Greedy generation with the adapter: 12 new tokens after ids.T7, full forward each step.
+        seq = list(meta["ids.T7"])
+        for _ in range(12):
+            lg = logits_of(P_, torch.tensor([seq]), lora=lora_of(init))[0, -1]
+            seq.append(int(lg.argmax()))
+        meta["lora_greedy"] = {"prompt": meta["ids.T7"], "ids": seq[len(meta["ids.T7"]):]}
+
+    W = {k: v.clone().requires_grad_(True) for k, v in init.items()}
+    loss = loss_of(P_, batch, lora=lora_of(W))
+    loss.backward()
+    meta["lora_loss"] = loss.item()
+    for k, v in W.items():
+        expected["lora_grad." + k] = v.grad
+
+    W = {k: v.clone().requires_grad_(True) for k, v in init.items()}
+    opt = torch.optim.AdamW(list(W.values()), lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = loss_of(P_, batch, lora=lora_of(W))
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        losses.append(loss_of(P_, batch, lora=lora_of(W)).item())
+    meta["lora_adamw_losses"] = losses
+    for k, v in W.items():
+        expected["lora_adamw3." + k] = v.detach()
+
+    # PEFT adapters as PEFT saves them for GPT2LMHeadModel: fused c_attn (q, k and v
+    # together), lora_A [r, in], lora_B [out, r] in nn.Linear layout although the base is a
+    # Conv1D (fan_in_fan_out), keys prefixed base_model.model.transformer.
+    def peft(dirname, cfg, modules, r, scale):
+        tensors, lora = {}, {}
+        for i, mod, fin, fout in modules:
+            A, B = kaiming_a(r, fin), torch.randn(fout, r) * 0.1
+            key = "base_model.model.transformer.h.%d.%s" % (i, mod)
+            tensors[key + ".lora_A.weight"], tensors[key + ".lora_B.weight"] = A, B
+            lora["h.%d.%s" % (i, mod)] = [(0, fout, A, B, scale)]
+        save_adapter(os.path.join(OUT, dirname), cfg, tensors)
+        with torch.no_grad():
+            return logits_of(P_, ids33, lora=lora)[0]
+
+    expected["peft_r3_logits.T33"] = peft(
+        "peft-r3", peft_config(3, 6, ["c_attn", "mlp.c_proj"]),
+        [(i, m, fi, fo) for i in range(L) for m, fi, fo in (("attn.c_attn", C, 3 * C), ("mlp.c_proj", 4 * C, C))],
+        3, 6 / 3)
+    expected["peft_r2_rslora_logits.T33"] = peft(
+        "peft-r2-rslora", peft_config(2, 4, r".*\.h\.1\.attn\.c_attn", rslora=True, layers=[1]),
+        [(1, "attn.c_attn", C, 3 * C)], 2, 4 / math.sqrt(2))
 
 
 def save_model(dirname, tensors):
@@ -213,6 +341,8 @@ def main():
     meta["adamw"] = {"lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.01, "losses": losses}
     for k in ("wte.weight", "h.1.attn.c_attn.weight", "ln_f.bias"):
         expected["adamw3." + k] = params[k].detach()
+
+    lora_goldens(P_, batch, meta, expected, g)
 
     # GELU (tanh) on sample values, against torch's own implementation.
     x = torch.cat([torch.linspace(-8, 8, 161), torch.tensor([-3e-3, 1e-6, 0.0, 0.5, 20.0, -20.0])])

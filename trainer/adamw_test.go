@@ -3,6 +3,7 @@ package trainer
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/internal/numtest"
+	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
@@ -113,4 +115,58 @@ func TestAdamWSteps(t *testing.T) {
 		}
 	}
 	assert.Equal(t, float32(3), mat.Data[float32](frozen)[0], "a parameter without gradient moved")
+}
+
+// TestAdamWGoldenLoRA runs 3 AdamW steps on the LoRA parameters only (r=4, alpha=8 on q
+// and v, the reference's initial A and B) and compares with PyTorch.
+func TestAdamWGoldenLoRA(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(refDir, "expected.json"))
+	require.NoError(t, err)
+	var g struct {
+		Batch struct {
+			IDs     [][]int `json:"ids"`
+			Targets [][]int `json:"targets"`
+			Pos     [][]int `json:"pos"`
+			Seg     [][]int `json:"seg"`
+		} `json:"batch"`
+		Losses []float64 `json:"lora_adamw_losses"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &g))
+	require.Len(t, g.Losses, 4)
+	batch := transformer.Batch{IDs: g.Batch.IDs, Targets: g.Batch.Targets, Positions: g.Batch.Pos, Segments: g.Batch.Seg}
+	f, err := safetensors.Open(filepath.Join(refDir, "expected.safetensors"))
+	require.NoError(t, err)
+	defer f.Close()
+	read := func(name string) []float32 {
+		info, ok := f.Tensor(name)
+		require.True(t, ok, name)
+		out := make([]float32, info.NumElements())
+		require.NoError(t, f.ReadFloat32(name, out))
+		return out
+	}
+
+	m, err := transformer.Load(filepath.Join(refDir, "tiny-f32"))
+	require.NoError(t, err)
+	ad, err := lora.Apply(m, lora.Config{Rank: 4, Alpha: 8}, rand.New(rand.NewPCG(1, 1)))
+	require.NoError(t, err)
+	var params []*nn.Param
+	for _, p := range ad.Params() {
+		copy(mat.Data[float32](p.Param), read("lora_init."+p.Name))
+		params = append(params, p.Param)
+	}
+	opt := NewAdamW(params, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01})
+	for step := range 4 {
+		opt.ZeroGrad()
+		loss, err := m.Loss(batch)
+		require.NoError(t, err)
+		assert.InDelta(t, g.Losses[step], float64(loss.Value().Item().F32()), 1e-5, "loss before step %d", step+1)
+		if step == 3 {
+			break
+		}
+		require.NoError(t, ag.Backward(loss))
+		opt.Step(1e-2)
+	}
+	for _, p := range ad.Params() {
+		numtest.AssertCloseRel(t, "after 3 steps "+p.Name, mat.Data[float32](p.Param), read("lora_adamw3."+p.Name), 1e-3)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/llmtune/llmtune/internal/atomicfile"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -142,36 +143,8 @@ func (m *Model) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), append(cfg, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(cfg, '\n')); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same directory,
-// fsynced and renamed over path, so that path holds either its old or its new contents.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

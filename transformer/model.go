@@ -54,11 +54,12 @@ type MLP struct {
 // New returns a model of the given configuration with GPT-2's initialisation (as HF's
 // GPT2PreTrainedModel._init_weights): every weight matrix and embedding ~ N(0, 0.02),
 // except the residual projections (attn.c_proj, mlp.c_proj) ~ N(0, 0.02/√(2·n_layer));
-// biases 0; LayerNorm weights 1. All parameters are trainable.
+// biases 0; LayerNorm weights 1. All parameters are trainable. A nil rng leaves every
+// weight 0 (LayerNorm weights 1), for callers that fill the weights themselves.
 func New(cfg Config, rng *rand.Rand) (*Model, error) {
 	m, err := newZero(cfg)
-	if err != nil {
-		return nil, err
+	if err != nil || rng == nil {
+		return m, err
 	}
 	residStd := 0.02 / math.Sqrt(2*float64(cfg.NumLayers))
 	for _, p := range m.Params() {

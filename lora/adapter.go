@@ -1,0 +1,249 @@
+package lora
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/llmtune/llmtune/transformer"
+)
+
+// ErrAlreadyAdapted is returned by Apply and Load for a model that already carries LoRA layers.
+var ErrAlreadyAdapted = errors.New("lora: model already has a LoRA adapter")
+
+// Adapter is the set of LoRA layers applied to one model. Its parameters are the only
+// trainable ones: Apply and Load freeze every base parameter.
+type Adapter struct {
+	Config Config
+	// BaseModel is recorded as base_model_name_or_path when the adapter is saved.
+	BaseModel string
+	Layers    []*Linear // in model order
+
+	model  *transformer.Model
+	merged bool
+}
+
+// slot returns the field of a block holding the projection named module.
+func slot(b *transformer.Block, module string) *transformer.Linear {
+	switch module {
+	case "attn.c_attn":
+		return &b.Attn.CAttn
+	case "attn.c_proj":
+		return &b.Attn.CProj
+	case "mlp.c_fc":
+		return &b.MLP.CFc
+	case "mlp.c_proj":
+		return &b.MLP.CProj
+	}
+	panic("lora: unknown module " + module)
+}
+
+var modules = []string{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}
+
+// checkUnadapted returns ErrAlreadyAdapted if a projection of m is not a plain Conv1D.
+func checkUnadapted(m *transformer.Model) error {
+	for _, b := range m.Blocks {
+		for _, mod := range modules {
+			if _, ok := (*slot(b, mod)).(*transformer.Conv1D); !ok {
+				return ErrAlreadyAdapted
+			}
+		}
+	}
+	return nil
+}
+
+// Apply freezes the model and puts LoRA layers on the projections cfg targets, in the
+// blocks it selects. Each adapter's A (r, in) is kaiming-uniform (a=√5, as PEFT) from
+// rng and its B (out, r) is zero, so the model's output is unchanged until training moves
+// B. Dropout masks are drawn from a generator seeded from rng.
+func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
+	if err := cfg.Validate(m.Config.NumLayers); err != nil {
+		return nil, fmt.Errorf("lora config: %w", err)
+	}
+	if err := checkUnadapted(m); err != nil {
+		return nil, err
+	}
+	targets, _ := cfg.targets()
+	C, r := m.Config.EmbedDim, cfg.Rank
+	ad := &Adapter{Config: cfg, model: m}
+	dropRng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+	for _, i := range cfg.layers(m.Config.NumLayers) {
+		blk := m.Blocks[i]
+		for _, mod := range modules {
+			var parts []*Part
+			base := *slot(blk, mod)
+			for _, t := range targets {
+				if t.module != mod {
+					continue
+				}
+				lo, hi := 0, base.OutDim()
+				if t.part != "" {
+					k := strings.Index("qkv", t.part)
+					lo, hi = k*C, (k+1)*C
+				}
+				p := &Part{Name: t.part, Lo: lo, Hi: hi, A: newParam(r, base.InDim()), B: newParam(hi-lo, r), Scaling: cfg.Scaling()}
+				kaimingUniform(dataOf(p.A), base.InDim(), rng)
+				parts = append(parts, p)
+			}
+			if len(parts) > 0 {
+				ad.wrap(blk, fmt.Sprintf("h.%d.%s", i, mod), mod, parts, cfg.Dropout, dropRng)
+			}
+		}
+	}
+	m.SetTrainable(false)
+	return ad, nil
+}
+
+// wrap puts a Linear with parts in place of the module of blk.
+func (ad *Adapter) wrap(blk *transformer.Block, name, mod string, parts []*Part, dropout float64, rng *rand.Rand) {
+	s := slot(blk, mod)
+	l := &Linear{Name: name, Parts: parts, Dropout: dropout, base: *s, rng: rng}
+	*s = l
+	ad.Layers = append(ad.Layers, l)
+}
+
+func newParam(r, c int) *nn.Param {
+	p := &nn.Param{Matrix: mat.NewDense[float32](mat.WithShape(r, c))}
+	p.SetRequiresGrad(true)
+	return p
+}
+
+// Params returns the adapter's trainable parameters with their names,
+// "h.{i}.{module}[.{q|k|v}].lora_{A|B}.weight", in model order.
+func (ad *Adapter) Params() []transformer.NamedParam {
+	var ps []transformer.NamedParam
+	for _, l := range ad.Layers {
+		for _, p := range l.Parts {
+			name := l.Name
+			if p.Name != "" {
+				name += "." + p.Name
+			}
+			ps = append(ps,
+				transformer.NamedParam{Name: name + ".lora_A.weight", Param: p.A},
+				transformer.NamedParam{Name: name + ".lora_B.weight", Param: p.B})
+		}
+	}
+	return ps
+}
+
+// NumTrainable returns the number of adapter parameters.
+func (ad *Adapter) NumTrainable() int {
+	n := 0
+	for _, p := range ad.Params() {
+		n += p.Param.Size()
+	}
+	return n
+}
+
+// Report returns PEFT's print_trainable_parameters line, e.g. "trainable params: 147,456
+// || all params: 124,587,264 || trainable%: 0.1183" (all params = base + adapter).
+func (ad *Adapter) Report() string {
+	tr := ad.NumTrainable()
+	all := ad.model.NumParams() + tr
+	return fmt.Sprintf("trainable params: %s || all params: %s || trainable%%: %.4f",
+		commas(tr), commas(all), 100*float64(tr)/float64(all))
+}
+
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// SetTraining turns the adapters' dropout on (training) or off (evaluation, the default).
+func (ad *Adapter) SetTraining(on bool) {
+	for _, l := range ad.Layers {
+		l.training = on
+	}
+}
+
+// SeedDropout restarts the dropout masks of every layer from seed.
+func (ad *Adapter) SeedDropout(seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for _, l := range ad.Layers {
+		l.rng = rng
+	}
+}
+
+// Merged reports whether the adapter is folded into the base weights.
+func (ad *Adapter) Merged() bool { return ad.merged }
+
+// Merge folds every adapter into its base weight, W[in, out] += s·(B·A)ᵀ on the adapted
+// columns, after which the LoRA layers add nothing (the model computes the same logits,
+// faster). It is an error, changing nothing, if a delta holds NaN or Inf, if the adapter
+// is already merged, or if a base is not a Conv1D.
+func (ad *Adapter) Merge() error {
+	if ad.merged {
+		return errors.New("lora: merge: adapter is already merged")
+	}
+	deltas, err := ad.deltas()
+	if err != nil {
+		return fmt.Errorf("lora: merge: %w", err)
+	}
+	ad.apply(deltas, 1)
+	ad.merged = true
+	return nil
+}
+
+// Unmerge subtracts what Merge added, restoring the base weights (up to float32 rounding)
+// and the separate adapters. It is an error if the adapter is not merged.
+func (ad *Adapter) Unmerge() error {
+	if !ad.merged {
+		return errors.New("lora: unmerge: adapter is not merged")
+	}
+	deltas, err := ad.deltas()
+	if err != nil {
+		return fmt.Errorf("lora: unmerge: %w", err)
+	}
+	ad.apply(deltas, -1)
+	ad.merged = false
+	return nil
+}
+
+// deltas returns s·(B·A)ᵀ of every part, checking that each is finite and that every
+// base is a Conv1D.
+func (ad *Adapter) deltas() ([][][]float32, error) {
+	out := make([][][]float32, len(ad.Layers))
+	for i, l := range ad.Layers {
+		if _, ok := l.base.(*transformer.Conv1D); !ok {
+			return nil, fmt.Errorf("%s: base is %T, not a Conv1D", l.Name, l.base)
+		}
+		for _, p := range l.Parts {
+			d := p.delta()
+			for _, v := range d {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					return nil, fmt.Errorf("%s: the adapter's delta holds %v", l.Name, v)
+				}
+			}
+			out[i] = append(out[i], d)
+		}
+	}
+	return out, nil
+}
+
+// apply adds sign·delta into the adapted columns of every base weight and sets the
+// layers' merged state.
+func (ad *Adapter) apply(deltas [][][]float32, sign float32) {
+	for i, l := range ad.Layers {
+		c := l.base.(*transformer.Conv1D)
+		w := dataOf(c.Weight)
+		out := c.OutDim()
+		for k, p := range l.Parts {
+			d, wd := deltas[i][k], p.Hi-p.Lo
+			for row := 0; row < c.InDim(); row++ {
+				dst := w[row*out+p.Lo : row*out+p.Hi]
+				for j := range dst {
+					dst[j] += sign * d[row*wd+j]
+				}
+			}
+		}
+		l.merged = sign > 0
+	}
+}

@@ -1,0 +1,130 @@
+package lora
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Config says where LoRA adapters go and how they are sized. The zero value is not
+// usable: Rank and Alpha must be set; DefaultTargets apply when Targets is empty.
+type Config struct {
+	Rank    int     // r, the inner dimension of every adapter
+	Alpha   float64 // lora_alpha: the delta is scaled by Alpha/Rank (Alpha/√Rank with RSLoRA)
+	Dropout float64 // dropout probability on the adapter's input path, in training only
+	// Targets lists what to adapt in each chosen block: "q", "k", "v" (column blocks of
+	// the fused attn.c_attn), "o" (attn.c_proj), "fc" (mlp.c_fc), "proj" (mlp.c_proj), or
+	// Hugging Face module names: "c_attn" (q, k and v with one fused adapter, as PEFT
+	// does), "attn.c_proj", "c_fc"/"mlp.c_fc", "mlp.c_proj", and "c_proj" (both
+	// projections, as PEFT matches it). Empty means DefaultTargets.
+	Targets []string
+	RSLoRA  bool  // rank-stabilised scaling Alpha/√Rank (Kalajdzievski, arXiv:2312.03732)
+	Layers  []int // the blocks to adapt, 0-based; empty means every block
+}
+
+// DefaultTargets are the projections adapted when Config.Targets is empty: the query and
+// value projections, as in the LoRA paper.
+var DefaultTargets = []string{"q", "v"}
+
+// target is one adapted column block of one module of a block.
+type target struct {
+	module string // "attn.c_attn", "attn.c_proj", "mlp.c_fc" or "mlp.c_proj"
+	part   string // "q", "k", "v" for a column block of c_attn; "" for the whole output
+}
+
+// targetNames maps each accepted target name to what it adapts.
+var targetNames = map[string][]target{
+	"q":           {{"attn.c_attn", "q"}},
+	"k":           {{"attn.c_attn", "k"}},
+	"v":           {{"attn.c_attn", "v"}},
+	"o":           {{"attn.c_proj", ""}},
+	"fc":          {{"mlp.c_fc", ""}},
+	"proj":        {{"mlp.c_proj", ""}},
+	"c_attn":      {{"attn.c_attn", ""}},
+	"attn.c_attn": {{"attn.c_attn", ""}},
+	"attn.c_proj": {{"attn.c_proj", ""}},
+	"c_fc":        {{"mlp.c_fc", ""}},
+	"mlp.c_fc":    {{"mlp.c_fc", ""}},
+	"mlp.c_proj":  {{"mlp.c_proj", ""}},
+	"c_proj":      {{"attn.c_proj", ""}, {"mlp.c_proj", ""}},
+}
+
+// Scaling returns the factor of the low-rank delta: Alpha/Rank, or Alpha/√Rank with RSLoRA.
+func (c Config) Scaling() float64 { return scaling(c.Alpha, c.Rank, c.RSLoRA) }
+
+func scaling(alpha float64, rank int, rslora bool) float64 {
+	if rslora {
+		return alpha / sqrt(float64(rank))
+	}
+	return alpha / float64(rank)
+}
+
+// targets resolves Targets (or DefaultTargets) into the adapted modules and column blocks,
+// in a fixed order: c_attn (q, k, v), attn.c_proj, mlp.c_fc, mlp.c_proj.
+func (c Config) targets() ([]target, error) {
+	names := c.Targets
+	if len(names) == 0 {
+		names = DefaultTargets
+	}
+	set := map[target]bool{}
+	var errs []error
+	for _, n := range names {
+		ts, ok := targetNames[n]
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown target %q (want q, k, v, o, fc, proj, c_attn, attn.c_proj, c_fc, mlp.c_proj or c_proj)", n))
+		}
+		for _, t := range ts {
+			set[t] = true
+		}
+	}
+	if set[target{"attn.c_attn", ""}] && (set[target{"attn.c_attn", "q"}] || set[target{"attn.c_attn", "k"}] || set[target{"attn.c_attn", "v"}]) {
+		errs = append(errs, errors.New("targets c_attn and q/k/v overlap: c_attn already adapts q, k and v together"))
+	}
+	var out []target
+	for _, t := range []target{{"attn.c_attn", ""}, {"attn.c_attn", "q"}, {"attn.c_attn", "k"}, {"attn.c_attn", "v"},
+		{"attn.c_proj", ""}, {"mlp.c_fc", ""}, {"mlp.c_proj", ""}} {
+		if set[t] {
+			out = append(out, t)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Validate reports every problem of the configuration for a model of numLayers blocks,
+// joined, or nil.
+func (c Config) Validate(numLayers int) error {
+	var errs []error
+	if c.Rank <= 0 {
+		errs = append(errs, fmt.Errorf("rank = %d, want > 0", c.Rank))
+	}
+	if !(c.Alpha > 0) {
+		errs = append(errs, fmt.Errorf("alpha = %g, want > 0", c.Alpha))
+	}
+	if !(c.Dropout >= 0 && c.Dropout < 1) {
+		errs = append(errs, fmt.Errorf("dropout = %g, want in [0, 1)", c.Dropout))
+	}
+	if _, err := c.targets(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, l := range c.Layers {
+		if l < 0 || l >= numLayers {
+			errs = append(errs, fmt.Errorf("layer %d is outside the model's %d blocks", l, numLayers))
+		}
+	}
+	if s := slices.Clone(c.Layers); len(slices.Compact(slices.Sorted(slices.Values(s)))) != len(s) {
+		errs = append(errs, fmt.Errorf("layers %v repeat a block", c.Layers))
+	}
+	return errors.Join(errs...)
+}
+
+// layers returns the adapted block indices in increasing order.
+func (c Config) layers(numLayers int) []int {
+	if len(c.Layers) == 0 {
+		out := make([]int, numLayers)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	return slices.Sorted(slices.Values(c.Layers))
+}

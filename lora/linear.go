@@ -1,0 +1,194 @@
+package lora
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/kernels"
+)
+
+// Part is one low-rank adapter inside a Linear: it adds Scaling·x·Aᵀ·Bᵀ to the output
+// columns [Lo, Hi) of the base projection.
+type Part struct {
+	Name    string    // "q", "k" or "v" for a column block of c_attn; "" for the whole output
+	Lo, Hi  int       // the output columns it adds to
+	A       *nn.Param // (r, in), kaiming-uniform at Apply
+	B       *nn.Param // (Hi−Lo, r), zero at Apply
+	Scaling float64   // alpha/r, or alpha/√r with RSLoRA
+}
+
+// Rank returns r, the inner dimension of the part.
+func (p *Part) Rank() int { return p.A.Shape()[0] }
+
+// Linear is a frozen base projection plus low-rank adapters: y = base(x) + Σ parts. It
+// implements transformer.Linear and transformer.Wrapper, and takes the place of the base
+// in its block. Once merged, it is the base alone.
+type Linear struct {
+	nn.Module
+	Name    string // the module's Hugging Face name, e.g. "h.3.attn.c_attn"
+	Parts   []*Part
+	Dropout float64 // dropout probability on each part's input, in training only
+
+	base     transformer.Linear
+	training bool
+	merged   bool
+	rng      *rand.Rand // dropout masks
+}
+
+// Base returns the wrapped projection.
+func (l *Linear) Base() transformer.Linear { return l.base }
+
+// InDim returns the width of the input rows.
+func (l *Linear) InDim() int { return l.base.InDim() }
+
+// OutDim returns the width of the output rows.
+func (l *Linear) OutDim() int { return l.base.OutDim() }
+
+// Forward returns base(x) plus every part's delta, for x (N, in). In training with
+// Dropout > 0, each part sees its own dropout of x; the base always sees x itself.
+func (l *Linear) Forward(x mat.Tensor) mat.Tensor {
+	y := l.base.Forward(x)
+	if l.merged || len(l.Parts) == 0 {
+		return y
+	}
+	op := &loraOp{x: x, y: y, parts: l.Parts}
+	if l.training && l.Dropout > 0 {
+		op.masks = make([][]float32, len(l.Parts))
+		n := x.Value().Size()
+		keep := float32(1 / (1 - l.Dropout))
+		for i := range op.masks {
+			m := make([]float32, n)
+			for j := range m {
+				if l.rng.Float64() >= l.Dropout {
+					m[j] = keep
+				}
+			}
+			op.masks[i] = m
+		}
+	}
+	return ag.NewOperator(op).Run()
+}
+
+// loraOp: out (N, O) = y + Σ_p s_p · (x ⊙ mask_p)·A_pᵀ·B_pᵀ on columns [Lo, Hi) of part p,
+// where y (N, O) is the base's output and x (N, in) its input.
+type loraOp struct {
+	x, y  mat.Tensor
+	parts []*Part
+	masks [][]float32 // per part, (N, in) with 0 or 1/(1−p); nil without dropout
+	xd    [][]float32 // per part, the dropped-out input (nil: x itself)
+	xa    [][]float32 // per part, (N, r) = xd·Aᵀ, for backward
+}
+
+func (o *loraOp) Operands() []mat.Tensor {
+	ts := []mat.Tensor{o.x, o.y}
+	for _, p := range o.parts {
+		ts = append(ts, p.A, p.B)
+	}
+	return ts
+}
+
+func dataOf(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }
+
+func (o *loraOp) Forward() (mat.Tensor, error) {
+	shape := o.y.Value().Shape()
+	N, O := shape[0], shape[1]
+	in := o.x.Value().Shape()[1]
+	out := mat.NewDense[float32](mat.WithShape(N, O))
+	od := dataOf(out)
+	copy(od, dataOf(o.y))
+	x := dataOf(o.x)
+	o.xd, o.xa = make([][]float32, len(o.parts)), make([][]float32, len(o.parts))
+	for i, p := range o.parts {
+		xd := x
+		if o.masks != nil {
+			xd = make([]float32, len(x))
+			for j, m := range o.masks[i] {
+				xd[j] = x[j] * m
+			}
+			o.xd[i] = xd
+		}
+		r, w := p.Rank(), p.Hi-p.Lo
+		xa := make([]float32, N*r)
+		kernels.Sgemm(false, true, N, r, in, 1, xd, in, dataOf(p.A), in, 0, xa, r)
+		kernels.Sgemm(false, true, N, w, r, float32(p.Scaling), xa, r, dataOf(p.B), r, 1, od[p.Lo:], O)
+		o.xa[i] = xa
+	}
+	return out, nil
+}
+
+func (o *loraOp) Backward(gy mat.Tensor) error {
+	shape := o.y.Value().Shape()
+	N, O := shape[0], shape[1]
+	in := o.x.Value().Shape()[1]
+	g := dataOf(gy)
+	if o.y.RequiresGrad() {
+		o.y.AccGrad(gy)
+	}
+	var dx []float32
+	if o.x.RequiresGrad() {
+		dx = make([]float32, N*in)
+	}
+	for i, p := range o.parts {
+		r, w, s := p.Rank(), p.Hi-p.Lo, float32(p.Scaling)
+		gp := g[p.Lo:] // (N, w) with row stride O
+		xa := o.xa[i]
+		if p.B.RequiresGrad() { // dB (w, r) = s·gpᵀ·xa
+			dB := mat.NewDense[float32](mat.WithShape(w, r))
+			kernels.Sgemm(true, false, w, r, N, s, gp, O, xa, r, 0, dataOf(dB), r)
+			p.B.AccGrad(dB)
+		}
+		if !p.A.RequiresGrad() && dx == nil {
+			continue
+		}
+		dxa := make([]float32, N*r) // (N, r) = s·gp·B
+		kernels.Sgemm(false, false, N, r, w, s, gp, O, dataOf(p.B), r, 0, dxa, r)
+		if p.A.RequiresGrad() { // dA (r, in) = dxaᵀ·xd
+			xd := o.xd[i]
+			if xd == nil {
+				xd = dataOf(o.x)
+			}
+			dA := mat.NewDense[float32](mat.WithShape(r, in))
+			kernels.Sgemm(true, false, r, in, N, 1, dxa, r, xd, in, 0, dataOf(dA), in)
+			p.A.AccGrad(dA)
+		}
+		if dx != nil { // dx += (dxa·A) ⊙ mask
+			if o.masks == nil {
+				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, dataOf(p.A), in, 1, dx, in)
+			} else {
+				t := make([]float32, N*in)
+				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, dataOf(p.A), in, 0, t, in)
+				for j, m := range o.masks[i] {
+					dx[j] += t[j] * m
+				}
+			}
+		}
+	}
+	if dx != nil {
+		o.x.AccGrad(mat.NewDense[float32](mat.WithShape(N, in), mat.WithBacking(dx)))
+	}
+	return nil
+}
+
+// delta returns the part's contribution to the base weight, s·(B·A)ᵀ, as (in, Hi−Lo).
+func (p *Part) delta() []float32 {
+	r, in, w := p.Rank(), p.A.Shape()[1], p.Hi-p.Lo
+	d := make([]float32, in*w)
+	kernels.Sgemm(true, true, in, w, r, float32(p.Scaling), dataOf(p.A), in, dataOf(p.B), r, 0, d, w)
+	return d
+}
+
+// kaimingUniform fills a (r, in) matrix as torch.nn.init.kaiming_uniform_(a=√5) does:
+// U(−1/√in, 1/√in).
+func kaimingUniform(d []float32, in int, rng *rand.Rand) {
+	bound := 1 / math.Sqrt(float64(in))
+	for i := range d {
+		d[i] = float32((2*rng.Float64() - 1) * bound)
+	}
+}
+
+func sqrt(x float64) float64 { return math.Sqrt(x) }

@@ -1,0 +1,243 @@
+package lora
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/internal/numtest"
+	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/safetensors"
+)
+
+// The golden files come from testdata/gen_reference.py (PyTorch).
+var refDir = filepath.Join("..", "testdata", "reference")
+
+type golden struct {
+	IDs7  []int `json:"ids.T7"`
+	IDs33 []int `json:"ids.T33"`
+	Batch struct {
+		IDs     [][]int `json:"ids"`
+		Targets [][]int `json:"targets"`
+		Pos     [][]int `json:"pos"`
+		Seg     [][]int `json:"seg"`
+	} `json:"batch"`
+	LoRALoss   float64 `json:"lora_loss"`
+	LoRAGreedy struct {
+		Prompt []int `json:"prompt"`
+		IDs    []int `json:"ids"`
+	} `json:"lora_greedy"`
+	f *safetensors.File
+}
+
+func loadGolden(t *testing.T) *golden {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(refDir, "expected.json"))
+	require.NoError(t, err)
+	g := &golden{}
+	require.NoError(t, json.Unmarshal(raw, g))
+	g.f, err = safetensors.Open(filepath.Join(refDir, "expected.safetensors"))
+	require.NoError(t, err)
+	t.Cleanup(func() { g.f.Close() })
+	return g
+}
+
+func (g *golden) tensor(t *testing.T, name string) []float32 {
+	t.Helper()
+	info, ok := g.f.Tensor(name)
+	require.True(t, ok, "expected.safetensors has no %s", name)
+	out := make([]float32, info.NumElements())
+	require.NoError(t, g.f.ReadFloat32(name, out))
+	return out
+}
+
+func (g *golden) batch() transformer.Batch {
+	return transformer.Batch{IDs: g.Batch.IDs, Targets: g.Batch.Targets, Positions: g.Batch.Pos, Segments: g.Batch.Seg}
+}
+
+func flatten(rows [][]float32) []float32 {
+	var out []float32
+	for _, r := range rows {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func loadTiny(t *testing.T) *transformer.Model {
+	t.Helper()
+	m, err := transformer.Load(filepath.Join(refDir, "tiny-f32"))
+	require.NoError(t, err)
+	return m
+}
+
+// goldenAdapter applies r=4, alpha=8 LoRA on q and v to the reference model and sets its
+// weights to the reference's initial A and B.
+func goldenAdapter(t *testing.T, g *golden) (*transformer.Model, *Adapter) {
+	t.Helper()
+	m := loadTiny(t)
+	ad, err := Apply(m, Config{Rank: 4, Alpha: 8}, rand.New(rand.NewPCG(1, 1)))
+	require.NoError(t, err)
+	require.Len(t, ad.Params(), 8)
+	for _, p := range ad.Params() {
+		copy(dataOf(p.Param), g.tensor(t, "lora_init."+p.Name))
+	}
+	return m, ad
+}
+
+func TestGoldenLoRA(t *testing.T) {
+	g := loadGolden(t)
+	m, ad := goldenAdapter(t, g)
+	want := g.tensor(t, "lora_logits.T33")
+	numtest.AssertClose(t, "lora logits", flatten(m.Logits(g.IDs33)), want, 2e-5)
+
+	loss, err := m.Loss(g.batch())
+	require.NoError(t, err)
+	assert.InDelta(t, g.LoRALoss, float64(loss.Value().Item().F32()), 1e-5, "lora loss")
+	require.NoError(t, ag.Backward(loss))
+	for _, p := range ad.Params() {
+		require.True(t, p.Param.HasGrad(), "%s has no gradient", p.Name)
+		numtest.AssertCloseRel(t, "grad "+p.Name, dataOf(p.Param.Grad()), g.tensor(t, "lora_grad."+p.Name), 1e-4)
+	}
+	for _, p := range m.Params() {
+		assert.False(t, p.Param.HasGrad(), "frozen base parameter %s got a gradient", p.Name)
+	}
+
+	// Greedy decoding with the adapter reproduces the reference ids.
+	seq := append([]int(nil), g.LoRAGreedy.Prompt...)
+	for range g.LoRAGreedy.IDs {
+		last := m.Logits(seq)[len(seq)-1]
+		best := 0
+		for i, v := range last {
+			if v > last[best] {
+				best = i
+			}
+		}
+		seq = append(seq, best)
+	}
+	assert.Equal(t, g.LoRAGreedy.IDs, seq[len(g.LoRAGreedy.Prompt):], "greedy ids")
+}
+
+func TestGoldenMergeUnmerge(t *testing.T) {
+	g := loadGolden(t)
+	m, ad := goldenAdapter(t, g)
+	base := map[string][]float32{}
+	for _, p := range m.Params() {
+		base[p.Name] = append([]float32(nil), dataOf(p.Param)...)
+	}
+	unmerged := flatten(m.Logits(g.IDs33))
+
+	require.NoError(t, ad.Merge())
+	assert.True(t, ad.Merged())
+	assert.Error(t, ad.Merge(), "merging twice")
+	for i := range 2 {
+		name := "h." + string(rune('0'+i)) + ".attn.c_attn.weight"
+		c := transformer.BaseConv1D(m.Blocks[i].Attn.CAttn)
+		numtest.AssertClose(t, "merged "+name, dataOf(c.Weight), g.tensor(t, "lora_merged."+name), 1e-6)
+	}
+	numtest.AssertClose(t, "merged logits", flatten(m.Logits(g.IDs33)), unmerged, 1e-5)
+	numtest.AssertClose(t, "merged logits vs reference", flatten(m.Logits(g.IDs33)), g.tensor(t, "lora_logits.T33"), 2e-5)
+
+	require.NoError(t, ad.Unmerge())
+	assert.Error(t, ad.Unmerge(), "unmerging twice")
+	for _, p := range m.Params() {
+		numtest.AssertClose(t, "unmerged "+p.Name, dataOf(p.Param), base[p.Name], 1e-6)
+	}
+	numtest.AssertClose(t, "unmerged logits", flatten(m.Logits(g.IDs33)), unmerged, 1e-5)
+}
+
+func TestMergeRefusesNaN(t *testing.T) {
+	g := loadGolden(t)
+	m, ad := goldenAdapter(t, g)
+	dataOf(ad.Layers[1].Parts[1].B)[3] = float32(math.NaN())
+	before := append([]float32(nil), dataOf(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight)...)
+	err := ad.Merge()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "h.1.attn.c_attn")
+	assert.Contains(t, err.Error(), "NaN")
+	assert.False(t, ad.Merged())
+	assert.Equal(t, before, dataOf(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight), "a failed merge changed weights")
+}
+
+// TestParamCount pins PEFT's count for GPT-2 124M with r=4 on q and v.
+func TestParamCount(t *testing.T) {
+	m, err := transformer.New(transformer.DefaultConfig(), nil)
+	require.NoError(t, err)
+	ad, err := Apply(m, Config{Rank: 4, Alpha: 8}, rand.New(rand.NewPCG(1, 2)))
+	require.NoError(t, err)
+	assert.Equal(t, 147_456, ad.NumTrainable())
+	assert.Equal(t, "trainable params: 147,456 || all params: 124,587,264 || trainable%: 0.1184", ad.Report()) // PEFT rounds 0.118356 with {:.4f}
+}
+
+func TestApplyInit(t *testing.T) {
+	m := loadTiny(t)
+	before := flatten(m.Logits([]int{1, 2, 3}))
+	ad, err := Apply(m, Config{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o", "fc", "proj"}, Layers: []int{1}}, rand.New(rand.NewPCG(3, 4)))
+	require.NoError(t, err)
+	require.Len(t, ad.Layers, 4) // c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj of block 1
+	assert.Equal(t, "h.1.attn.c_attn", ad.Layers[0].Name)
+	require.Len(t, ad.Layers[0].Parts, 3)
+	assert.Equal(t, [2]int{64, 128}, [2]int{ad.Layers[0].Parts[1].Lo, ad.Layers[0].Parts[1].Hi}) // k
+	// A ~ U(−1/√in, 1/√in), B = 0: the output is unchanged.
+	a := dataOf(ad.Layers[2].Parts[0].A) // mlp.c_fc: in = 64
+	maxA := 0.0
+	for _, v := range a {
+		maxA = math.Max(maxA, math.Abs(float64(v)))
+	}
+	assert.LessOrEqual(t, maxA, 1/math.Sqrt(64))
+	assert.Greater(t, maxA, 0.9/math.Sqrt(64))
+	numtest.AssertClose(t, "logits with B = 0", flatten(m.Logits([]int{1, 2, 3})), before, 0)
+	for _, p := range m.Params() {
+		assert.False(t, p.Param.RequiresGrad(), "%s is not frozen", p.Name)
+	}
+	_, err = Apply(m, Config{Rank: 8, Alpha: 16}, rand.New(rand.NewPCG(3, 4)))
+	assert.ErrorIs(t, err, ErrAlreadyAdapted)
+}
+
+func TestConfigValidate(t *testing.T) {
+	err := Config{Rank: 0, Alpha: -1, Dropout: 1, Targets: []string{"q", "c_attn", "query"}, Layers: []int{0, 5, 0}}.Validate(2)
+	require.Error(t, err)
+	for _, want := range []string{"rank = 0", "alpha = -1", "dropout = 1", `unknown target "query"`, "overlap", "layer 5 is outside", "repeat"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	assert.NoError(t, Config{Rank: 1, Alpha: 1}.Validate(2))
+	assert.InDelta(t, 2.0, Config{Rank: 4, Alpha: 8}.Scaling(), 0)
+	assert.InDelta(t, 4.0, Config{Rank: 4, Alpha: 8, RSLoRA: true}.Scaling(), 0)
+}
+
+func TestDropout(t *testing.T) {
+	g := loadGolden(t)
+	m := loadTiny(t)
+	ad, err := Apply(m, Config{Rank: 4, Alpha: 8, Dropout: 0.5}, rand.New(rand.NewPCG(1, 1)))
+	require.NoError(t, err)
+	for _, p := range ad.Params() {
+		copy(dataOf(p.Param), g.tensor(t, "lora_init."+p.Name))
+	}
+	ids := g.IDs33
+	eval := flatten(m.Logits(ids))
+	numtest.AssertClose(t, "dropout off in evaluation", eval, g.tensor(t, "lora_logits.T33"), 2e-5)
+	ad.SetTraining(true)
+	train := flatten(m.Logits(ids))
+	d, _ := numtest.Compare(train, eval, 0, false)
+	assert.Greater(t, d.MaxAbs, 1e-3, "dropout changed nothing in training")
+	ad.SetTraining(false)
+	numtest.AssertClose(t, "dropout off again", flatten(m.Logits(ids)), eval, 0)
+
+	// In training, gradients still flow only to the adapter and are finite.
+	ad.SetTraining(true)
+	loss, err := m.Loss(g.batch())
+	require.NoError(t, err)
+	require.NoError(t, ag.Backward(loss))
+	for _, p := range ad.Params() {
+		require.True(t, p.Param.HasGrad())
+		for _, v := range dataOf(p.Param.Grad()) {
+			require.False(t, math.IsNaN(float64(v)))
+		}
+	}
+}

@@ -1,0 +1,440 @@
+package lora
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/llmtune/llmtune/internal/atomicfile"
+	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/safetensors"
+)
+
+// File names of a PEFT adapter directory.
+const (
+	ConfigFile  = "adapter_config.json"
+	WeightsFile = "adapter_model.safetensors"
+)
+
+// keyPrefix is what PEFT puts before a GPT2LMHeadModel module name in adapter keys.
+const keyPrefix = "base_model.model.transformer."
+
+// peftConfig is adapter_config.json: the keys this package reads or writes. Unknown keys
+// are ignored on reading (PEFT versions keep adding them).
+type peftConfig struct {
+	PeftType          string             `json:"peft_type"`
+	TaskType          string             `json:"task_type,omitempty"`
+	BaseModel         string             `json:"base_model_name_or_path"`
+	R                 int                `json:"r"`
+	LoraAlpha         float64            `json:"lora_alpha"`
+	LoraDropout       float64            `json:"lora_dropout"`
+	TargetModules     json.RawMessage    `json:"target_modules"`
+	FanInFanOut       bool               `json:"fan_in_fan_out"`
+	Bias              string             `json:"bias"`
+	UseRSLoRA         bool               `json:"use_rslora"`
+	InferenceMode     bool               `json:"inference_mode"`
+	InitLoraWeights   bool               `json:"init_lora_weights"`
+	LayersToTransform json.RawMessage    `json:"layers_to_transform"`
+	ModulesToSave     []string           `json:"modules_to_save"`
+	RankPattern       map[string]int     `json:"rank_pattern"`
+	AlphaPattern      map[string]float64 `json:"alpha_pattern"`
+	// Read only, to refuse what is not supported.
+	UseDoRA          bool            `json:"use_dora,omitempty"`
+	LayerReplication json.RawMessage `json:"layer_replication,omitempty"`
+}
+
+// exportModule is one module's adapter in PEFT's layout: A (r, in) and B (out, r) over
+// the whole output of the module.
+type exportModule struct {
+	name  string // "h.0.attn.c_attn"
+	a, b  safetensors.Tensor
+	rank  int
+	alpha float64 // lora_alpha giving this module the adapter's scaling at rank
+}
+
+// export turns the adapter into PEFT modules. Column-block parts of c_attn (q, k, v)
+// become one fused c_attn adapter of rank n·r: A' = [A_q; A_k; A_v] and B' zero except
+// each part's block (rows Lo…Hi, its own r columns); lora_alpha is n·α (α·√n with RSLoRA)
+// so the scaling stays α/r. Merged or not, the adapter weights are what is exported.
+func (ad *Adapter) export() []exportModule {
+	var out []exportModule
+	for _, l := range ad.Layers {
+		in, O := l.InDim(), l.OutDim()
+		R := 0
+		for _, p := range l.Parts {
+			R += p.Rank()
+		}
+		a := make([]float32, R*in)
+		b := make([]float32, O*R)
+		col := 0
+		for _, p := range l.Parts {
+			r := p.Rank()
+			copy(a[col*in:], dataOf(p.A))
+			pb := dataOf(p.B)
+			for row := p.Lo; row < p.Hi; row++ {
+				copy(b[row*R+col:row*R+col+r], pb[(row-p.Lo)*r:(row-p.Lo+1)*r])
+			}
+			col += r
+		}
+		// Every part of one layer has the same rank and scaling (one Config); n parts of
+		// rank r form rank n·r, and alpha' keeps alpha'/R (or alpha'/√R) equal to the scaling.
+		s := l.Parts[0].Scaling
+		alpha := s * float64(R)
+		if ad.Config.RSLoRA {
+			alpha = s * math.Sqrt(float64(R))
+		}
+		out = append(out, exportModule{
+			name:  l.Name,
+			a:     safetensors.Tensor{Name: keyPrefix + l.Name + ".lora_A.weight", Shape: []int{R, in}, Data: a},
+			b:     safetensors.Tensor{Name: keyPrefix + l.Name + ".lora_B.weight", Shape: []int{O, R}, Data: b},
+			rank:  R,
+			alpha: alpha,
+		})
+	}
+	return out
+}
+
+// Save writes the adapter as a PEFT LoRA adapter directory (created if needed):
+// adapter_config.json and adapter_model.safetensors (F32), which
+// peft.PeftModel.from_pretrained loads onto a GPT2LMHeadModel and Load reads back. A q/v
+// adapter of rank r is written exactly as PEFT's c_attn adapter of rank 2r (see export).
+// Modules whose rank or alpha differ from the config's r and lora_alpha (a fused c_attn
+// next to other targets) get rank_pattern and alpha_pattern entries. Files are written
+// atomically.
+func (ad *Adapter) Save(dir string) error {
+	mods := ad.export()
+	if len(mods) == 0 {
+		return errors.New("lora: save: adapter has no layers")
+	}
+	// r and lora_alpha: those of the non-c_attn modules if any, else of c_attn.
+	base := mods[0]
+	for _, m := range mods {
+		if !strings.HasSuffix(m.name, "attn.c_attn") {
+			base = m
+			break
+		}
+	}
+	cfg := peftConfig{
+		PeftType: "LORA", TaskType: "CAUSAL_LM", BaseModel: ad.BaseModel,
+		R: base.rank, LoraAlpha: base.alpha, LoraDropout: ad.Config.Dropout,
+		FanInFanOut: true, Bias: "none", UseRSLoRA: ad.Config.RSLoRA,
+		InferenceMode: true, InitLoraWeights: true,
+		RankPattern: map[string]int{}, AlphaPattern: map[string]float64{},
+	}
+	var targets []string
+	var layers []int
+	var tensors []safetensors.Tensor
+	for _, m := range mods {
+		mod := m.name[strings.Index(m.name[2:], ".")+3:] // "attn.c_attn"
+		short := map[string]string{"attn.c_attn": "c_attn", "mlp.c_fc": "c_fc"}[mod]
+		if short == "" {
+			short = mod // attn.c_proj and mlp.c_proj stay qualified: "c_proj" would match both
+		}
+		if !slices.Contains(targets, short) {
+			targets = append(targets, short)
+		}
+		if m.rank != cfg.R {
+			cfg.RankPattern[short] = m.rank
+		}
+		if m.alpha != cfg.LoraAlpha {
+			cfg.AlphaPattern[short] = m.alpha
+		}
+		layer, _ := strconv.Atoi(strings.Split(m.name, ".")[1])
+		if !slices.Contains(layers, layer) {
+			layers = append(layers, layer)
+		}
+		tensors = append(tensors, m.a, m.b)
+	}
+	cfg.TargetModules, _ = json.Marshal(targets)
+	cfg.LayersToTransform = json.RawMessage("null")
+	if len(ad.Config.Layers) > 0 {
+		cfg.LayersToTransform, _ = json.Marshal(layers)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lora: save: %w", err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, WeightsFile), tensors, map[string]string{"format": "pt"}, safetensors.F32); err != nil {
+		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
+	raw, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(raw, '\n')); err != nil {
+		return fmt.Errorf("lora: save %s: %w", dir, err)
+	}
+	return nil
+}
+
+// keyRE matches the adapter keys of a GPT-2 PEFT LoRA adapter.
+var keyRE = regexp.MustCompile(`^base_model\.model\.(?:transformer\.)?h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.lora_(A|B)(?:\.default)?\.weight$`)
+
+// Load reads a PEFT LoRA adapter directory for GPT-2 and applies it to m (freezing m):
+// adapters on the fused c_attn (q, k and v together, as PEFT makes them), attn.c_proj,
+// mlp.c_fc and mlp.c_proj, with fan_in_fan_out (PEFT's setting for GPT-2's Conv1D;
+// the weights are stored in nn.Linear layout either way), use_rslora, rank_pattern and
+// alpha_pattern, and target_modules as a list or a regular expression. Unknown config
+// keys are ignored. An adapter that does not fit m (a shape, a layer beyond the model's,
+// a key target_modules does not select) or uses an unsupported option (DoRA, bias
+// training, modules_to_save, layer_replication, another peft_type) is an error saying so.
+// The adapter is not merged and its dropout is off.
+func Load(m *transformer.Model, dir string) (*Adapter, error) {
+	ad, err := load(m, dir)
+	if err != nil {
+		return nil, fmt.Errorf("lora: load adapter %s: %w", dir, err)
+	}
+	return ad, nil
+}
+
+func load(m *transformer.Model, dir string) (*Adapter, error) {
+	if err := checkUnadapted(m); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, ConfigFile)
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	var pc peftConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	match, err := pc.check()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	}
+
+	path := filepath.Join(dir, WeightsFile)
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	type pair struct{ a, b *safetensors.TensorInfo }
+	found := map[string]*pair{} // "h.0.attn.c_attn" → its A and B
+	var errs []error
+	for _, t := range f.Tensors() {
+		sub := keyRE.FindStringSubmatch(t.Name)
+		if sub == nil {
+			errs = append(errs, fmt.Errorf("%s: tensor %s: unexpected (want base_model.model.transformer.h.{i}.{attn.c_attn|attn.c_proj|mlp.c_fc|mlp.c_proj}.lora_{A|B}.weight)", path, t.Name))
+			continue
+		}
+		layer, _ := strconv.Atoi(sub[1])
+		name := "h." + sub[1] + "." + sub[2]
+		if layer >= m.Config.NumLayers {
+			errs = append(errs, fmt.Errorf("%s: tensor %s: layer %d, but the model has %d", path, t.Name, layer, m.Config.NumLayers))
+			continue
+		}
+		if !match(layer, "transformer."+name) {
+			errs = append(errs, fmt.Errorf("%s: tensor %s: module %s is not selected by target_modules/layers_to_transform", path, t.Name, name))
+			continue
+		}
+		p := found[name]
+		if p == nil {
+			p = &pair{}
+			found[name] = p
+		}
+		ti := t
+		if sub[3] == "A" {
+			p.a = &ti
+		} else {
+			p.b = &ti
+		}
+	}
+	if len(found) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%s: no LoRA tensors", path))
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range found {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	slices.SortStableFunc(names, func(x, y string) int { return moduleOrder(x) - moduleOrder(y) })
+
+	ad := &Adapter{
+		Config:    Config{Rank: pc.R, Alpha: pc.LoraAlpha, Dropout: pc.LoraDropout, RSLoRA: pc.UseRSLoRA},
+		BaseModel: pc.BaseModel,
+		model:     m,
+	}
+	dropRng := rand.New(rand.NewPCG(0, 0)) // reseed with SeedDropout to train further
+	layers := map[int]bool{}
+	for _, name := range names {
+		p := found[name]
+		if p.a == nil || p.b == nil {
+			errs = append(errs, fmt.Errorf("%s: module %s has lora_A or lora_B but not both", path, name))
+			continue
+		}
+		parts := strings.SplitN(name, ".", 3)
+		layer, _ := strconv.Atoi(parts[1])
+		mod := parts[2]
+		base := *slot(m.Blocks[layer], mod)
+		in, out := base.InDim(), base.OutDim()
+		r := pc.rankOf("transformer." + name)
+		wantA, wantB := []int{r, in}, []int{out, r}
+		if !slices.Equal(p.a.Shape, wantA) || !slices.Equal(p.b.Shape, wantB) {
+			errs = append(errs, fmt.Errorf("%s: module %s: lora_A %v and lora_B %v, want %v and %v (r = %d; base %d → %d)",
+				path, name, p.a.Shape, p.b.Shape, wantA, wantB, r, in, out))
+			continue
+		}
+		part := &Part{Lo: 0, Hi: out, A: newParam(r, in), B: newParam(out, r),
+			Scaling: scaling(pc.alphaOf("transformer."+name), r, pc.UseRSLoRA)}
+		if err := f.ReadFloat32(p.a.Name, dataOf(part.A)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := f.ReadFloat32(p.b.Name, dataOf(part.B)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(errs) > 0 {
+			continue // keep checking, but change nothing in the model
+		}
+		ad.wrap(m.Blocks[layer], name, mod, []*Part{part}, pc.LoraDropout, dropRng)
+		layers[layer] = true
+		if t := shortName(mod); !slices.Contains(ad.Config.Targets, t) {
+			ad.Config.Targets = append(ad.Config.Targets, t)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		ad.remove()
+		return nil, err
+	}
+	if len(layers) < m.Config.NumLayers {
+		for l := range m.Config.NumLayers {
+			if layers[l] {
+				ad.Config.Layers = append(ad.Config.Layers, l)
+			}
+		}
+	}
+	m.SetTrainable(false)
+	return ad, nil
+}
+
+// remove puts the base projections back in place of the adapter's layers.
+func (ad *Adapter) remove() {
+	for _, l := range ad.Layers {
+		parts := strings.SplitN(l.Name, ".", 3)
+		layer, _ := strconv.Atoi(parts[1])
+		*slot(ad.model.Blocks[layer], parts[2]) = l.base
+	}
+	ad.Layers = nil
+}
+
+func moduleOrder(name string) int {
+	parts := strings.SplitN(name, ".", 3)
+	layer, _ := strconv.Atoi(parts[1])
+	return layer*len(modules) + slices.Index(modules, parts[2])
+}
+
+func shortName(mod string) string {
+	switch mod {
+	case "attn.c_attn":
+		return "c_attn"
+	case "mlp.c_fc":
+		return "c_fc"
+	}
+	return mod
+}
+
+// check refuses what this package does not implement and returns the predicate PEFT
+// uses to select modules: target_modules (a list matched by name or dotted suffix, or a
+// regular expression matched against the whole module name) and layers_to_transform.
+func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
+	var errs []error
+	if pc.PeftType != "LORA" {
+		errs = append(errs, fmt.Errorf("peft_type %q is not supported (want LORA)", pc.PeftType))
+	}
+	if pc.R <= 0 {
+		errs = append(errs, fmt.Errorf("r = %d, want > 0", pc.R))
+	}
+	if pc.UseDoRA {
+		errs = append(errs, errors.New("use_dora = true (DoRA) is not supported"))
+	}
+	if pc.Bias != "" && pc.Bias != "none" {
+		errs = append(errs, fmt.Errorf("bias %q is not supported (want none)", pc.Bias))
+	}
+	if len(pc.ModulesToSave) > 0 {
+		errs = append(errs, fmt.Errorf("modules_to_save %v is not supported", pc.ModulesToSave))
+	}
+	if len(pc.LayerReplication) > 0 && string(pc.LayerReplication) != "null" {
+		errs = append(errs, errors.New("layer_replication is not supported"))
+	}
+	var list []string
+	var re *regexp.Regexp
+	if err := json.Unmarshal(pc.TargetModules, &list); err != nil {
+		var s string
+		if err := json.Unmarshal(pc.TargetModules, &s); err != nil {
+			errs = append(errs, fmt.Errorf("target_modules %s: want a list of names or a regular expression", pc.TargetModules))
+		} else if re, err = regexp.Compile(`^(?:` + s + `)$`); err != nil {
+			errs = append(errs, fmt.Errorf("target_modules %q: %w", s, err))
+		}
+	}
+	var layers []int
+	if len(pc.LayersToTransform) > 0 && string(pc.LayersToTransform) != "null" {
+		var one int
+		if err := json.Unmarshal(pc.LayersToTransform, &layers); err != nil {
+			if err := json.Unmarshal(pc.LayersToTransform, &one); err != nil {
+				errs = append(errs, fmt.Errorf("layers_to_transform %s: want an int or a list of ints", pc.LayersToTransform))
+			}
+			layers = []int{one}
+		}
+	}
+	match := func(layer int, module string) bool {
+		if layers != nil && !slices.Contains(layers, layer) {
+			return false
+		}
+		if re != nil {
+			return re.MatchString(module)
+		}
+		for _, t := range list {
+			if module == t || strings.HasSuffix(module, "."+t) {
+				return true
+			}
+		}
+		return false
+	}
+	return match, errors.Join(errs...)
+}
+
+// patternFor returns the rank_pattern/alpha_pattern key PEFT would pick for module: the
+// first (in sorted order) key k with module matching `.*\.k$`.
+func patternFor[V any](pattern map[string]V, module string) (V, bool) {
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range pattern {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, k := range keys {
+		if re, err := regexp.Compile(`^.*\.(?:` + k + `)$`); err == nil && re.MatchString(module) {
+			return pattern[k], true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+func (pc *peftConfig) rankOf(module string) int {
+	if r, ok := patternFor(pc.RankPattern, module); ok {
+		return r
+	}
+	return pc.R
+}
+
+func (pc *peftConfig) alphaOf(module string) float64 {
+	if a, ok := patternFor(pc.AlphaPattern, module); ok {
+		return a
+	}
+	return pc.LoraAlpha
+}
