@@ -1,0 +1,186 @@
+// Package bench runs the fixed performance workloads of ../shared/bench/README.md (the
+// PyTorch anchor torch_anchor.py) in Go, so that `llmtune bench` and the anchor can be
+// compared back to back on one machine as a ratio.
+//
+// Every workload is a GPT-2 with vocabulary 50257 and 1024 positions, initialised with
+// seeded random weights; a train step draws fresh uniform ids (B, T) outside the timer,
+// then times: zero grads, forward, mean cross-entropy of positions 0…T−2 against ids
+// 1…T−1, backward, AdamW (lr 1e-4, betas 0.9/0.999, eps 1e-8, no weight decay) on the
+// trainable parameters. LoRA is r=8, alpha=16 on q and v of every block.
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/transformer"
+)
+
+// Workload is one of the anchor's fixed workloads.
+type Workload struct {
+	Name     string
+	Layers   int
+	Embed    int
+	Heads    int
+	Batch    int // B
+	SeqLen   int // T
+	LoRA     bool
+	Steps    int // timed steps after Warmup
+	Generate bool
+}
+
+// Warmup is the number of untimed steps before the timed ones.
+const Warmup = 2
+
+// Workloads are the anchor's workloads, in its order.
+var Workloads = []Workload{
+	{Name: "tiny-lora", Layers: 4, Embed: 256, Heads: 4, Batch: 8, SeqLen: 128, LoRA: true, Steps: 10},
+	{Name: "small-lora", Layers: 12, Embed: 768, Heads: 12, Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
+	{Name: "tiny-full", Layers: 4, Embed: 256, Heads: 4, Batch: 8, SeqLen: 128, LoRA: false, Steps: 10},
+}
+
+// Find returns the workload of that name.
+func Find(name string) (Workload, error) {
+	for _, w := range Workloads {
+		if w.Name == name {
+			return w, nil
+		}
+	}
+	var names []string
+	for _, w := range Workloads {
+		names = append(names, w.Name)
+	}
+	return Workload{}, fmt.Errorf("unknown workload %q (want one of %v)", name, names)
+}
+
+// Result is what a workload measured, in the anchor's terms.
+type Result struct {
+	Impl            string    `json:"impl"`
+	Workload        string    `json:"workload"`
+	TokensPerSecond float64   `json:"tokens_per_s"`
+	StepMsMedian    float64   `json:"step_ms_median"`
+	PeakRSSMB       float64   `json:"peak_rss_mb"`
+	StepsMs         []float64 `json:"step_ms_all"`
+	Params          int       `json:"params"`
+	Trainable       int       `json:"trainable_params"`
+	LossFirstLast   []float64 `json:"loss_first_last"`
+}
+
+// Trainer is a workload's model and optimizer, ready to step.
+type Trainer struct {
+	W       Workload
+	Model   *transformer.Model
+	Adapter *lora.Adapter // nil for full fine-tuning
+	Opt     *trainer.AdamW
+	rng     *rand.Rand
+}
+
+// NewTrainer builds the workload's model (GPT-2 initialisation from a fixed seed) and
+// optimizer.
+func NewTrainer(w Workload) (*Trainer, error) {
+	cfg := transformer.DefaultConfig()
+	cfg.NumLayers, cfg.EmbedDim, cfg.NumHeads = w.Layers, w.Embed, w.Heads
+	m, err := transformer.New(cfg, rand.New(rand.NewPCG(0, 0)))
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{W: w, Model: m, rng: rand.New(rand.NewPCG(1, 1))}
+	var params []*nn.Param
+	if w.LoRA {
+		t.Adapter, err = lora.Apply(m, lora.Config{Rank: 8, Alpha: 16}, rand.New(rand.NewPCG(2, 2)))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range t.Adapter.Params() {
+			params = append(params, p.Param)
+		}
+	} else {
+		for _, p := range m.Params() {
+			params = append(params, p.Param)
+		}
+	}
+	opt := trainer.DefaultAdamW()
+	t.Opt = trainer.NewAdamW(params, opt)
+	return t, nil
+}
+
+// Batch draws fresh uniform ids (B, T) with next-token targets; the last position of each
+// row has none.
+func (t *Trainer) Batch() transformer.Batch {
+	V := t.Model.Config.VocabSize
+	var b transformer.Batch
+	for range t.W.Batch {
+		ids := make([]int, t.W.SeqLen)
+		for i := range ids {
+			ids[i] = t.rng.IntN(V)
+		}
+		tg := append(slices.Clone(ids[1:]), transformer.IgnoreIndex)
+		b.IDs, b.Targets = append(b.IDs, ids), append(b.Targets, tg)
+	}
+	return b
+}
+
+// Step runs one timed train step on b and returns the loss.
+func (t *Trainer) Step(b transformer.Batch) (float64, error) {
+	t.Opt.ZeroGrad()
+	loss, err := t.Model.Loss(b)
+	if err != nil {
+		return 0, err
+	}
+	if err := ag.Backward(loss); err != nil {
+		return 0, err
+	}
+	t.Opt.Step(1e-4)
+	return float64(loss.Value().Item().F64()), nil
+}
+
+// Run measures a train workload in this process: Warmup steps, then w.Steps timed ones.
+// PeakRSSMB is this process's peak so far: run one workload per process to compare.
+func Run(w Workload) (Result, error) {
+	t, err := NewTrainer(w)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Impl: "llmtune", Workload: w.Name, Params: t.Model.NumParams()}
+	if t.Adapter != nil {
+		res.Trainable = t.Adapter.NumTrainable()
+		res.Params += res.Trainable
+	} else {
+		res.Trainable = res.Params
+	}
+	var losses []float64
+	for step := range Warmup + w.Steps {
+		b := t.Batch()
+		start := time.Now()
+		loss, err := t.Step(b)
+		if err != nil {
+			return Result{}, err
+		}
+		dt := time.Since(start)
+		losses = append(losses, loss)
+		if step >= Warmup {
+			res.StepsMs = append(res.StepsMs, float64(dt.Microseconds())/1e3)
+		}
+	}
+	res.LossFirstLast = []float64{losses[0], losses[len(losses)-1]}
+	res.StepMsMedian = median(res.StepsMs)
+	res.TokensPerSecond = float64(w.Batch*w.SeqLen) / (res.StepMsMedian / 1e3)
+	res.PeakRSSMB = peakRSSMB()
+	return res, nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

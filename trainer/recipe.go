@@ -1,0 +1,530 @@
+package trainer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Recipe is one fine-tuning run: the base model, the adapter, the data, the optimisation,
+// evaluation and generation settings. It mirrors the YAML schema of DESIGN.md ("Recipe
+// schema"), whose key names come from axolotl, PEFT and torchtune.
+//
+// Relative paths (base_model, output_dir, data.train, data.eval) are used as written, that
+// is relative to the current working directory of the process, as in axolotl and
+// torchtune, not to the recipe file: the recipes under recipes/ are meant to be run from
+// the repository root.
+//
+// The zero value is not a valid recipe; start from DefaultRecipe when building one in Go.
+// Every field's default below is what DefaultRecipe, LoadRecipe and ParseRecipe use for a
+// key the recipe leaves out.
+type Recipe struct {
+	// BaseModel is the Hugging Face GPT-2 checkpoint directory (config.json,
+	// model.safetensors, tokenizer files). Required.
+	BaseModel string `yaml:"base_model"`
+	// OutputDir receives adapter/, checkpoints/, metrics.jsonl and config.yaml. Required.
+	OutputDir string `yaml:"output_dir"`
+	// Seed seeds every random choice of the run: adapter initialisation, dropout, data
+	// shuffling and the validation split. Default 42 (HF TrainingArguments).
+	Seed uint64 `yaml:"seed"`
+	// Adapter is the LoRA adapter to train; nil (the key absent or null) means full
+	// fine-tuning of every weight. A present but empty `adapter:` mapping is LoRA with the
+	// defaults of AdapterConfig.
+	Adapter *AdapterConfig `yaml:"adapter,omitempty"`
+	// Data says where the examples come from and how they become batches.
+	Data DataConfig `yaml:"data"`
+	// Train holds the optimisation settings.
+	Train TrainConfig `yaml:"train"`
+	// Eval holds the evaluation settings.
+	Eval EvalConfig `yaml:"eval"`
+	// Generation holds the sampling settings used by evaluation and `llmtune generate`.
+	Generation GenerationConfig `yaml:"generation"`
+}
+
+// AdapterConfig is the LoRA adapter of a recipe (PEFT's LoraConfig). Defaults are PEFT's.
+type AdapterConfig struct {
+	// Type is the adapter kind; only "lora" exists. Default lora.
+	Type AdapterType `yaml:"type"`
+	// R is the rank r of the update B·A. Default 8 (PEFT).
+	R int `yaml:"r"`
+	// Alpha scales the update by Alpha/R (Alpha/√R with RSLoRA). Default 8 (PEFT's lora_alpha).
+	Alpha float64 `yaml:"alpha"`
+	// Dropout is the dropout probability on the adapter's input, in [0, 1). Default 0 (PEFT).
+	Dropout float64 `yaml:"dropout"`
+	// TargetModules lists the adapted projections: q, k, v, o, fc, proj, or the HF names
+	// c_attn (q, k and v), c_proj (both attn.c_proj and mlp.c_proj), c_fc, attn.c_proj,
+	// mlp.c_proj. Default [q, v], as in the LoRA paper.
+	TargetModules []string `yaml:"target_modules"`
+	// RSLoRA scales the update by Alpha/√R instead of Alpha/R (PEFT's use_rslora,
+	// arXiv:2312.03732). Default false.
+	RSLoRA bool `yaml:"rslora"`
+}
+
+// DataConfig says where a recipe's examples come from and how they are tokenized,
+// masked and batched. See Dataset for the file formats.
+type DataConfig struct {
+	// Train is the training file, .txt or .jsonl. Required.
+	Train string `yaml:"train"`
+	// Eval is the evaluation file, .txt or .jsonl, in the same format as Train. Default ""
+	// (none; see ValSetSize).
+	Eval string `yaml:"eval"`
+	// ValSetSize holds examples of Train out for evaluation when Eval is empty: a fraction
+	// in (0, 1) of the examples (rounded up, as HF datasets' train_test_split) or, when ≥ 1,
+	// a whole count. Which examples is decided by hashing each example's index with the
+	// seed, so the split is deterministic and needs no memory. Default 0 (none).
+	ValSetSize float64 `yaml:"val_set_size"`
+	// Format is how a .jsonl line becomes text: text, prompt_completion or
+	// source_target. A .txt file is always text. Default text.
+	Format Format `yaml:"format"`
+	// Template renders a prompt_completion or source_target example, with the
+	// placeholders {prompt} and {completion}, or {source} and {target}, each exactly once
+	// and in that order, e.g. "English: {source}\nSpanish: {target}". The text before
+	// {completion}/{target} is the prompt. Default "{prompt}{completion}" for
+	// prompt_completion; required for source_target; must be empty for text.
+	Template string `yaml:"template"`
+	// TrainOnInputs keeps the prompt (or rendered source) tokens in the loss; false masks
+	// them, so only the completion and EOS are learnt. Default false (axolotl).
+	TrainOnInputs bool `yaml:"train_on_inputs"`
+	// MaxSeqLen is the most tokens in one row (T). Longer examples keep their first
+	// MaxSeqLen tokens. It must not exceed the model's n_positions. Default 1024 (GPT-2's
+	// n_positions).
+	MaxSeqLen int `yaml:"max_seq_len"`
+	// Packing concatenates several examples into each MaxSeqLen row, each attending only
+	// to itself. Default false (one example per row, padded to the batch's longest).
+	Packing bool `yaml:"packing"`
+	// ShuffleBuffer is how many examples the bounded shuffle buffer holds; 1 keeps the
+	// file order. Default 10000.
+	ShuffleBuffer int `yaml:"shuffle_buffer"`
+}
+
+// TrainConfig holds a recipe's optimisation settings. Defaults are HF TrainingArguments'
+// unless stated.
+type TrainConfig struct {
+	// Epochs is the number of passes over the training data. Default 3 (HF).
+	Epochs int `yaml:"epochs"`
+	// MaxSteps, when > 0, is the number of optimizer steps, overriding Epochs (the data
+	// then repeats as needed). Default 0 (unset).
+	MaxSteps int `yaml:"max_steps"`
+	// BatchSize is the number of rows in one micro-batch. Default 8 (HF).
+	BatchSize int `yaml:"batch_size"`
+	// GradientAccumulationSteps is the number of micro-batches per optimizer step. Default 1.
+	GradientAccumulationSteps int `yaml:"gradient_accumulation_steps"`
+	// LearningRate is the peak learning rate, reached after warmup. Default 2e-4, the usual
+	// LoRA rate; full fine-tuning usually wants about 5e-5.
+	LearningRate float64 `yaml:"learning_rate"`
+	// LRScheduler is the decay after warmup: constant, linear or cosine. Default linear (HF).
+	LRScheduler Scheduler `yaml:"lr_scheduler"`
+	// WarmupSteps is the number of steps of linear warmup from 0. Default 0.
+	WarmupSteps int `yaml:"warmup_steps"`
+	// WarmupRatio, used when WarmupSteps is 0, sets the warmup to ceil(ratio · total
+	// steps), in [0, 1). Default 0.
+	WarmupRatio float64 `yaml:"warmup_ratio"`
+	// WeightDecay is AdamW's decoupled weight decay. Default 0.
+	WeightDecay float64 `yaml:"weight_decay"`
+	// MaxGradNorm clips the global gradient norm; 0 disables clipping. Default 1.0 (HF).
+	MaxGradNorm float64 `yaml:"max_grad_norm"`
+	// LogSteps is how often, in optimizer steps, a line goes to metrics.jsonl. Default 10.
+	LogSteps int `yaml:"log_steps"`
+	// EvalSteps is how often to evaluate; 0 evaluates only before and after training.
+	// Default 0.
+	EvalSteps int `yaml:"eval_steps"`
+	// SaveSteps is how often to write a checkpoint; 0 saves only at the end. Default 500 (HF).
+	SaveSteps int `yaml:"save_steps"`
+	// SaveTotalLimit is how many checkpoints to keep, the oldest deleted first; 0 keeps all.
+	// Default 0.
+	SaveTotalLimit int `yaml:"save_total_limit"`
+	// ResumeFromCheckpoint is "" (start afresh), "auto" (the newest checkpoint in
+	// output_dir, if any) or a checkpoint directory. Default "".
+	ResumeFromCheckpoint string `yaml:"resume_from_checkpoint"`
+}
+
+// EvalConfig holds a recipe's evaluation settings.
+type EvalConfig struct {
+	// Metrics lists what to compute: loss, perplexity, bleu, chrf. bleu and chrf generate
+	// a completion for each prompt and need the prompt_completion or source_target format.
+	// Default [loss, perplexity].
+	Metrics []Metric `yaml:"metrics"`
+	// MaxExamples caps the evaluation examples; 0 uses them all. Default 0.
+	MaxExamples int `yaml:"max_examples"`
+}
+
+// GenerationConfig holds the sampling settings (HF GenerationConfig names).
+type GenerationConfig struct {
+	// MaxNewTokens is the most tokens generated per prompt. Default 64.
+	MaxNewTokens int `yaml:"max_new_tokens"`
+	// Temperature divides the logits before sampling; 0 means greedy. Default 0.
+	Temperature float64 `yaml:"temperature"`
+	// TopK keeps the K most likely tokens; 0 disables it. Default 0.
+	TopK int `yaml:"top_k"`
+	// TopP keeps the smallest set of tokens whose probability reaches TopP, in (0, 1].
+	// Default 1 (disabled).
+	TopP float64 `yaml:"top_p"`
+	// RepetitionPenalty divides the logits of tokens already seen (CTRL, as in HF); 1
+	// disables it. Default 1.
+	RepetitionPenalty float64 `yaml:"repetition_penalty"`
+	// Stop lists strings that end a generation (EOS always does). Default none.
+	Stop []string `yaml:"stop"`
+}
+
+// DefaultRecipe returns a recipe with every default filled in and the required fields
+// (BaseModel, OutputDir, Data.Train) empty. Adapter is nil: full fine-tuning.
+func DefaultRecipe() Recipe {
+	return Recipe{
+		Seed: 42,
+		Data: DataConfig{
+			Format:        FormatText,
+			MaxSeqLen:     1024,
+			ShuffleBuffer: 10000,
+		},
+		Train: TrainConfig{
+			Epochs:                    3,
+			BatchSize:                 8,
+			GradientAccumulationSteps: 1,
+			LearningRate:              2e-4,
+			LRScheduler:               SchedulerLinear,
+			MaxGradNorm:               1.0,
+			LogSteps:                  10,
+			SaveSteps:                 500,
+		},
+		Eval: EvalConfig{Metrics: []Metric{MetricLoss, MetricPerplexity}},
+		Generation: GenerationConfig{
+			MaxNewTokens:      64,
+			TopP:              1,
+			RepetitionPenalty: 1,
+		},
+	}
+}
+
+// DefaultAdapter returns the adapter a recipe gets for an `adapter:` mapping that sets
+// nothing: LoRA, r 8, alpha 8, dropout 0, on q and v.
+func DefaultAdapter() AdapterConfig {
+	return AdapterConfig{Type: AdapterLoRA, R: 8, Alpha: 8, TargetModules: []string{"q", "v"}}
+}
+
+// AdapterType is the kind of adapter; the only one is AdapterLoRA.
+type AdapterType string
+
+// The adapter types.
+const (
+	AdapterLoRA AdapterType = "lora"
+)
+
+// UnmarshalText sets t from text, rejecting an unknown adapter type with the allowed list.
+func (t *AdapterType) UnmarshalText(text []byte) error {
+	return unmarshalChoice(t, text, AdapterLoRA)
+}
+
+// Format is how the lines of a .jsonl file become examples.
+type Format string
+
+// The data formats.
+const (
+	// FormatText: {"text": ...}; the whole text is trained. Also every .txt file.
+	FormatText Format = "text"
+	// FormatPromptCompletion: {"prompt": ..., "completion": ...} rendered by the template.
+	FormatPromptCompletion Format = "prompt_completion"
+	// FormatSourceTarget: {"source": ..., "target": ...} rendered by the template.
+	FormatSourceTarget Format = "source_target"
+)
+
+// UnmarshalText sets f from text, rejecting an unknown format with the allowed list.
+func (f *Format) UnmarshalText(text []byte) error {
+	return unmarshalChoice(f, text, FormatText, FormatPromptCompletion, FormatSourceTarget)
+}
+
+// Scheduler names a learning-rate schedule; see Schedule.
+type Scheduler string
+
+// The learning-rate schedules, each after a linear warmup from 0.
+const (
+	SchedulerConstant Scheduler = "constant"
+	SchedulerLinear   Scheduler = "linear"
+	SchedulerCosine   Scheduler = "cosine"
+)
+
+// UnmarshalText sets s from text, rejecting an unknown schedule with the allowed list.
+func (s *Scheduler) UnmarshalText(text []byte) error {
+	return unmarshalChoice(s, text, SchedulerConstant, SchedulerLinear, SchedulerCosine)
+}
+
+// Metric names an evaluation metric.
+type Metric string
+
+// The evaluation metrics.
+const (
+	MetricLoss       Metric = "loss"       // mean cross-entropy of the target tokens
+	MetricPerplexity Metric = "perplexity" // exp(loss)
+	MetricBLEU       Metric = "bleu"       // corpus BLEU of greedy completions (sacreBLEU's default)
+	MetricChrF       Metric = "chrf"       // chrF of greedy completions (sacreBLEU's default)
+)
+
+// UnmarshalText sets m from text, rejecting an unknown metric with the allowed list.
+func (m *Metric) UnmarshalText(text []byte) error {
+	return unmarshalChoice(m, text, MetricLoss, MetricPerplexity, MetricBLEU, MetricChrF)
+}
+
+// unmarshalChoice sets *dst to text if it is one of allowed, else returns an error that
+// lists them.
+func unmarshalChoice[T ~string](dst *T, text []byte, allowed ...T) error {
+	v := T(text)
+	if slices.Contains(allowed, v) {
+		*dst = v
+		return nil
+	}
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		names[i] = string(a)
+	}
+	return fmt.Errorf("unknown value %q (allowed: %s)", text, strings.Join(names, ", "))
+}
+
+// targetModules are the names AdapterConfig.TargetModules accepts.
+var targetModules = []string{"q", "k", "v", "o", "fc", "proj", "c_attn", "c_proj", "c_fc", "attn.c_proj", "mlp.c_proj"}
+
+// LoadRecipe reads the recipe file at path, applies the overrides in order, decodes the
+// result strictly over DefaultRecipe and validates it. Decoding reports every unknown or
+// duplicate key and every value of the wrong type or outside its choices, each with the
+// file and line (or the override) it came from; Validate's problems follow as one
+// "invalid recipe" error.
+//
+// Overrides change the recipe's YAML tree before decoding, so they are checked exactly
+// like the file:
+//
+//	train.learning_rate=1e-3        set a value (mappings on the way are created)
+//	output_dir=runs/x               a string field takes the text verbatim …
+//	data.template='"Q: {source}\nA: {target}"'   … unless it is quoted YAML
+//	adapter.target_modules=[q,k,v]  a list, in YAML flow syntax
+//	adapter.target_modules.1=k      one element of a list (index 0 … its length)
+//	adapter={r: 16, alpha: 32}      a whole mapping
+//	~train.learning_rate            remove a key: its default applies again
+//	~adapter                        no adapter: full fine-tuning
+//
+// A value for a non-string field is parsed as YAML (1e-3, true, [a, b]); an empty value
+// is null, which for a list or the adapter means none. Removing a key the recipe does not
+// set is an error.
+func LoadRecipe(path string, overrides ...string) (*Recipe, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load recipe: %w", err)
+	}
+	return ParseRecipe(data, path, overrides...)
+}
+
+// ParseRecipe is LoadRecipe on the YAML in data; name (usually the file's path) is used in
+// error messages. An empty document is a recipe of defaults, which fails validation for
+// lack of the required fields.
+func ParseRecipe(data []byte, name string, overrides ...string) (*Recipe, error) {
+	root, err := parseYAML(data, name)
+	if err != nil {
+		return nil, err
+	}
+	origin := map[*yaml.Node]string{}
+	for _, ov := range overrides {
+		if err := applyOverride(root, ov, origin); err != nil {
+			return nil, err
+		}
+	}
+	r, err := decodeRecipe(root, name, origin)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid recipe %s:\n%w", name, err)
+	}
+	return r, nil
+}
+
+// YAML returns the recipe as YAML with every field written out, defaults included (what
+// a run saves as output_dir/config.yaml). ParseRecipe of the result gives back r.
+func (r *Recipe) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("encode recipe: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode recipe: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Validate checks every field and returns all the problems found, joined with
+// errors.Join (nil when there are none); each names its key path.
+func (r *Recipe) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if r.BaseModel == "" {
+		bad("base_model", "is required (a Hugging Face GPT-2 checkpoint directory)")
+	}
+	if r.OutputDir == "" {
+		bad("output_dir", "is required")
+	}
+	if a := r.Adapter; a != nil {
+		if a.Type != AdapterLoRA {
+			bad("adapter.type", "unknown value %q (allowed: lora)", a.Type)
+		}
+		if a.R < 1 {
+			bad("adapter.r", "must be ≥ 1, got %d", a.R)
+		}
+		if !(a.Alpha > 0) || math.IsInf(a.Alpha, 0) {
+			bad("adapter.alpha", "must be > 0, got %g", a.Alpha)
+		}
+		if !(a.Dropout >= 0 && a.Dropout < 1) {
+			bad("adapter.dropout", "must be in [0, 1), got %g", a.Dropout)
+		}
+		if len(a.TargetModules) == 0 {
+			bad("adapter.target_modules", "must name at least one module (%s)", strings.Join(targetModules, ", "))
+		}
+		for i, m := range a.TargetModules {
+			if !slices.Contains(targetModules, m) {
+				bad("adapter.target_modules", "unknown module %q (allowed: %s)", m, strings.Join(targetModules, ", "))
+			} else if slices.Index(a.TargetModules, m) < i {
+				bad("adapter.target_modules", "module %q listed twice", m)
+			}
+		}
+	}
+	errs = append(errs, r.Data.validate()...)
+	t := r.Train
+	if t.Epochs < 1 && t.MaxSteps < 1 {
+		bad("train.epochs", "must be ≥ 1 unless train.max_steps is set, got %d", t.Epochs)
+	}
+	if t.MaxSteps < 0 {
+		bad("train.max_steps", "must be ≥ 0 (0 = use train.epochs), got %d", t.MaxSteps)
+	}
+	if t.BatchSize < 1 {
+		bad("train.batch_size", "must be ≥ 1, got %d", t.BatchSize)
+	}
+	if t.GradientAccumulationSteps < 1 {
+		bad("train.gradient_accumulation_steps", "must be ≥ 1, got %d", t.GradientAccumulationSteps)
+	}
+	if !(t.LearningRate > 0) || math.IsInf(t.LearningRate, 0) {
+		bad("train.learning_rate", "must be > 0, got %g", t.LearningRate)
+	}
+	if err := unmarshalChoice(new(Scheduler), []byte(t.LRScheduler), SchedulerConstant, SchedulerLinear, SchedulerCosine); err != nil {
+		bad("train.lr_scheduler", "%v", err)
+	}
+	if t.WarmupSteps < 0 {
+		bad("train.warmup_steps", "must be ≥ 0, got %d", t.WarmupSteps)
+	}
+	if !(t.WarmupRatio >= 0 && t.WarmupRatio < 1) {
+		bad("train.warmup_ratio", "must be in [0, 1), got %g", t.WarmupRatio)
+	}
+	if t.WarmupSteps > 0 && t.WarmupRatio > 0 {
+		bad("train.warmup_ratio", "set either train.warmup_steps or train.warmup_ratio, not both")
+	}
+	if !(t.WeightDecay >= 0) || math.IsInf(t.WeightDecay, 0) {
+		bad("train.weight_decay", "must be ≥ 0, got %g", t.WeightDecay)
+	}
+	if !(t.MaxGradNorm >= 0) || math.IsInf(t.MaxGradNorm, 0) {
+		bad("train.max_grad_norm", "must be ≥ 0 (0 = no clipping), got %g", t.MaxGradNorm)
+	}
+	if t.LogSteps < 1 {
+		bad("train.log_steps", "must be ≥ 1, got %d", t.LogSteps)
+	}
+	if t.EvalSteps < 0 {
+		bad("train.eval_steps", "must be ≥ 0, got %d", t.EvalSteps)
+	}
+	if t.SaveSteps < 0 {
+		bad("train.save_steps", "must be ≥ 0, got %d", t.SaveSteps)
+	}
+	if t.SaveTotalLimit < 0 {
+		bad("train.save_total_limit", "must be ≥ 0 (0 = keep all), got %d", t.SaveTotalLimit)
+	}
+	allMetrics := []Metric{MetricLoss, MetricPerplexity, MetricBLEU, MetricChrF}
+	for i, m := range r.Eval.Metrics {
+		switch {
+		case !slices.Contains(allMetrics, m):
+			bad("eval.metrics", "unknown metric %q (allowed: loss, perplexity, bleu, chrf)", m)
+		case slices.Index(r.Eval.Metrics, m) < i:
+			bad("eval.metrics", "metric %q listed twice", m)
+		case (m == MetricBLEU || m == MetricChrF) && r.Data.Format == FormatText:
+			bad("eval.metrics", "%s needs references: use data.format prompt_completion or source_target", m)
+		}
+	}
+	if r.Eval.MaxExamples < 0 {
+		bad("eval.max_examples", "must be ≥ 0 (0 = all), got %d", r.Eval.MaxExamples)
+	}
+	g := r.Generation
+	if g.MaxNewTokens < 1 {
+		bad("generation.max_new_tokens", "must be ≥ 1, got %d", g.MaxNewTokens)
+	}
+	if !(g.Temperature >= 0) || math.IsInf(g.Temperature, 0) {
+		bad("generation.temperature", "must be ≥ 0 (0 = greedy), got %g", g.Temperature)
+	}
+	if g.TopK < 0 {
+		bad("generation.top_k", "must be ≥ 0 (0 = off), got %d", g.TopK)
+	}
+	if !(g.TopP > 0 && g.TopP <= 1) {
+		bad("generation.top_p", "must be in (0, 1], got %g", g.TopP)
+	}
+	if !(g.RepetitionPenalty > 0) || math.IsInf(g.RepetitionPenalty, 0) {
+		bad("generation.repetition_penalty", "must be > 0 (1 = off), got %g", g.RepetitionPenalty)
+	}
+	for _, s := range g.Stop {
+		if s == "" {
+			bad("generation.stop", "an empty stop string would stop at once")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validate checks the data settings; the errors name their keys.
+func (d DataConfig) validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	formatOK := unmarshalChoice(new(Format), []byte(d.Format), FormatText, FormatPromptCompletion, FormatSourceTarget) == nil
+	if !formatOK {
+		bad("data.format", "unknown value %q (allowed: text, prompt_completion, source_target)", d.Format)
+	}
+	checkFile := func(key, path string) {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".jsonl":
+		case ".txt":
+			if d.Format != FormatText && formatOK {
+				bad(key, "%s is a .txt file, which holds plain text: data.format must be text, not %s", path, d.Format)
+			}
+		default:
+			bad(key, "%s: want a .txt or .jsonl file", path)
+		}
+	}
+	if d.Train == "" {
+		bad("data.train", "is required (a .txt or .jsonl file)")
+	} else {
+		checkFile("data.train", d.Train)
+	}
+	if d.Eval != "" {
+		checkFile("data.eval", d.Eval)
+	}
+	switch v := d.ValSetSize; {
+	case !(v >= 0) || math.IsInf(v, 0):
+		bad("data.val_set_size", "must be a fraction in (0, 1) or a count ≥ 1, got %g", v)
+	case v >= 1 && v != math.Trunc(v):
+		bad("data.val_set_size", "a count must be a whole number, got %g", v)
+	case v > 0 && d.Eval != "":
+		bad("data.val_set_size", "set either data.eval or data.val_set_size, not both")
+	}
+	if formatOK {
+		if _, err := parseTemplate(d.Format, d.Template); err != nil {
+			bad("data.template", "%v", err)
+		}
+	}
+	if d.MaxSeqLen < 2 {
+		bad("data.max_seq_len", "must be ≥ 2, got %d", d.MaxSeqLen)
+	}
+	if d.ShuffleBuffer < 1 {
+		bad("data.shuffle_buffer", "must be ≥ 1 (1 = file order), got %d", d.ShuffleBuffer)
+	}
+	return errs
+}
