@@ -26,6 +26,8 @@ type Adapter struct {
 
 	model  *transformer.Model
 	merged bool
+	src    *rand.PCG  // dropout masks' generator state
+	rng    *rand.Rand // over src, shared by every layer
 }
 
 // slot returns the field of a block holding the projection named module.
@@ -71,7 +73,7 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 	targets, _ := cfg.targets()
 	C, r := m.Config.EmbedDim, cfg.Rank
 	ad := &Adapter{Config: cfg, model: m}
-	dropRng := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+	ad.setDropoutSource(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 	for _, i := range cfg.layers(m.Config.NumLayers) {
 		blk := m.Blocks[i]
 		for _, mod := range modules {
@@ -91,7 +93,7 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 				parts = append(parts, p)
 			}
 			if len(parts) > 0 {
-				ad.wrap(blk, fmt.Sprintf("h.%d.%s", i, mod), mod, parts, cfg.Dropout, dropRng)
+				ad.wrap(blk, fmt.Sprintf("h.%d.%s", i, mod), mod, parts, cfg.Dropout)
 			}
 		}
 	}
@@ -100,9 +102,9 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 }
 
 // wrap puts a Linear with parts in place of the module of blk.
-func (ad *Adapter) wrap(blk *transformer.Block, name, mod string, parts []*Part, dropout float64, rng *rand.Rand) {
+func (ad *Adapter) wrap(blk *transformer.Block, name, mod string, parts []*Part, dropout float64) {
 	s := slot(blk, mod)
-	l := &Linear{Name: name, Parts: parts, Dropout: dropout, base: *s, rng: rng}
+	l := &Linear{Name: name, Parts: parts, Dropout: dropout, base: *s, rng: ad.rng}
 	*s = l
 	ad.Layers = append(ad.Layers, l)
 }
@@ -164,13 +166,25 @@ func (ad *Adapter) SetTraining(on bool) {
 	}
 }
 
-// SeedDropout restarts the dropout masks of every layer from seed.
-func (ad *Adapter) SeedDropout(seed uint64) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+// setDropoutSource makes src the generator of every layer's dropout masks.
+func (ad *Adapter) setDropoutSource(src *rand.PCG) {
+	ad.src, ad.rng = src, rand.New(src)
 	for _, l := range ad.Layers {
-		l.rng = rng
+		l.rng = ad.rng
 	}
 }
+
+// SeedDropout restarts the dropout masks of every layer from seed.
+func (ad *Adapter) SeedDropout(seed uint64) {
+	ad.src.Seed(seed, seed^0x9e3779b97f4a7c15)
+}
+
+// DropoutState returns the state of the dropout masks' generator, for a checkpoint.
+func (ad *Adapter) DropoutState() ([]byte, error) { return ad.src.MarshalBinary() }
+
+// SetDropoutState restores a state from DropoutState, so that a resumed run draws the
+// masks an uninterrupted one would.
+func (ad *Adapter) SetDropoutState(b []byte) error { return ad.src.UnmarshalBinary(b) }
 
 // Merged reports whether the adapter is folded into the base weights.
 func (ad *Adapter) Merged() bool { return ad.merged }

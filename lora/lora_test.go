@@ -241,3 +241,26 @@ func TestDropout(t *testing.T) {
 		}
 	}
 }
+
+// TestDropoutState: restoring the generator state repeats the same masks.
+func TestDropoutState(t *testing.T) {
+	m := loadTiny(t)
+	ad, err := Apply(m, Config{Rank: 2, Alpha: 2, Dropout: 0.3}, rand.New(rand.NewPCG(9, 9)))
+	require.NoError(t, err)
+	for _, p := range ad.Params() {
+		for i := range dataOf(p.Param) {
+			dataOf(p.Param)[i] = 0.1
+		}
+	}
+	ad.SetTraining(true)
+	ids := []int{1, 2, 3, 4}
+	m.Logits(ids)
+	st, err := ad.DropoutState()
+	require.NoError(t, err)
+	a := flatten(m.Logits(ids))
+	b := flatten(m.Logits(ids))
+	d, _ := numtest.Compare(a, b, 0, false)
+	assert.Greater(t, d.MaxAbs, 0.0, "two draws of dropout gave the same output")
+	require.NoError(t, ad.SetDropoutState(st))
+	numtest.AssertClose(t, "after restoring the dropout state", flatten(m.Logits(ids)), a, 0)
+}

@@ -266,7 +266,7 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 		BaseModel: pc.BaseModel,
 		model:     m,
 	}
-	dropRng := rand.New(rand.NewPCG(0, 0)) // reseed with SeedDropout to train further
+	ad.setDropoutSource(rand.NewPCG(0, 0)) // reseed with SeedDropout to train further
 	layers := map[int]bool{}
 	for _, name := range names {
 		p := found[name]
@@ -299,7 +299,7 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 		if len(errs) > 0 {
 			continue // keep checking, but change nothing in the model
 		}
-		ad.wrap(m.Blocks[layer], name, mod, []*Part{part}, pc.LoraDropout, dropRng)
+		ad.wrap(m.Blocks[layer], name, mod, []*Part{part}, pc.LoraDropout)
 		layers[layer] = true
 		if t := shortName(mod); !slices.Contains(ad.Config.Targets, t) {
 			ad.Config.Targets = append(ad.Config.Targets, t)

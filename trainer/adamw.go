@@ -1,7 +1,9 @@
 package trainer
 
 import (
+	"fmt"
 	"math"
+	"slices"
 
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
@@ -82,4 +84,26 @@ func (o *AdamW) ZeroGrad() {
 	for _, p := range o.Params {
 		p.ZeroGrad()
 	}
+}
+
+// State returns parameter i's step count and moments (nil before its first step); the
+// slices are the optimizer's own.
+func (o *AdamW) State(i int) (step int, expAvg, expAvgSq []float32) {
+	s := o.state[i]
+	return s.step, s.expAvg, s.expAvgSq
+}
+
+// SetState restores parameter i's step count and moments (copied), as State returned
+// them; nil moments reset it to before its first step.
+func (o *AdamW) SetState(i, step int, expAvg, expAvgSq []float32) error {
+	n := o.Params[i].Size()
+	if expAvg == nil {
+		o.state[i] = adamState{}
+		return nil
+	}
+	if len(expAvg) != n || len(expAvgSq) != n {
+		return fmt.Errorf("adamw: state of parameter %d has %d and %d moments, want %d", i, len(expAvg), len(expAvgSq), n)
+	}
+	o.state[i] = adamState{step: step, expAvg: slices.Clone(expAvg), expAvgSq: slices.Clone(expAvgSq)}
+	return nil
 }

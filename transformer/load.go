@@ -148,3 +148,13 @@ func (m *Model) Save(dir string) error {
 	}
 	return nil
 }
+
+// LoadWeights reads dir/model.safetensors into m's parameters (which keep their
+// trainable state), with Load's rules; m's configuration must match the file's shapes.
+// On error m's weights may be partly overwritten.
+func (m *Model) LoadWeights(dir string) error {
+	if err := m.readWeights(filepath.Join(dir, WeightsFile)); err != nil {
+		return fmt.Errorf("load weights %s: %w", dir, err)
+	}
+	return nil
+}

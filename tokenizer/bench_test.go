@@ -1,0 +1,59 @@
+package tokenizer
+
+import (
+	"testing"
+)
+
+// BenchmarkEncode encodes the ~1 MiB golden corpus (prose, speeches, code, 16 languages). Measure on one core:
+//
+//	go test ./tokenizer -run '^$' -bench Encode -cpu 1
+func BenchmarkEncode(b *testing.B) {
+	tok := loadGPT2(b)
+	corpus := goldenRecord(b, "corpus").Text
+	for _, bb := range []struct{ name, text string }{
+		{"corpus", corpus},
+		{"english", corpus[:400_000]}, // English prose: Moby-Dick, then the first speech
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bb.text)))
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				n += len(tok.Encode(bb.text))
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+	b.Run("short", func(b *testing.B) { // one chat-sized prompt: the per-call overhead
+		const text = "Translate to Spanish: I don't think it'll rain tomorrow, do you?\n"
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			n += len(tok.Encode(text))
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
+	})
+}
+
+// BenchmarkLoad loads GPT-2's vocab.json and merges.txt, and a tokenizer.json written by Save.
+func BenchmarkLoad(b *testing.B) {
+	tok := loadGPT2(b)
+	file := b.TempDir() + "/tokenizer.json"
+	if err := tok.Save(file); err != nil {
+		b.Fatal(err)
+	}
+	for _, path := range []string{gpt2Dir, file} {
+		name := "vocab.json+merges.txt"
+		if path == file {
+			name = "tokenizer.json"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Load(path); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

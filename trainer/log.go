@@ -1,0 +1,147 @@
+package trainer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/llmtune/llmtune/internal/atomicfile"
+)
+
+// metricsLog appends one JSON object per line to output_dir/metrics.jsonl.
+type metricsLog struct {
+	path string
+	f    *os.File
+}
+
+// openMetrics opens the metrics log for appending. A resumed run first drops the lines
+// of steps after the checkpoint it resumed from (the interrupted run's last steps are
+// trained again); a fresh run starts an empty log.
+func openMetrics(path string, resumeStep int, resumed bool) (*metricsLog, error) {
+	var keep []byte
+	if resumed {
+		old, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		for _, line := range bytes.SplitAfter(old, []byte("\n")) {
+			var v struct {
+				Step *int `json:"step"`
+			}
+			if json.Unmarshal(line, &v) == nil && v.Step != nil && *v.Step <= resumeStep {
+				keep = append(keep, line...)
+			}
+		}
+	}
+	if err := atomicfile.WriteFile(path, keep); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &metricsLog{path: path, f: f}, nil
+}
+
+func (l *metricsLog) write(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := l.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write %s: %w", l.path, err)
+	}
+	return nil
+}
+
+func (l *metricsLog) close() error { return l.f.Close() }
+
+// readMetrics reads a metrics.jsonl back: the training lines and the evaluation lines.
+func readMetrics(path string) ([]StepLog, []EvalLog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	var steps []StepLog
+	var evals []EvalLog
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.Contains(line, []byte(`"eval_loss"`)) {
+			var e EvalLog
+			if err := json.Unmarshal(line, &e); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			evals = append(evals, e)
+		} else if len(bytes.TrimSpace(line)) > 0 {
+			var s StepLog
+			if err := json.Unmarshal(line, &s); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			steps = append(steps, s)
+		}
+	}
+	return steps, evals, sc.Err()
+}
+
+// progress reports training progress on a writer: a bar redrawn in place on a terminal,
+// one line per logging step otherwise. A nil writer reports nothing.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	total int
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	p := &progress{w: w, total: total}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) step(l StepLog) {
+	if p.w == nil {
+		return
+	}
+	msg := fmt.Sprintf("step %d/%d  loss %.4f  lr %.3g  grad_norm %.3g  %.0f tok/s  %.0fs",
+		l.Step, p.total, l.Loss, l.LR, l.GradNorm, l.TokensPerS, l.ElapsedS)
+	if !p.tty {
+		fmt.Fprintln(p.w, msg)
+		return
+	}
+	const width = 24
+	done := width * l.Step / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %s", strings.Repeat("=", done), strings.Repeat(" ", width-done), msg)
+}
+
+func (p *progress) eval(e EvalLog) {
+	if p.w == nil {
+		return
+	}
+	msg := fmt.Sprintf("eval step %d  eval_loss %.4f  eval_perplexity %.3f", e.Step, e.EvalLoss, e.EvalPerplexity)
+	if e.EvalBLEU != nil {
+		msg += fmt.Sprintf("  eval_bleu %.2f", *e.EvalBLEU)
+	}
+	if e.EvalChrF != nil {
+		msg += fmt.Sprintf("  eval_chrf %.2f", *e.EvalChrF)
+	}
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintln(p.w, msg)
+}
+
+func (p *progress) done() {
+	if p != nil && p.w != nil && p.tty {
+		fmt.Fprintln(p.w)
+	}
+}

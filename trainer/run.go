@@ -1,0 +1,507 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nlpodyssey/spago/ag"
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/llmtune/llmtune/internal/atomicfile"
+	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/transformer"
+)
+
+// ErrNonFinite is wrapped by Run's error when a loss or gradient norm is NaN or Inf.
+var ErrNonFinite = errors.New("loss is not finite")
+
+// Option configures Run.
+type Option func(*settings)
+
+type settings struct {
+	model    *transformer.Model
+	tok      Tokenizer
+	adapter  *lora.Adapter
+	progress io.Writer
+	onStep   func(StepLog)
+	onEval   func(EvalLog)
+	gen      Generator
+}
+
+// WithModel makes Run train this model, tokenizer and adapter instead of loading
+// recipe.BaseModel. A nil adapter with recipe.Adapter set applies one from the recipe;
+// with recipe.Adapter nil, every model parameter is trained.
+func WithModel(m *transformer.Model, tok Tokenizer, ad *lora.Adapter) Option {
+	return func(s *settings) { s.model, s.tok, s.adapter = m, tok, ad }
+}
+
+// WithProgress makes Run report progress on w: a progress bar redrawn in place when w is
+// a terminal, plain lines at each logging step otherwise.
+func WithProgress(w io.Writer) Option { return func(s *settings) { s.progress = w } }
+
+// OnStep calls f with every logged training step.
+func OnStep(f func(StepLog)) Option { return func(s *settings) { s.onStep = f } }
+
+// OnEval calls f with every evaluation.
+func OnEval(f func(EvalLog)) Option { return func(s *settings) { s.onEval = f } }
+
+// WithGenerator supplies the completions that generation-based metrics (eval.metrics
+// bleu, chrf) score.
+func WithGenerator(g Generator) Option { return func(s *settings) { s.gen = g } }
+
+// Generator completes an evaluation prompt, for BLEU and chrF.
+type Generator interface {
+	Complete(ctx context.Context, prompt string) (string, error)
+}
+
+// StepLog is one line of metrics.jsonl for a training step.
+type StepLog struct {
+	Step       int     `json:"step"`
+	Epoch      int     `json:"epoch"`
+	Loss       float64 `json:"loss"` // mean over the steps since the last log line
+	LR         float64 `json:"lr"`
+	GradNorm   float64 `json:"grad_norm"` // before clipping
+	TokensPerS float64 `json:"tokens_per_s"`
+	ElapsedS   float64 `json:"elapsed_s"`
+}
+
+// EvalLog is one line of metrics.jsonl for an evaluation.
+type EvalLog struct {
+	Step           int      `json:"step"`
+	EvalLoss       float64  `json:"eval_loss"`
+	EvalPerplexity float64  `json:"eval_perplexity"`
+	EvalTokens     int      `json:"eval_tokens"`
+	EvalBLEU       *float64 `json:"eval_bleu,omitempty"`
+	EvalChrF       *float64 `json:"eval_chrf,omitempty"`
+	ElapsedS       float64  `json:"elapsed_s"`
+}
+
+// Result is what Run did.
+type Result struct {
+	Steps      int       // optimizer steps done, in total
+	Logs       []StepLog // the logged training steps of this invocation
+	Evals      []EvalLog // the evaluations of this invocation, the first at the start
+	Checkpoint string    // the last checkpoint written
+	Output     string    // output_dir/adapter (LoRA) or output_dir/model (full fine-tuning)
+	Stats      Stats     // the training loader's counts for the last epoch
+}
+
+// run is the state of one training run.
+type run struct {
+	recipe    *Recipe
+	s         settings
+	model     *transformer.Model
+	tok       Tokenizer
+	adapter   *lora.Adapter
+	params    []transformer.NamedParam
+	opt       *AdamW
+	sched     Schedule
+	train     *Dataset
+	eval      *Dataset
+	step      int // optimizer steps done
+	total     int
+	dataState DataState
+	metrics   *metricsLog
+	progress  *progress
+	start     time.Time
+	res       Result
+	lastLR    float64 // of the last optimizer step
+	lastNorm  float64 // gradient norm of the last optimizer step, before clipping
+}
+
+// Run fine-tunes as the recipe says: it loads base_model (or takes WithModel's), applies
+// the adapter (or trains every weight), evaluates the untouched model (step 0), trains
+// with AdamW and the learning-rate schedule, evaluating every eval_steps and saving a
+// checkpoint every save_steps, and at the end evaluates, checkpoints and writes the
+// adapter (output_dir/adapter, PEFT format) or model (output_dir/model). It writes
+// output_dir/config.yaml, metrics.jsonl and loss.png as it goes.
+//
+// When ctx is cancelled (Ctrl-C in the CLI), Run saves a checkpoint and returns an error
+// wrapping ctx.Err() that names it. A NaN or Inf loss stops the run with an error
+// wrapping ErrNonFinite, without saving the broken state: the last checkpoint is intact.
+func Run(ctx context.Context, r *Recipe, opts ...Option) (*Result, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("recipe: %w", err)
+	}
+	t := &run{recipe: r}
+	for _, o := range opts {
+		o(&t.s)
+	}
+	if err := t.setup(); err != nil {
+		return nil, err
+	}
+	defer t.metrics.close()
+	err := t.loop(ctx)
+	t.progress.done()
+	if err != nil {
+		return &t.res, err
+	}
+	return &t.res, nil
+}
+
+func (t *run) setup() error {
+	r := t.recipe
+	t.model, t.tok, t.adapter = t.s.model, t.s.tok, t.s.adapter
+	if t.model == nil {
+		var err error
+		if t.model, err = transformer.Load(r.BaseModel); err != nil {
+			return err
+		}
+		tok, err := tokenizer.Load(r.BaseModel)
+		if err != nil {
+			return err
+		}
+		t.tok = tok
+	}
+	if t.tok == nil {
+		return errors.New("trainer: WithModel needs a tokenizer")
+	}
+	if r.Data.MaxSeqLen > t.model.Config.MaxPositions {
+		return fmt.Errorf("recipe: data.max_seq_len %d exceeds the model's n_positions %d", r.Data.MaxSeqLen, t.model.Config.MaxPositions)
+	}
+	rng := rand.New(rand.NewPCG(r.Seed, r.Seed^0x5eed))
+	if t.adapter == nil && r.Adapter != nil {
+		a := r.Adapter
+		var err error
+		t.adapter, err = lora.Apply(t.model, lora.Config{Rank: a.R, Alpha: a.Alpha, Dropout: a.Dropout, Targets: a.TargetModules, RSLoRA: a.RSLoRA}, rng)
+		if err != nil {
+			return err
+		}
+	}
+	var ps []*nn.Param
+	if t.adapter != nil {
+		t.adapter.BaseModel = r.BaseModel
+		t.params = t.adapter.Params()
+	} else {
+		t.model.SetTrainable(true)
+		t.params = t.model.Params()
+	}
+	for _, p := range t.params {
+		ps = append(ps, p.Param)
+	}
+	t.opt = NewAdamW(ps, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: r.Train.WeightDecay})
+
+	var err error
+	if t.train, t.eval, err = OpenData(r, t.tok); err != nil {
+		return err
+	}
+	if t.total, err = t.totalSteps(); err != nil {
+		return err
+	}
+	t.sched = r.Schedule(t.total)
+
+	if err := os.MkdirAll(r.OutputDir, 0o755); err != nil {
+		return err
+	}
+	y, err := r.YAML()
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(r.OutputDir, "config.yaml"), y); err != nil {
+		return err
+	}
+	dir, err := resumeDir(r)
+	if err != nil {
+		return err
+	}
+	if dir != "" {
+		if err := t.loadCheckpoint(dir); err != nil {
+			return fmt.Errorf("resume from %s: %w", dir, err)
+		}
+		t.res.Checkpoint = dir
+	}
+	if t.metrics, err = openMetrics(filepath.Join(r.OutputDir, "metrics.jsonl"), t.step, dir != ""); err != nil {
+		return err
+	}
+	t.progress = newProgress(t.s.progress, t.total)
+	t.start = time.Now()
+	return nil
+}
+
+// totalSteps returns the run's optimizer steps: max_steps, or epochs × the steps of
+// one epoch (counted by a pass over the data without building batches).
+func (t *run) totalSteps() (int, error) {
+	r := t.recipe
+	if r.Train.MaxSteps > 0 {
+		return r.Train.MaxSteps, nil
+	}
+	st, err := t.train.ScanEpoch(r.TrainLoaderConfig(), 0)
+	if err != nil {
+		return 0, err
+	}
+	accum := r.Train.GradientAccumulationSteps
+	perEpoch := (st.Batches + accum - 1) / accum
+	if perEpoch == 0 {
+		return 0, fmt.Errorf("data %s: no training batch", t.train.Path)
+	}
+	return r.Train.Epochs * perEpoch, nil
+}
+
+func (t *run) loop(ctx context.Context) error {
+	r := t.recipe
+	loader, err := t.train.Loader(r.TrainLoaderConfig(), t.dataState)
+	if err != nil {
+		return err
+	}
+	defer loader.Close()
+	if t.step == 0 {
+		if err := t.evaluate(ctx); err != nil {
+			return err
+		}
+	}
+	var winLoss float64
+	var winSteps, winTokens int
+	winStart := time.Now()
+	for t.step < t.total {
+		if ctx.Err() != nil {
+			return t.interrupted(ctx)
+		}
+		loss, tokens, err := t.trainStep(loader)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		winLoss += loss
+		winSteps++
+		winTokens += tokens
+		epoch := t.dataState.Epoch
+		if t.step%max(r.Train.LogSteps, 1) == 0 || t.step == t.total {
+			el := time.Since(winStart).Seconds()
+			l := StepLog{Step: t.step, Epoch: epoch, Loss: winLoss / float64(winSteps), LR: t.lastLR, GradNorm: t.lastNorm,
+				TokensPerS: float64(winTokens) / max(el, 1e-9), ElapsedS: time.Since(t.start).Seconds()}
+			t.res.Logs = append(t.res.Logs, l)
+			if err := t.metrics.write(l); err != nil {
+				return err
+			}
+			if t.s.onStep != nil {
+				t.s.onStep(l)
+			}
+			t.progress.step(l)
+			winLoss, winSteps, winTokens, winStart = 0, 0, 0, time.Now()
+		}
+		if r.Train.EvalSteps > 0 && t.step%r.Train.EvalSteps == 0 && t.step < t.total {
+			if err := t.evaluate(ctx); err != nil {
+				return err
+			}
+		}
+		if r.Train.SaveSteps > 0 && t.step%r.Train.SaveSteps == 0 && t.step < t.total {
+			if err := t.checkpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	t.res.Stats = loader.Stats()
+	if err := t.evaluate(ctx); err != nil {
+		return err
+	}
+	if err := t.checkpoint(); err != nil {
+		return err
+	}
+	return t.finish()
+}
+
+// trainStep runs one optimizer step over gradient_accumulation_steps micro-batches and
+// returns the mean loss and the tokens seen; io.EOF when the data ran out first.
+func (t *run) trainStep(loader *Loader) (float64, int, error) {
+	r := t.recipe
+	accum := r.Train.GradientAccumulationSteps
+	t.opt.ZeroGrad()
+	if t.adapter != nil {
+		t.adapter.SetTraining(true)
+		defer t.adapter.SetTraining(false)
+	}
+	var sum float64
+	var tokens, done int
+	for range accum {
+		b, err := loader.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		loss, err := t.model.Loss(b)
+		if errors.Is(err, transformer.ErrNoTargets) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		v := float64(loss.Value().Item().F64())
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, 0, t.nonFinite(t.step+1, "loss", v)
+		}
+		// Each micro-batch contributes its mean loss / accum (as HF Trainer).
+		loss.AccGrad(mat.Scalar(float32(1) / float32(accum)))
+		if err := ag.Backward(loss); err != nil {
+			return 0, 0, err
+		}
+		sum += v
+		done++
+		for _, row := range b.IDs {
+			tokens += len(row)
+		}
+	}
+	t.dataState = loader.State()
+	if done == 0 {
+		return 0, 0, io.EOF
+	}
+	norm := t.gradNorm()
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return 0, 0, t.nonFinite(t.step+1, "gradient norm", norm)
+	}
+	if maxNorm := r.Train.MaxGradNorm; maxNorm > 0 && norm > maxNorm {
+		// torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6).
+		scale := float32(maxNorm / (norm + 1e-6))
+		for _, p := range t.params {
+			if p.Param.HasGrad() {
+				g := dataOf(p.Param.Grad())
+				for i := range g {
+					g[i] *= scale
+				}
+			}
+		}
+	}
+	t.lastLR = t.sched.LR(t.step)
+	t.lastNorm = norm
+	t.opt.Step(t.lastLR)
+	t.step++
+	return sum / float64(done), tokens, nil
+}
+
+// gradNorm returns the global L2 norm of the trainable parameters' gradients.
+func (t *run) gradNorm() float64 {
+	var ss float64
+	for _, p := range t.params {
+		if !p.Param.HasGrad() {
+			continue
+		}
+		for _, v := range dataOf(p.Param.Grad()) {
+			ss += float64(v) * float64(v)
+		}
+	}
+	return math.Sqrt(ss)
+}
+
+// nonFinite is the error that stops a run at step when what is v (NaN or Inf).
+func (t *run) nonFinite(step int, what string, v float64) error {
+	last := "no checkpoint was written"
+	if t.res.Checkpoint != "" {
+		last = "the last good checkpoint is " + t.res.Checkpoint
+	}
+	return fmt.Errorf("step %d: %s is %v; stopping (%s): %w", step, what, v, last, ErrNonFinite)
+}
+
+// interrupted saves a checkpoint and returns the error that says so.
+func (t *run) interrupted(ctx context.Context) error {
+	if err := t.checkpoint(); err != nil {
+		return fmt.Errorf("interrupted at step %d, and the checkpoint failed: %w (cause: %w)", t.step, err, ctx.Err())
+	}
+	return fmt.Errorf("interrupted at step %d: checkpoint saved to %s: %w", t.step, t.res.Checkpoint, ctx.Err())
+}
+
+func (t *run) checkpoint() error {
+	dir, err := t.saveCheckpoint()
+	if err != nil {
+		return err
+	}
+	t.res.Checkpoint = dir
+	return nil
+}
+
+// finish writes the final adapter or model into output_dir and the loss plot.
+func (t *run) finish() error {
+	t.res.Steps = t.step
+	if err := t.export(t.recipe.OutputDir); err != nil {
+		return err
+	}
+	t.res.Output = filepath.Join(t.recipe.OutputDir, "adapter")
+	if t.adapter == nil {
+		t.res.Output = filepath.Join(t.recipe.OutputDir, "model")
+	}
+	return t.plot()
+}
+
+// evaluate computes the evaluation metrics on the eval split and logs them.
+func (t *run) evaluate(ctx context.Context) error {
+	if t.eval == nil {
+		return nil
+	}
+	r := t.recipe
+	loader, err := t.eval.Loader(r.EvalLoaderConfig(), DataState{})
+	if err != nil {
+		return err
+	}
+	defer loader.Close()
+	var sum float64
+	var n int
+	for {
+		b, err := loader.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		s, c, err := t.model.EvalLoss(b)
+		if errors.Is(err, transformer.ErrNoTargets) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		sum += s
+		n += c
+	}
+	if n == 0 {
+		return fmt.Errorf("data %s: no evaluation target", t.eval.Path)
+	}
+	e := EvalLog{Step: t.step, EvalLoss: sum / float64(n), EvalTokens: n, ElapsedS: time.Since(t.start).Seconds()}
+	if math.IsNaN(e.EvalLoss) || math.IsInf(e.EvalLoss, 0) {
+		return t.nonFinite(t.step, "evaluation loss", e.EvalLoss)
+	}
+	e.EvalPerplexity = math.Exp(e.EvalLoss)
+	if err := t.generationMetrics(ctx, &e); err != nil {
+		return err
+	}
+	t.res.Evals = append(t.res.Evals, e)
+	if err := t.metrics.write(e); err != nil {
+		return err
+	}
+	if t.s.onEval != nil {
+		t.s.onEval(e)
+	}
+	t.progress.eval(e)
+	if t.step > 0 {
+		return t.plot()
+	}
+	return nil
+}
+
+// generationMetrics adds BLEU and chrF to e when the recipe asks for them.
+func (t *run) generationMetrics(ctx context.Context, e *EvalLog) error {
+	var want bool
+	for _, m := range t.recipe.Eval.Metrics {
+		want = want || m == MetricBLEU || m == MetricChrF
+	}
+	if !want {
+		return nil
+	}
+	if t.s.gen == nil {
+		return errors.New("eval.metrics asks for bleu/chrf: generation-based metrics need a Generator (trainer.WithGenerator)")
+	}
+	return errors.New("eval.metrics bleu/chrf: not available in this build")
+}
+
+func dataOf(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }

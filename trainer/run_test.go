@@ -1,0 +1,298 @@
+package trainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/transformer"
+)
+
+// reverseTask writes a source/target JSONL where the target is the source's words in
+// reverse order: a small synthetic translation task.
+func reverseTask(t *testing.T, dir, name string, n int, seed uint64) string {
+	t.Helper()
+	words := []string{"red", "blue", "cat", "dog", "sun", "sea", "big", "old"}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var b strings.Builder
+	for range n {
+		k := 2 + rng.IntN(3)
+		src := make([]string, k)
+		for i := range src {
+			src[i] = words[rng.IntN(len(words))]
+		}
+		rev := make([]string, k)
+		for i := range src {
+			rev[k-1-i] = src[i]
+		}
+		line, _ := json.Marshal(map[string]string{"source": strings.Join(src, " "), "target": strings.Join(rev, " ")})
+		b.Write(append(line, '\n'))
+	}
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o644))
+	return p
+}
+
+// testRecipe is a LoRA run of the reverse task on the reference tiny model.
+func testRecipe(t *testing.T, extra ...string) *Recipe {
+	t.Helper()
+	dir := t.TempDir()
+	train := reverseTask(t, dir, "train.jsonl", 400, 1)
+	eval := reverseTask(t, dir, "valid.jsonl", 40, 2)
+	y := fmt.Sprintf(`
+base_model: unused
+output_dir: %s
+seed: 7
+adapter:
+  r: 8
+  alpha: 16
+  dropout: 0.1
+  target_modules: [q, v]
+data:
+  train: %s
+  eval: %s
+  format: source_target
+  template: "{source} = {target}"
+  max_seq_len: 64
+  packing: true
+train:
+  max_steps: 6
+  batch_size: 4
+  learning_rate: 1.0e-2
+  lr_scheduler: cosine
+  warmup_steps: 2
+  log_steps: 1
+  eval_steps: 3
+  save_steps: 3
+`, filepath.Join(dir, "out"), train, eval)
+	r, err := ParseRecipe([]byte(y), "test.yaml", extra...)
+	require.NoError(t, err)
+	return r
+}
+
+func tinyModel(t *testing.T) *transformer.Model {
+	t.Helper()
+	m, err := transformer.Load(filepath.Join(refDir, "tiny-f32"))
+	require.NoError(t, err)
+	return m
+}
+
+func lossesOf(logs []StepLog) []float64 {
+	var out []float64
+	for _, l := range logs {
+		out = append(out, l.Loss)
+	}
+	return out
+}
+
+func TestRunWritesEverything(t *testing.T) {
+	r := testRecipe(t)
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	require.NoError(t, err)
+	assert.Equal(t, 6, res.Steps)
+	require.Len(t, res.Logs, 6)
+	require.Len(t, res.Evals, 3) // step 0, 3 and the end
+	assert.Equal(t, 0, res.Evals[0].Step)
+	assert.Equal(t, 6, res.Evals[2].Step)
+	assert.InDelta(t, math.Exp(res.Evals[0].EvalLoss), res.Evals[0].EvalPerplexity, 1e-9)
+	assert.Less(t, res.Evals[2].EvalLoss, res.Evals[0].EvalLoss)
+	assert.Equal(t, 0.0, res.Logs[0].LR, "warmup starts at 0, as HF's schedule")
+
+	out := r.OutputDir
+	steps, evals, err := readMetrics(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.Len(t, steps, 6)
+	assert.Len(t, evals, 3)
+	raw, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	for _, key := range []string{`"step":1,`, `"loss":`, `"lr":`, `"grad_norm":`, `"tokens_per_s":`, `"elapsed_s":`, `"eval_loss":`, `"eval_perplexity":`} {
+		assert.Contains(t, string(raw), key)
+	}
+	f, err := os.Open(filepath.Join(out, "loss.png"))
+	require.NoError(t, err)
+	img, err := png.Decode(f)
+	f.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 800, img.Bounds().Dx())
+	_, err = ParseRecipe(must(os.ReadFile(filepath.Join(out, "config.yaml"))), "config.yaml")
+	assert.NoError(t, err, "config.yaml must be a valid recipe")
+
+	// The final adapter is a PEFT adapter that reproduces the trained model.
+	m2 := tinyModel(t)
+	_, err = lora.Load(m2, filepath.Join(out, "adapter"))
+	require.NoError(t, err)
+	cks, err := checkpoints(filepath.Join(out, checkpointsDir))
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(out, "checkpoints", "checkpoint-3"), filepath.Join(out, "checkpoints", "checkpoint-6")}, cks)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestResumeExact interrupts a run after step 3 (as Ctrl-C would), resumes it, and
+// checks that the resumed steps have exactly the losses of an uninterrupted run: model,
+// AdamW moments, schedule, data position and dropout RNG are all restored.
+func TestResumeExact(t *testing.T) {
+	full, err := Run(context.Background(), testRecipe(t), WithModel(tinyModel(t), byteTok{}, nil))
+	require.NoError(t, err)
+
+	r := testRecipe(t, "train.save_steps=0", "train.eval_steps=0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	part, err := Run(ctx, r, WithModel(tinyModel(t), byteTok{}, nil), OnStep(func(l StepLog) {
+		if l.Step == 3 {
+			cancel()
+		}
+	}))
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "checkpoint-3")
+	assert.Equal(t, lossesOf(full.Logs[:3]), lossesOf(part.Logs))
+
+	r.Train.ResumeFromCheckpoint = "auto"
+	rest, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	require.NoError(t, err)
+	assert.Equal(t, lossesOf(full.Logs[3:]), lossesOf(rest.Logs), "losses after resuming")
+	assert.Equal(t, full.Evals[len(full.Evals)-1].EvalLoss, rest.Evals[len(rest.Evals)-1].EvalLoss)
+	steps, _, err := readMetrics(filepath.Join(r.OutputDir, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, lossesOf(full.Logs), lossesOf(steps), "metrics.jsonl of the interrupted and resumed run")
+}
+
+// TestNaNStops: a NaN loss stops the run with ErrNonFinite, naming the last good
+// checkpoint, which still loads.
+func TestNaNStops(t *testing.T) {
+	r := testRecipe(t, "train.save_steps=2", "train.max_steps=10", "train.eval_steps=0")
+	m := tinyModel(t)
+	ad, err := lora.Apply(m, lora.Config{Rank: 4, Alpha: 8, Targets: []string{"q", "v"}}, rand.New(rand.NewPCG(1, 2)))
+	require.NoError(t, err)
+	_, err = Run(context.Background(), r, WithModel(m, byteTok{}, ad), OnStep(func(l StepLog) {
+		if l.Step == 3 {
+			dataOf(ad.Layers[0].Parts[0].B)[0] = float32(math.NaN())
+		}
+	}))
+	require.ErrorIs(t, err, ErrNonFinite)
+	assert.Contains(t, err.Error(), "step 4")
+	assert.Contains(t, err.Error(), "checkpoint-2")
+	_, err = lora.Load(tinyModel(t), filepath.Join(r.OutputDir, "checkpoints", "checkpoint-2", "adapter"))
+	assert.NoError(t, err)
+	_, err = os.Stat(filepath.Join(r.OutputDir, "checkpoints", "checkpoint-4"))
+	assert.True(t, errors.Is(err, os.ErrNotExist), "a checkpoint after the NaN was written")
+}
+
+// TestInterruptedSaveKeepsLastCheckpoint: a save that dies half way leaves no partial
+// checkpoint, and the previous one resumes.
+func TestInterruptedSaveKeepsLastCheckpoint(t *testing.T) {
+	r := testRecipe(t, "train.save_steps=2", "train.eval_steps=0")
+	saves := 0
+	saveHook = func(file string) error {
+		if file == trainableFile {
+			saves++
+			if saves == 2 {
+				return errors.New("killed")
+			}
+		}
+		return nil
+	}
+	defer func() { saveHook = nil }()
+	_, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	require.ErrorContains(t, err, "killed")
+	entries, err := os.ReadDir(filepath.Join(r.OutputDir, checkpointsDir))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{"checkpoint-2"}, names, "only complete checkpoints remain")
+	saveHook = nil
+	r.Train.ResumeFromCheckpoint = "auto"
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	require.NoError(t, err)
+	assert.Equal(t, 6, res.Steps)
+	assert.Equal(t, 3, res.Logs[0].Step, "resumed after step 2")
+}
+
+func TestSaveTotalLimit(t *testing.T) {
+	r := testRecipe(t, "train.save_steps=1", "train.save_total_limit=2", "train.eval_steps=0")
+	_, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	require.NoError(t, err)
+	cks, err := checkpoints(filepath.Join(r.OutputDir, checkpointsDir))
+	require.NoError(t, err)
+	require.Len(t, cks, 2)
+	assert.True(t, strings.HasSuffix(cks[1], "checkpoint-6"))
+}
+
+// TestFullFineTuning trains every weight when the recipe has no adapter and writes a
+// Hugging Face checkpoint that transformer.Load reads.
+func TestFullFineTuning(t *testing.T) {
+	r := testRecipe(t, "~adapter", "train.learning_rate=1e-3", "train.max_steps=3", "train.save_steps=0")
+	m := tinyModel(t)
+	res, err := Run(context.Background(), r, WithModel(m, byteTok{}, nil))
+	require.NoError(t, err)
+	assert.Less(t, res.Evals[1].EvalLoss, res.Evals[0].EvalLoss)
+	m2, err := transformer.Load(res.Output)
+	require.NoError(t, err)
+	assert.Equal(t, dataOf(m.WTE), dataOf(m2.WTE))
+	ref := tinyModel(t)
+	assert.NotEqual(t, dataOf(ref.WTE), dataOf(m2.WTE), "weights did not move")
+}
+
+// TestLoRALearnsReverse: LoRA on q and v of the tiny model lowers the evaluation loss
+// of the reverse-words task by at least 30%.
+func TestLoRALearnsReverse(t *testing.T) {
+	r := testRecipe(t, "train.max_steps=60", "train.eval_steps=0", "train.save_steps=0", "adapter.dropout=0", "train.log_steps=10")
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	require.NoError(t, err)
+	first, last := res.Evals[0].EvalLoss, res.Evals[len(res.Evals)-1].EvalLoss
+	t.Logf("eval loss %.4f → %.4f (%.0f%% lower)", first, last, 100*(1-last/first))
+	assert.Less(t, last, 0.7*first)
+}
+
+// TestPackedLossIsTokenWeightedMean: the loss of a packed batch equals the token-weighted
+// mean of its examples' losses computed one by one.
+func TestPackedLossIsTokenWeightedMean(t *testing.T) {
+	r := testRecipe(t)
+	m := tinyModel(t)
+	ds, err := NewDataset(r.Data.Train, r.Data, byteTok{})
+	require.NoError(t, err)
+	packed, err := ds.Loader(LoaderConfig{BatchSize: 2, Packing: true, Epochs: 1, MaxExamples: 12}, DataState{})
+	require.NoError(t, err)
+	defer packed.Close()
+	b, err := packed.Next()
+	require.NoError(t, err)
+	require.NotNil(t, b.Segments)
+	loss, err := m.Loss(b)
+	require.NoError(t, err)
+
+	single, err := ds.Loader(LoaderConfig{BatchSize: 1, Epochs: 1, MaxExamples: packed.Stats().Examples}, DataState{})
+	require.NoError(t, err)
+	defer single.Close()
+	var sum float64
+	var n, examples int
+	for {
+		e, err := single.Next()
+		if err != nil {
+			break
+		}
+		s, c, err := m.EvalLoss(e)
+		require.NoError(t, err)
+		sum, n, examples = sum+s, n+c, examples+1
+	}
+	require.Equal(t, packed.Stats().Examples, examples)
+	assert.InDelta(t, sum/float64(n), float64(loss.Value().Item().F64()), 1e-5)
+}
