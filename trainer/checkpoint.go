@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
+	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -146,31 +147,7 @@ func (t *run) export(dir string) error {
 	if err := t.model.Save(out); err != nil {
 		return err
 	}
-	return copyTokenizerFiles(t.recipe.BaseModel, out)
-}
-
-// tokenizerFiles are the tokenizer files a Hugging Face GPT-2 directory may hold.
-var tokenizerFiles = []string{"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"}
-
-// copyTokenizerFiles copies the tokenizer files of the base model directory (those that
-// exist) into dst, so that a fully fine-tuned model directory is complete.
-func copyTokenizerFiles(src, dst string) error {
-	if src == "" {
-		return nil
-	}
-	for _, name := range tokenizerFiles {
-		data, err := os.ReadFile(filepath.Join(src, name))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(filepath.Join(dst, name), data); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tokenizer.CopyFiles(t.recipe.BaseModel, out)
 }
 
 // checkpoints returns the complete checkpoint directories under root, oldest step first.

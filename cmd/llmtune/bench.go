@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/llmtune/llmtune/internal/bench"
+)
+
+// names is a repeatable string flag.
+type names []string
+
+func (n *names) String() string     { return strings.Join(*n, ",") }
+func (n *names) Set(v string) error { *n = append(*n, v); return nil }
+
+func cmdBench(ctx context.Context, e *env, args []string) error {
+	var all []string
+	for _, w := range bench.Workloads {
+		all = append(all, w.Name)
+	}
+	fs := newFlags(e, "bench", "[--workload NAME]... [--json]",
+		`Runs the fixed workloads of ../shared/bench/README.md (`+strings.Join(all, ", ")+`),
+each in its own process so that peak_rss_mb is the workload's own, and prints the fields
+torch_anchor.py prints. Compare the two back to back on one machine, as a ratio.`)
+	var workloads names
+	fs.Var(&workloads, "workload", "workload `NAME` (repeatable; default: all)")
+	asJSON := fs.Bool("json", false, "print one JSON object per workload")
+	child := fs.String("child", "", "internal: run one workload in this process")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *child != "" {
+		w, err := bench.Find(*child)
+		if err != nil {
+			return usagef("bench: %v", err)
+		}
+		res, err := bench.Run(w)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	if len(workloads) == 0 {
+		workloads = all
+	}
+	for _, name := range workloads {
+		if _, err := bench.Find(name); err != nil {
+			return usagef("bench: %v", err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, name := range workloads {
+		cmd := exec.CommandContext(ctx, self, "bench", "--child", name)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, e.stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("bench %s: %w", name, err)
+		}
+		var res bench.Result
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+			return fmt.Errorf("bench %s: %w", name, err)
+		}
+		if *asJSON {
+			line, _ := json.Marshal(map[string]any{"impl": res.Impl, "workload": res.Workload,
+				"tokens_per_s": round2(res.TokensPerSecond), "step_ms_median": round2(res.StepMsMedian),
+				"peak_rss_mb": round2(res.PeakRSSMB)})
+			fmt.Fprintln(e.stdout, string(line))
+			continue
+		}
+		fmt.Fprintf(e.stdout, "llmtune %s tokens_per_s=%.1f step_ms=%.0f peak_rss_mb=%.0f\n",
+			res.Workload, res.TokensPerSecond, res.StepMsMedian, res.PeakRSSMB)
+	}
+	return nil
+}
+
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

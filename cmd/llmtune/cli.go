@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// command is one subcommand.
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what a subcommand reads and writes.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "RECIPE [key.path=value ...] [~key ...]", "fine-tune as a YAML recipe says", cmdRun},
+		{"merge", "--model DIR --adapter DIR --out DIR", "fold an adapter into the model and save an HF checkpoint", cmdMerge},
+		{"tokenize", "--model DIR --data FILE [--recipe R]", "show the first examples' tokens and which are trained", cmdTokenize},
+		{"bench", "[--workload NAME] [--json]", "run the performance workloads of ../shared/bench", cmdBench},
+	}
+}
+
+const usageText = `llmtune fine-tunes GPT-2-style language models with LoRA, on the CPU.
+
+Usage: llmtune COMMAND [arguments]   (llmtune COMMAND --help for its flags)
+
+Commands:
+`
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, usageText)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n            %s\n", c.name, c.summary, c.args)
+	}
+}
+
+// Main runs llmtune with args (without the program name) and returns the exit status:
+// 0 on success, 1 for a run-time error, 2 for a usage error. Errors go to stderr as one
+// line, "llmtune: ...".
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := run(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr})
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "llmtune: "+oneLine(err.Error()))
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// oneLine joins the lines of a multi-problem error with "; ".
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ; ")), " ")
+}
+
+func run(ctx context.Context, args []string, e *env) error {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return usagef("no command given")
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		usage(e.stdout)
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	return usagef("unknown command %q (llmtune help lists them)", name)
+}
+
+// newFlags returns a flag set for a subcommand that reports to e.stderr and whose
+// parse errors are usage errors.
+func newFlags(e *env, name, args, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: llmtune %s %s\n\n%s\n", name, args, summary)
+		var n int
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parse parses args, turning a flag error into a usage error.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	return nil
+}
+
+// required returns a usage error naming the flags among names whose value is empty.
+func required(fs *flag.FlagSet, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if fs.Lookup(n).Value.String() == "" {
+			missing = append(missing, "--"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return usagef("%s: missing %s", fs.Name(), strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/internal/numtest"
+	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/transformer"
+)
+
+const tinyDir = "../../testdata/tiny"
+
+// llmtune runs the CLI in-process and returns its exit status, stdout and stderr.
+func llmtune(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// recipe writes a small LoRA recipe on the tiny model and returns its path.
+func recipe(t *testing.T, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	y := fmt.Sprintf(`# a test recipe
+base_model: %s
+output_dir: %s
+seed: 3
+adapter:
+  r: 4
+  alpha: 8
+data:
+  train: %s
+  val_set_size: 20
+  format: source_target
+  template: "{source} = {target}"
+  max_seq_len: 64
+  packing: true
+train:
+  max_steps: 4
+  batch_size: 4
+  learning_rate: 1.0e-2
+  log_steps: 2
+%s`, tinyDir, filepath.Join(dir, "out"), filepath.Join(tinyDir, "reverse.jsonl"), extra)
+	p := filepath.Join(dir, "recipe.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(y), 0o644))
+	return p
+}
+
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "no command given"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"run"}, 2, "missing RECIPE"},
+		{[]string{"run", "--bogus", "x.yaml"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"merge", "--model", "x"}, 2, "missing --adapter, --out"},
+		{[]string{"tokenize"}, 2, "missing --model, --data"},
+		{[]string{"bench", "--workload", "huge"}, 2, `unknown workload "huge"`},
+	} {
+		code, _, stderr := llmtune(t, c.args...)
+		assert.Equal(t, c.code, code, "llmtune %v", c.args)
+		assert.Contains(t, stderr, c.want, "llmtune %v", c.args)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		assert.True(t, strings.HasPrefix(lines[len(lines)-1], "llmtune: "), "llmtune %v: last stderr line %q", c.args, lines[len(lines)-1])
+	}
+	code, out, _ := llmtune(t, "help")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "run")
+	for _, cmd := range []string{"run", "merge", "tokenize", "bench"} {
+		code, _, stderr := llmtune(t, cmd, "--help")
+		assert.Equal(t, 0, code, "%s --help", cmd)
+		assert.Contains(t, stderr, "Usage: llmtune "+cmd)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("base_model: x\noutput_dir: y\ntrian:\n  epochs: 1\n"), 0o644))
+	code, _, stderr := llmtune(t, "run", bad)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, bad+":3")
+	assert.Contains(t, stderr, "trian")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+
+	r := recipe(t, "")
+	code, _, stderr = llmtune(t, "run", r, "train.learnig_rate=1")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "learnig_rate")
+	code, _, stderr = llmtune(t, "run", r, "train.max_steps=many")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "max_steps")
+
+	code, _, stderr = llmtune(t, "run", r, "base_model="+filepath.Join(dir, "no-such-model"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "no-such-model")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+
+	code, _, stderr = llmtune(t, "run", filepath.Join(dir, "missing.yaml"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "missing.yaml")
+}
+
+// TestRunThenMerge trains through the CLI, then merges the adapter and checks that the
+// merged checkpoint computes what base + adapter computes.
+func TestRunThenMerge(t *testing.T) {
+	r := recipe(t, "")
+	code, out, stderr := llmtune(t, "run", r)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "base_model: "+tinyDir)
+	assert.Contains(t, out, "eval_loss ")
+	assert.Contains(t, stderr, "step 4/4")
+	outDir := filepath.Join(filepath.Dir(r), "out")
+	for _, f := range []string{"metrics.jsonl", "loss.png", "config.yaml", "adapter/adapter_config.json", "checkpoints/checkpoint-4/trainer_state.json"} {
+		assert.FileExists(t, filepath.Join(outDir, f))
+	}
+
+	merged := filepath.Join(t.TempDir(), "merged")
+	code, _, stderr = llmtune(t, "merge", "--model", tinyDir, "--adapter", filepath.Join(outDir, "adapter"), "--out", merged)
+	require.Equal(t, 0, code, stderr)
+	tok, err := tokenizer.Load(merged)
+	require.NoError(t, err)
+	ids := tok.Encode("red cat = cat red")
+	m, err := transformer.Load(merged)
+	require.NoError(t, err)
+	base, err := transformer.Load(tinyDir)
+	require.NoError(t, err)
+	_, err = lora.Load(base, filepath.Join(outDir, "adapter"))
+	require.NoError(t, err)
+	var got, want []float32
+	for _, row := range m.Logits(ids) {
+		got = append(got, row...)
+	}
+	for _, row := range base.Logits(ids) {
+		want = append(want, row...)
+	}
+	numtest.AssertClose(t, "merged logits", got, want, 1e-5)
+
+	// An adapter for another base is refused with one line and exit 1.
+	other := filepath.Join(t.TempDir(), "other")
+	code, _, stderr = llmtune(t, "merge", "--model", "../../testdata/reference/tiny-bf16", "--adapter", "../../testdata/reference/peft-r3", "--out", other)
+	assert.Equal(t, 0, code, stderr) // same shapes: fits
+	cfg := `{"n_layer": 2, "n_head": 4, "n_embd": 32, "vocab_size": 512, "n_positions": 128}`
+	small := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(small, "config.json"), []byte(cfg), 0o644))
+	sm, err := transformer.New(must(transformer.ParseConfig([]byte(cfg))), nil)
+	require.NoError(t, err)
+	require.NoError(t, sm.Save(small))
+	code, _, stderr = llmtune(t, "merge", "--model", small, "--adapter", filepath.Join(outDir, "adapter"), "--out", other)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "want [")
+	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestTokenize(t *testing.T) {
+	code, out, stderr := llmtune(t, "tokenize", "--model", tinyDir, "--data", filepath.Join(tinyDir, "reverse.jsonl"), "--recipe", recipe(t, ""), "-n", "1")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "example 1:")
+	assert.Contains(t, out, "masked")
+	assert.Contains(t, out, `"<|endoftext|>"`, "EOS is a trained target")
+	assert.NotContains(t, out, "example 2:")
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/transformer"
+)
+
+func cmdMerge(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "merge", "--model DIR --adapter DIR --out DIR",
+		`Folds a LoRA adapter (PEFT format, from llmtune or PEFT) into the base model and writes
+the result as a Hugging Face GPT-2 checkpoint (config.json, model.safetensors, and the
+base model's tokenizer files) that llmtune and transformers load without the adapter.`)
+	model := fs.String("model", "", "base model `DIR` (HF GPT-2 checkpoint)")
+	adapter := fs.String("adapter", "", "adapter `DIR` (adapter_config.json + adapter_model.safetensors)")
+	out := fs.String("out", "", "output `DIR`")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "model", "adapter", "out"); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("merge: unexpected argument %q", fs.Arg(0))
+	}
+	m, err := transformer.Load(*model)
+	if err != nil {
+		return err
+	}
+	ad, err := lora.Load(m, *adapter)
+	if err != nil {
+		return err
+	}
+	if err := ad.Merge(); err != nil {
+		return err
+	}
+	if err := m.Save(*out); err != nil {
+		return err
+	}
+	if err := tokenizer.CopyFiles(*model, *out); err != nil {
+		return fmt.Errorf("merge: copy tokenizer files: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "merged %s (%d LoRA layers) into %s: wrote %s\n", *adapter, len(ad.Layers), *model, *out)
+	return nil
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/transformer"
+)
+
+func cmdTokenize(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "tokenize", "--model DIR --data FILE [--recipe R] [-n N]",
+		`Shows how the first examples of a data file become training rows: each token with its
+id and what that position is trained to predict, or "masked" when it is not in the loss
+(prompt tokens with train_on_inputs: false, the last token). Data settings (format,
+template, train_on_inputs, max_seq_len) come from --recipe, else from the flags.`)
+	model := fs.String("model", "", "model `DIR` whose tokenizer to use")
+	data := fs.String("data", "", "`FILE` (.txt or .jsonl)")
+	recipe := fs.String("recipe", "", "take the data settings from this recipe `FILE`")
+	format := fs.String("format", "", "text, prompt_completion or source_target (without --recipe)")
+	template := fs.String("template", "", "template for prompt_completion/source_target (without --recipe)")
+	n := fs.Int("n", 3, "how many examples to show")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "model", "data"); err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(*model)
+	if err != nil {
+		return err
+	}
+	cfg := trainer.DefaultRecipe().Data
+	if *recipe != "" {
+		r, err := trainer.LoadRecipe(*recipe)
+		if err != nil {
+			return err
+		}
+		cfg = r.Data
+	}
+	if *format != "" {
+		if err := cfg.Format.UnmarshalText([]byte(*format)); err != nil {
+			return usagef("tokenize: --format: %v", err)
+		}
+	}
+	if *template != "" {
+		cfg.Template = *template
+	}
+	ds, err := trainer.NewDataset(*data, cfg, tok)
+	if err != nil {
+		return err
+	}
+	l, err := ds.Loader(trainer.LoaderConfig{BatchSize: 1, ShuffleBuffer: 1, Epochs: 1}, trainer.DataState{})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	for i := range *n {
+		b, err := l.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		ids, targets := b.IDs[0], b.Targets[0]
+		trained := 0
+		for _, tg := range targets {
+			if tg != transformer.IgnoreIndex {
+				trained++
+			}
+		}
+		fmt.Fprintf(e.stdout, "example %d: %d tokens, %d in the loss\n", i+1, len(ids), trained)
+		fmt.Fprintf(e.stdout, "  %4s %6s  %-20s %s\n", "pos", "id", "token", "trains to predict")
+		for t, id := range ids {
+			label := "masked"
+			if tg := targets[t]; tg != transformer.IgnoreIndex {
+				label = fmt.Sprintf("%d %s", tg, strconv.Quote(tok.Decode([]int{tg})))
+			}
+			fmt.Fprintf(e.stdout, "  %4d %6d  %-20s %s\n", t, id, strconv.Quote(tok.Decode([]int{id})), label)
+		}
+	}
+	st := l.Stats()
+	if st.Truncated > 0 {
+		fmt.Fprintf(e.stdout, "%d of the examples shown were longer than max_seq_len %d and were truncated\n", st.Truncated, cfg.MaxSeqLen)
+	}
+	return nil
+}
