@@ -412,15 +412,10 @@ train: {batch_size: 2, max_steps: 10}
 	assert.Equal(t, eos, b.Targets[0][n1-2], "the EOS of the first example is a target")
 }
 
-// TestStreamingMemory iterates over a JSONL file far larger than the memory budget and
-// checks that the live heap stays flat: the file is streamed, never loaded. It builds 600
-// batches, then skips on to the middle of the file (a full pass would take too long for a
-// unit test). With -short the file is 60 MB instead of 200 MB.
-func TestStreamingMemory(t *testing.T) {
-	size := 200 << 20
-	if testing.Short() {
-		size = 60 << 20
-	}
+// bigJSONL writes a prompt/completion JSONL file of about size bytes and returns its
+// path, size and line count.
+func bigJSONL(t *testing.T, size int) (string, int, int) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "big.jsonl")
 	f, err := os.Create(path)
 	require.NoError(t, err)
@@ -433,6 +428,19 @@ func TestStreamingMemory(t *testing.T) {
 	}
 	require.NoError(t, w.Flush())
 	require.NoError(t, f.Close())
+	return path, written, lines
+}
+
+// TestStreamingMemory iterates over a JSONL file far larger than the memory budget and
+// checks that the live heap stays flat: the file is streamed, never loaded. It builds 600
+// batches, then skips on to the middle of the file (a full pass would take too long for a
+// unit test). With -short the file is 60 MB instead of 200 MB.
+func TestStreamingMemory(t *testing.T) {
+	size := 200 << 20
+	if testing.Short() {
+		size = 60 << 20
+	}
+	path, written, lines := bigJSONL(t, size)
 
 	cfg := dataConfig(FormatPromptCompletion, "")
 	cfg.MaxSeqLen = 256

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -295,4 +296,42 @@ func TestPackedLossIsTokenWeightedMean(t *testing.T) {
 	}
 	require.Equal(t, packed.Stats().Examples, examples)
 	assert.InDelta(t, sum/float64(n), float64(loss.Value().Item().F64()), 1e-5)
+}
+
+// vmRSS returns this process's resident set size in bytes (Linux), or 0.
+func vmRSS() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			var kb int64
+			fmt.Sscan(f[1], &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestRunStreamsBigFile trains a few steps on a 200 MB JSONL (60 MB with -short): the
+// file is streamed, so the resident set grows by far less than 50 MB.
+func TestRunStreamsBigFile(t *testing.T) {
+	size := 200 << 20
+	if testing.Short() {
+		size = 60 << 20
+	}
+	path, written, _ := bigJSONL(t, size)
+	r := testRecipe(t, "train.max_steps=3", "train.eval_steps=0", "train.save_steps=0", "data.train="+path,
+		"data.format=prompt_completion", "~data.template", "data.max_seq_len=128", "~data.eval")
+	m := tinyModel(t)
+	runtime.GC()
+	before := vmRSS()
+	res, err := Run(context.Background(), r, WithModel(m, byteTok{}, nil))
+	require.NoError(t, err)
+	require.Equal(t, 3, res.Steps)
+	runtime.GC()
+	growth := vmRSS() - before
+	t.Logf("file %d MB: RSS grew by %.1f MB", written>>20, float64(growth)/(1<<20))
+	assert.Less(t, growth, int64(50<<20))
 }
