@@ -29,6 +29,11 @@ type Recipe struct {
 	// BaseModel is the Hugging Face GPT-2 checkpoint directory (config.json,
 	// model.safetensors, tokenizer files). Required.
 	BaseModel string `yaml:"base_model"`
+	// FromScratch starts from GPT-2's random initialisation (seeded by Seed) of the
+	// architecture in base_model/config.json instead of loading its weights: how the demo
+	// base model is pretrained. base_model then needs only config.json and the tokenizer
+	// files. Default false.
+	FromScratch bool `yaml:"from_scratch"`
 	// OutputDir receives adapter/, checkpoints/, metrics.jsonl and config.yaml. Required.
 	OutputDir string `yaml:"output_dir"`
 	// Seed seeds every random choice of the run: adapter initialisation, dropout, data

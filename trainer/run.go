@@ -153,7 +153,15 @@ func (t *run) setup() error {
 	t.model, t.tok, t.adapter = t.s.model, t.s.tok, t.s.adapter
 	if t.model == nil {
 		var err error
-		if t.model, err = transformer.Load(r.BaseModel); err != nil {
+		if r.FromScratch {
+			cfg, err := transformer.LoadConfig(filepath.Join(r.BaseModel, transformer.ConfigFile))
+			if err != nil {
+				return err
+			}
+			if t.model, err = transformer.New(cfg, rand.New(rand.NewPCG(r.Seed, 0x5c7a7c4))); err != nil {
+				return err
+			}
+		} else if t.model, err = transformer.Load(r.BaseModel); err != nil {
 			return err
 		}
 		tok, err := tokenizer.Load(r.BaseModel)

@@ -335,3 +335,22 @@ func TestRunStreamsBigFile(t *testing.T) {
 	t.Logf("file %d MB: RSS grew by %.1f MB", written>>20, float64(growth)/(1<<20))
 	assert.Less(t, growth, int64(50<<20))
 }
+
+// TestFromScratch pretrains from a seeded random initialisation of base_model's
+// config.json (the tokenizer comes from base_model too), as the demo base model is made.
+func TestFromScratch(t *testing.T) {
+	r := testRecipe(t, "~adapter", "from_scratch=true", "base_model=../testdata/tiny", "train.max_steps=2", "train.save_steps=0")
+	r.Data.Format, r.Data.Template = FormatSourceTarget, "{source} = {target}"
+	res, err := Run(context.Background(), r)
+	require.NoError(t, err)
+	m, err := transformer.Load(res.Output)
+	require.NoError(t, err)
+	ref := tinyModel(t)
+	assert.NotEqual(t, dataOf(ref.WTE)[:8], dataOf(m.WTE)[:8], "the weights were loaded, not initialised")
+	assert.FileExists(t, filepath.Join(res.Output, "tokenizer.json"))
+	// The same seed gives the same initialisation and training.
+	r2 := testRecipe(t, "~adapter", "from_scratch=true", "base_model=../testdata/tiny", "train.max_steps=2", "train.save_steps=0")
+	res2, err := Run(context.Background(), r2)
+	require.NoError(t, err)
+	assert.Equal(t, lossesOf(res.Logs), lossesOf(res2.Logs))
+}
