@@ -17,8 +17,8 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 
 	"github.com/llmtune/llmtune/tokenizer"
 )
