@@ -81,7 +81,21 @@ func flatten(rows [][]float32) []float32 {
 	return out
 }
 
-func TestGoldenLogits(t *testing.T) {
+// bothPaths runs f with the AVX2 kernels (where the CPU has them) and with the pure-Go
+// fallback, so that CI checks both against PyTorch.
+func bothPaths(t *testing.T, f func(t *testing.T)) {
+	for _, pure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("purego=%v", pure), func(t *testing.T) {
+			prev := kernels.SetPureGo(pure)
+			defer kernels.SetPureGo(prev)
+			f(t)
+		})
+	}
+}
+
+func TestGoldenLogits(t *testing.T) { bothPaths(t, testGoldenLogits) }
+
+func testGoldenLogits(t *testing.T) {
 	g := loadGolden(t)
 	m, err := Load(filepath.Join(refDir, "tiny-f32"))
 	require.NoError(t, err)
@@ -94,14 +108,18 @@ func TestGoldenLogits(t *testing.T) {
 	}
 }
 
-func TestGoldenLogitsBF16Hub(t *testing.T) {
+func TestGoldenLogitsBF16Hub(t *testing.T) { bothPaths(t, testGoldenLogitsBF16Hub) }
+
+func testGoldenLogitsBF16Hub(t *testing.T) {
 	g := loadGolden(t)
 	m, err := Load(filepath.Join(refDir, "tiny-bf16"))
 	require.NoError(t, err)
 	numtest.AssertClose(t, "logits_bf16.T33", flatten(m.Logits(g.IDs33)), g.tensor(t, "logits_bf16.T33"), logitsTol)
 }
 
-func TestGoldenLossAndGradients(t *testing.T) {
+func TestGoldenLossAndGradients(t *testing.T) { bothPaths(t, testGoldenLossAndGradients) }
+
+func testGoldenLossAndGradients(t *testing.T) {
 	g := loadGolden(t)
 	m, err := Load(filepath.Join(refDir, "tiny-f32"))
 	require.NoError(t, err)

@@ -11,59 +11,57 @@ import "math"
 // then never attend to each other. out (B·T, C) receives softmax(q·kᵀ/√hs)·v with heads
 // concatenated; att (B, NH, T, T) receives the softmax probabilities (zero where masked),
 // which AttentionBackward needs.
+//
+// Each (sequence, head) pair is two SGEMMs and a row softmax; the pairs run in parallel.
 func AttentionForward(out, att, qkv []float32, seg []int, B, T, C, NH int) {
 	hs := C / NH
-	scale := 1 / math.Sqrt(float64(hs))
+	scale := float32(1 / math.Sqrt(float64(hs)))
 	C3 := 3 * C
-	for b := 0; b < B; b++ {
-		for h := 0; h < NH; h++ {
+	parallelFor(B*NH, 1, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/NH, bh%NH
+			base := b * T * C3
+			p := att[bh*T*T : (bh+1)*T*T] // (T, T)
+			// p = scale·q·kᵀ
+			Sgemm(false, true, T, T, hs, scale, qkv[base+h*hs:], C3, qkv[base+C+h*hs:], C3, 0, p, T)
 			for t := 0; t < T; t++ {
-				q := qkv[(b*T+t)*C3+h*hs:][:hs]
-				row := att[((b*NH+h)*T+t)*T:][:T]
-				maxv := math.Inf(-1)
-				for t2 := 0; t2 <= t; t2++ {
-					if seg != nil && seg[b*T+t2] != seg[b*T+t] {
-						row[t2] = 0
-						continue
-					}
-					k := qkv[(b*T+t2)*C3+C+h*hs:][:hs]
-					var dot float64
-					for i := range q {
-						dot += float64(q[i]) * float64(k[i])
-					}
-					dot *= scale
-					row[t2] = float32(dot)
-					maxv = math.Max(maxv, dot)
+				var s []int
+				if seg != nil {
+					s = seg[b*T : (b+1)*T]
 				}
-				var sum float64
-				for t2 := 0; t2 <= t; t2++ {
-					if seg != nil && seg[b*T+t2] != seg[b*T+t] {
-						continue
-					}
-					e := math.Exp(float64(row[t2]) - maxv)
-					row[t2] = float32(e)
-					sum += e
-				}
-				inv := 1 / sum
-				for t2 := 0; t2 <= t; t2++ {
-					row[t2] = float32(float64(row[t2]) * inv)
-				}
-				clear(row[t+1:])
-				o := out[(b*T+t)*C+h*hs:][:hs]
-				clear(o)
-				for t2 := 0; t2 <= t; t2++ {
-					p := row[t2]
-					if p == 0 {
-						continue
-					}
-					v := qkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
-					for i := range o {
-						o[i] += p * v[i]
-					}
-				}
+				causalSoftmax(p[t*T:(t+1)*T], t, s)
 			}
+			// out = p·v
+			Sgemm(false, false, T, hs, T, 1, p, T, qkv[base+2*C+h*hs:], C3, 0, out[b*T*C+h*hs:], C)
 		}
+	})
+}
+
+// causalSoftmax turns row t of the scores into probabilities over keys 0…t (and, with
+// seg, only keys of t's segment), writing 0 everywhere else.
+func causalSoftmax(row []float32, t int, seg []int) {
+	maxv := float32(math.Inf(-1))
+	for t2 := 0; t2 <= t; t2++ {
+		if seg != nil && seg[t2] != seg[t] {
+			continue
+		}
+		maxv = max(maxv, row[t2])
 	}
+	var sum float32
+	for t2 := 0; t2 <= t; t2++ {
+		if seg != nil && seg[t2] != seg[t] {
+			row[t2] = 0
+			continue
+		}
+		e := expf(row[t2] - maxv)
+		row[t2] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for t2 := 0; t2 <= t; t2++ {
+		row[t2] *= inv
+	}
+	clear(row[t+1:])
 }
 
 // AttentionBackward adds to dqkv (B·T, 3C) the gradient of AttentionForward's output
@@ -73,42 +71,33 @@ func AttentionBackward(dqkv, dout, qkv, att []float32, B, T, C, NH int) {
 	hs := C / NH
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	C3 := 3 * C
-	datt := make([]float32, T)
-	for b := 0; b < B; b++ {
-		for h := 0; h < NH; h++ {
+	parallelFor(B*NH, 1, func(lo, hi int) {
+		ds := make([]float32, T*T)
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/NH, bh%NH
+			base := b * T * C3
+			p := att[bh*T*T : (bh+1)*T*T]
+			do := dout[b*T*C+h*hs:]
+			q, k, v := qkv[base+h*hs:], qkv[base+C+h*hs:], qkv[base+2*C+h*hs:]
+			dq, dk, dv := dqkv[base+h*hs:], dqkv[base+C+h*hs:], dqkv[base+2*C+h*hs:]
+			// dp = dout·vᵀ; dv += pᵀ·dout
+			Sgemm(false, true, T, T, hs, 1, do, C, v, C3, 0, ds, T)
+			Sgemm(true, false, T, hs, T, 1, p, T, do, C, 1, dv, C3)
+			// softmax backward: ds = p ⊙ (dp − Σ p·dp), row by row
 			for t := 0; t < T; t++ {
-				row := att[((b*NH+h)*T+t)*T:][:T]
-				g := dout[(b*T+t)*C+h*hs:][:hs]
-				// out_t = Σ p_t2 · v_t2 ⇒ dp_t2 = g·v_t2, dv_t2 += p_t2 · g
-				var dot float64 // Σ p·dp, for the softmax backward
-				for t2 := 0; t2 <= t; t2++ {
-					v := qkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
-					dv := dqkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
-					p := row[t2]
-					var d float32
-					for i := range g {
-						d += g[i] * v[i]
-						dv[i] += p * g[i]
-					}
-					datt[t2] = d
-					dot += float64(p) * float64(d)
+				pr, dr := p[t*T:t*T+t+1], ds[t*T:(t+1)*T]
+				var dot float32
+				for j, pv := range pr {
+					dot += pv * dr[j]
 				}
-				q := qkv[(b*T+t)*C3+h*hs:][:hs]
-				dq := dqkv[(b*T+t)*C3+h*hs:][:hs]
-				for t2 := 0; t2 <= t; t2++ {
-					p := row[t2]
-					if p == 0 {
-						continue
-					}
-					ds := p * float32(float64(datt[t2])-dot) * scale // d(score before scaling)
-					k := qkv[(b*T+t2)*C3+C+h*hs:][:hs]
-					dk := dqkv[(b*T+t2)*C3+C+h*hs:][:hs]
-					for i := range q {
-						dq[i] += ds * k[i]
-						dk[i] += ds * q[i]
-					}
+				for j, pv := range pr {
+					dr[j] = pv * (dr[j] - dot)
 				}
+				clear(dr[t+1:])
 			}
+			// scores were scale·q·kᵀ: dq += scale·ds·k, dk += scale·dsᵀ·q
+			Sgemm(false, false, T, hs, T, scale, ds, T, k, C3, 1, dq, C3)
+			Sgemm(true, false, T, hs, T, scale, ds, T, q, C3, 1, dk, C3)
 		}
-	}
+	})
 }

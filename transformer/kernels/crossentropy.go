@@ -18,6 +18,9 @@ func LMHead(logits, h, w []float32, N, C, V int) {
 // for w into dw, computed from the logits while they are at hand, so the B·T×V logits are
 // never all in memory and never recomputed: at most lmHeadChunk rows exist at once.
 // Callers check that every target is in [0, V) or equal to ignore.
+//
+// Rows are independent: the softmax of each is computed on its own (in parallel), with
+// one exponential per logit (expf) and the sum in float64.
 func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore int, gradScale float32, N, C, V int) {
 	rows := make([]int, 0, N) // rows that count
 	for i := 0; i < N; i++ {
@@ -43,27 +46,13 @@ func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore in
 			copy(hc[r*C:(r+1)*C], h[i*C:(i+1)*C])
 		}
 		Sgemm(false, true, n, V, C, 1, hc, C, w, C, 0, logits, V)
-		for r, i := range chunk {
-			l := logits[r*V : (r+1)*V]
-			maxv := float32(math.Inf(-1))
-			for _, v := range l {
-				maxv = max(maxv, v)
+		grads := dh != nil || dw != nil
+		parallelFor(n, 4, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				i := chunk[r]
+				losses[i] = softmaxRow(logits[r*V:(r+1)*V], targets[i], gradScale, grads)
 			}
-			var sum float64
-			for _, v := range l {
-				sum += math.Exp(float64(v - maxv))
-			}
-			lse := float64(maxv) + math.Log(sum)
-			losses[i] = float32(lse - float64(l[targets[i]]))
-			if dh == nil && dw == nil {
-				continue
-			}
-			// dlogits = gradScale·(softmax − onehot(target))
-			for j, v := range l {
-				l[j] = gradScale * float32(math.Exp(float64(v)-lse))
-			}
-			l[targets[i]] -= gradScale
-		}
+		})
 		if dh == nil && dw == nil {
 			continue
 		}
@@ -77,4 +66,25 @@ func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore in
 			Sgemm(true, false, V, C, n, 1, logits, V, hc, C, 1, dw, C)
 		}
 	}
+}
+
+// softmaxRow returns the cross-entropy −log softmax(l)[target] of one row of logits and,
+// with grads, overwrites l with gradScale·(softmax(l) − onehot(target)).
+func softmaxRow(l []float32, target int, gradScale float32, grads bool) float32 {
+	maxv := rowMax(l)
+	lt := l[target]
+	var sum float64
+	if grads {
+		sum = expSubSum(l, maxv)
+	} else {
+		for _, v := range l { // keep the logits: nothing overwritten without grads
+			sum += float64(expf(v - maxv))
+		}
+	}
+	loss := float32(float64(maxv-lt) + math.Log(sum))
+	if grads {
+		scale(l, gradScale/float32(sum))
+		l[target] -= gradScale
+	}
+	return loss
 }

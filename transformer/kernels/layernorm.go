@@ -2,12 +2,12 @@ package kernels
 
 import "math"
 
-// LayerNormForward normalises each of the N rows of inp (N, C) to zero mean and unit
+// layerNormForwardRef is the plain reference of LayerNormForward, which normalises each of the N rows of inp (N, C) to zero mean and unit
 // variance (biased variance, eps inside the square root, as torch.nn.LayerNorm), then
 // scales by weight (C) and shifts by bias (C) into out (N, C). It stores each row's mean
 // and 1/sqrt(var+eps) in mean (N) and rstd (N) for LayerNormBackward. Row statistics
 // are accumulated in float64.
-func LayerNormForward(out, mean, rstd, inp, weight, bias []float32, N, C int, eps float32) {
+func layerNormForwardRef(out, mean, rstd, inp, weight, bias []float32, N, C int, eps float32) {
 	for i := 0; i < N; i++ {
 		x := inp[i*C : (i+1)*C]
 		var s float64
@@ -29,10 +29,10 @@ func LayerNormForward(out, mean, rstd, inp, weight, bias []float32, N, C int, ep
 	}
 }
 
-// LayerNormBackward adds the gradients of LayerNormForward to dinp (N, C), dweight (C)
+// layerNormBackwardRef is the plain reference of LayerNormBackward, which adds the gradients of LayerNormForward to dinp (N, C), dweight (C)
 // and dbias (C), given dout (N, C) and the forward's inp, weight, mean and rstd. Any of
 // dinp, dweight, dbias may be nil when that gradient is not wanted.
-func LayerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd []float32, N, C int) {
+func layerNormBackwardRef(dinp, dweight, dbias, dout, inp, weight, mean, rstd []float32, N, C int) {
 	for i := 0; i < N; i++ {
 		x := inp[i*C : (i+1)*C]
 		g := dout[i*C : (i+1)*C]
@@ -59,6 +59,58 @@ func LayerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd []flo
 				dn := float64(g[j] * weight[j])
 				dinp[i*C+j] += float32((dn - dnormMean - float64(norm)*dnormNormMean) * float64(rs))
 			}
+		}
+	}
+}
+
+// lnGrain is how many rows one parallel range of the LayerNorm kernels covers.
+const lnGrain = 32
+
+// LayerNormForward normalises each of the N rows of inp (N, C) to zero mean and unit
+// variance (biased variance, eps inside the square root, as torch.nn.LayerNorm), then
+// scales by weight (C) and shifts by bias (C) into out (N, C). It stores each row's mean
+// and 1/sqrt(var+eps) in mean (N) and rstd (N) for LayerNormBackward. Row statistics
+// are accumulated in float64; rows run in parallel.
+func LayerNormForward(out, mean, rstd, inp, weight, bias []float32, N, C int, eps float32) {
+	parallelFor(N, lnGrain, func(lo, hi int) {
+		layerNormForwardRef(out[lo*C:hi*C], mean[lo:hi], rstd[lo:hi], inp[lo*C:hi*C], weight, bias, hi-lo, C, eps)
+	})
+}
+
+// LayerNormBackward adds the gradients of LayerNormForward to dinp (N, C), dweight (C)
+// and dbias (C), given dout (N, C) and the forward's inp, weight, mean and rstd. Any of
+// dinp, dweight, dbias may be nil when that gradient is not wanted. Rows run in parallel
+// ranges whose weight and bias gradients are summed in range order, so the result does
+// not depend on the number of cores.
+func LayerNormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd []float32, N, C int) {
+	chunks := (N + lnGrain - 1) / lnGrain
+	var dws, dbs []float32
+	if dweight != nil {
+		dws = make([]float32, chunks*C)
+	}
+	if dbias != nil {
+		dbs = make([]float32, chunks*C)
+	}
+	parallelFor(N, lnGrain, func(lo, hi int) {
+		k := lo / lnGrain
+		var di, dw, db []float32
+		if dinp != nil {
+			di = dinp[lo*C : hi*C]
+		}
+		if dws != nil {
+			dw = dws[k*C : (k+1)*C]
+		}
+		if dbs != nil {
+			db = dbs[k*C : (k+1)*C]
+		}
+		layerNormBackwardRef(di, dw, db, dout[lo*C:hi*C], inp[lo*C:hi*C], weight, mean[lo:hi], rstd[lo:hi], hi-lo, C)
+	})
+	for k := range chunks {
+		if dweight != nil {
+			AddTo(dweight, dws[k*C:(k+1)*C], C)
+		}
+		if dbias != nil {
+			AddTo(dbias, dbs[k*C:(k+1)*C], C)
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package kernels
 
+import "sync/atomic"
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C in float32, BLAS style, row-major.
 //
 // op(A) is M×K: A itself (M×K, row stride lda) when transA is false, Aᵀ of a K×M A
@@ -7,12 +9,40 @@ package kernels
 // With beta == 0, C is overwritten and its previous contents (even NaN) are ignored.
 // Strides let callers address column blocks of wider matrices (one head of a fused
 // q|k|v projection, say). Sgemm panics if a buffer is too short for its shape.
+//
+// As in BLAS, with K == 0 or alpha == 0 A and B are not read and C = beta·C.
+// Sgemm uses an AVX2/FMA micro-kernel where the CPU has one (see SetPureGo) and
+// spreads large products over up to GOMAXPROCS goroutines, shared by all kernels
+// running at once. The result is the same, bit for bit, whatever the number of
+// goroutines; the assembly and pure-Go paths round differently (within float32
+// reassociation error of sgemmRef).
 func Sgemm(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if M == 0 || N == 0 {
 		return
 	}
 	checkGemm(transA, transB, M, N, K, a, lda, b, ldb, c, ldc)
-	sgemmRef(transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+	if K == 0 || alpha == 0 {
+		scaleC(M, N, beta, c, ldc)
+		return
+	}
+	bl := &goBlocking
+	if haveAsmKernel && !pureGo.Load() {
+		bl = &asmBlocking
+	}
+	sgemm(bl, transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// pureGo forces the pure-Go path even where the assembly kernel could run.
+var pureGo atomic.Bool
+
+// SetPureGo makes Sgemm use its pure-Go path (on) or, where the CPU has AVX2 and FMA,
+// its assembly micro-kernel (off, the default), package-wide, and returns the previous
+// setting. It exists for tests and benchmarks, which exercise both paths on one
+// machine; it is safe to call concurrently with Sgemm, and calls already running
+// finish on the path they started with. On CPUs or GOARCHes without the assembly
+// kernel (or built with -tags purego), Sgemm always runs pure Go.
+func SetPureGo(on bool) (previous bool) {
+	return pureGo.Swap(on)
 }
 
 func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -35,6 +65,23 @@ func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float
 		need("B", b, K, N, ldb)
 	}
 	need("C", c, M, N, ldc)
+}
+
+// scaleC sets C = beta·C over the M×N block, clearing it when beta == 0.
+func scaleC(M, N int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < M; i++ {
+		ci := c[i*ldc : i*ldc+N]
+		if beta == 0 {
+			clear(ci)
+			continue
+		}
+		for j := range ci {
+			ci[j] *= beta
+		}
+	}
 }
 
 // sgemmRef is the plain reference: straightforward loops, float32 accumulation in

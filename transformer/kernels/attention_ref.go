@@ -1,0 +1,114 @@
+package kernels
+
+import "math"
+
+// attentionForwardRef is the plain reference of AttentionForward: causal multi-head self-attention over B sequences of T tokens.
+//
+// qkv (B·T, 3C) holds each token's query, key and value side by side ([q | k | v], the
+// output of GPT-2's c_attn); head h owns columns h·hs … (h+1)·hs−1 of each, hs = C/NH.
+// Query t of a sequence sees keys 0…t of the same sequence, scaled by 1/√hs, and when
+// seg (B·T) is not nil only those keys whose seg value equals its own: packed examples
+// then never attend to each other. out (B·T, C) receives softmax(q·kᵀ/√hs)·v with heads
+// concatenated; att (B, NH, T, T) receives the softmax probabilities (zero where masked),
+// which AttentionBackward needs.
+func attentionForwardRef(out, att, qkv []float32, seg []int, B, T, C, NH int) {
+	hs := C / NH
+	scale := 1 / math.Sqrt(float64(hs))
+	C3 := 3 * C
+	for b := 0; b < B; b++ {
+		for h := 0; h < NH; h++ {
+			for t := 0; t < T; t++ {
+				q := qkv[(b*T+t)*C3+h*hs:][:hs]
+				row := att[((b*NH+h)*T+t)*T:][:T]
+				maxv := math.Inf(-1)
+				for t2 := 0; t2 <= t; t2++ {
+					if seg != nil && seg[b*T+t2] != seg[b*T+t] {
+						row[t2] = 0
+						continue
+					}
+					k := qkv[(b*T+t2)*C3+C+h*hs:][:hs]
+					var dot float64
+					for i := range q {
+						dot += float64(q[i]) * float64(k[i])
+					}
+					dot *= scale
+					row[t2] = float32(dot)
+					maxv = math.Max(maxv, dot)
+				}
+				var sum float64
+				for t2 := 0; t2 <= t; t2++ {
+					if seg != nil && seg[b*T+t2] != seg[b*T+t] {
+						continue
+					}
+					e := math.Exp(float64(row[t2]) - maxv)
+					row[t2] = float32(e)
+					sum += e
+				}
+				inv := 1 / sum
+				for t2 := 0; t2 <= t; t2++ {
+					row[t2] = float32(float64(row[t2]) * inv)
+				}
+				clear(row[t+1:])
+				o := out[(b*T+t)*C+h*hs:][:hs]
+				clear(o)
+				for t2 := 0; t2 <= t; t2++ {
+					p := row[t2]
+					if p == 0 {
+						continue
+					}
+					v := qkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
+					for i := range o {
+						o[i] += p * v[i]
+					}
+				}
+			}
+		}
+	}
+}
+
+// attentionBackwardRef is the plain reference of AttentionBackward: it adds to dqkv (B·T, 3C) the gradient of AttentionForward's output
+// given dout (B·T, C), the forward's qkv and its softmax probabilities att (B, NH, T, T).
+// Masked entries of att are zero, so the mask needs no second look.
+func attentionBackwardRef(dqkv, dout, qkv, att []float32, B, T, C, NH int) {
+	hs := C / NH
+	scale := float32(1 / math.Sqrt(float64(hs)))
+	C3 := 3 * C
+	datt := make([]float32, T)
+	for b := 0; b < B; b++ {
+		for h := 0; h < NH; h++ {
+			for t := 0; t < T; t++ {
+				row := att[((b*NH+h)*T+t)*T:][:T]
+				g := dout[(b*T+t)*C+h*hs:][:hs]
+				// out_t = Σ p_t2 · v_t2 ⇒ dp_t2 = g·v_t2, dv_t2 += p_t2 · g
+				var dot float64 // Σ p·dp, for the softmax backward
+				for t2 := 0; t2 <= t; t2++ {
+					v := qkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
+					dv := dqkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
+					p := row[t2]
+					var d float32
+					for i := range g {
+						d += g[i] * v[i]
+						dv[i] += p * g[i]
+					}
+					datt[t2] = d
+					dot += float64(p) * float64(d)
+				}
+				q := qkv[(b*T+t)*C3+h*hs:][:hs]
+				dq := dqkv[(b*T+t)*C3+h*hs:][:hs]
+				for t2 := 0; t2 <= t; t2++ {
+					p := row[t2]
+					if p == 0 {
+						continue
+					}
+					ds := p * float32(float64(datt[t2])-dot) * scale // d(score before scaling)
+					k := qkv[(b*T+t2)*C3+C+h*hs:][:hs]
+					dk := dqkv[(b*T+t2)*C3+C+h*hs:][:hs]
+					for i := range q {
+						dq[i] += ds * k[i]
+						dk[i] += ds * q[i]
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,181 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// The fast kernels against their plain references, on odd shapes.
+
+func randSlice(rng *rand.Rand, n int, scale float64) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64() * scale)
+	}
+	return s
+}
+
+// closeTo fails t if got and want differ by more than tol relative to max(1, |want|max).
+func closeTo(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	scale := 1.0
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol*scale || math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
+			t.Fatalf("%s: [%d] = %g, want %g (diff %.3g > %.3g)", name, i, got[i], want[i], d, tol*scale)
+		}
+	}
+}
+
+func TestAttentionAgainstRef(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, T := range []int{1, 7, 33, 65, 130} {
+		for _, packed := range []bool{false, true} {
+			B, C, NH := 2, 48, 3
+			t.Run(fmt.Sprintf("T%d/packed=%v", T, packed), func(t *testing.T) {
+				qkv := randSlice(rng, B*T*3*C, 1)
+				var seg []int
+				if packed {
+					seg = make([]int, B*T)
+					for i := range seg {
+						seg[i] = (i % T) / 5 // examples of 5 tokens
+					}
+				}
+				out, att := make([]float32, B*T*C), make([]float32, B*NH*T*T)
+				outR, attR := make([]float32, B*T*C), make([]float32, B*NH*T*T)
+				AttentionForward(out, att, qkv, seg, B, T, C, NH)
+				attentionForwardRef(outR, attR, qkv, seg, B, T, C, NH)
+				closeTo(t, "out", out, outR, 1e-5)
+				closeTo(t, "att", att, attR, 1e-6)
+				dout := randSlice(rng, B*T*C, 1)
+				d, dR := make([]float32, B*T*3*C), make([]float32, B*T*3*C)
+				AttentionBackward(d, dout, qkv, att, B, T, C, NH)
+				attentionBackwardRef(dR, dout, qkv, attR, B, T, C, NH)
+				closeTo(t, "dqkv", d, dR, 1e-5)
+			})
+		}
+	}
+}
+
+func TestGeluAgainstRef(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 7, 33, 65, 130, 40000} {
+		x := randSlice(rng, n, 3)
+		got, want := make([]float32, n), make([]float32, n)
+		GeluForward(got, x, n)
+		geluForwardRef(want, x, n)
+		closeTo(t, "gelu", got, want, 1e-6)
+		dout := randSlice(rng, n, 1)
+		dg, dw := make([]float32, n), make([]float32, n)
+		GeluBackward(dg, x, dout, n)
+		geluBackwardRef(dw, x, dout, n)
+		closeTo(t, "gelu backward", dg, dw, 2e-6)
+	}
+}
+
+func TestLayerNormAgainstRef(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, N := range []int{1, 7, 33, 65, 130} {
+		for _, C := range []int{1, 7, 64} {
+			x, w, b := randSlice(rng, N*C, 2), randSlice(rng, C, 1), randSlice(rng, C, 1)
+			out, mean, rstd := make([]float32, N*C), make([]float32, N), make([]float32, N)
+			outR, meanR, rstdR := make([]float32, N*C), make([]float32, N), make([]float32, N)
+			LayerNormForward(out, mean, rstd, x, w, b, N, C, 1e-5)
+			layerNormForwardRef(outR, meanR, rstdR, x, w, b, N, C, 1e-5)
+			closeTo(t, "layernorm", out, outR, 0)
+			dout := randSlice(rng, N*C, 1)
+			di, dw, db := make([]float32, N*C), make([]float32, C), make([]float32, C)
+			diR, dwR, dbR := make([]float32, N*C), make([]float32, C), make([]float32, C)
+			LayerNormBackward(di, dw, db, dout, x, w, mean, rstd, N, C)
+			layerNormBackwardRef(diR, dwR, dbR, dout, x, w, meanR, rstdR, N, C)
+			closeTo(t, "dinp", di, diR, 0)
+			closeTo(t, "dweight", dw, dwR, 1e-5)
+			closeTo(t, "dbias", db, dbR, 1e-5)
+		}
+	}
+}
+
+// TestLMHeadCrossEntropyAgainstDense compares the fused, chunked kernel with a dense
+// computation from full logits, including ignored rows, on shapes around the chunk size.
+func TestLMHeadCrossEntropyAgainstDense(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, N := range []int{1, 7, 65, 130} {
+		C, V := 33, 101
+		h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.5)
+		targets := make([]int, N)
+		for i := range targets {
+			targets[i] = rng.IntN(V)
+			if i%5 == 3 {
+				targets[i] = -100
+			}
+		}
+		losses, dh, dw := make([]float32, N), make([]float32, N*C), make([]float32, V*C)
+		LMHeadCrossEntropy(losses, dh, dw, h, w, targets, -100, 0.5, N, C, V)
+
+		logits := make([]float32, N*V)
+		sgemmRef(false, true, N, V, C, 1, h, C, w, C, 0, logits, V)
+		wantLoss, wantDh, wantDw := make([]float32, N), make([]float32, N*C), make([]float32, V*C)
+		for i := range N {
+			if targets[i] == -100 {
+				continue
+			}
+			l := logits[i*V : (i+1)*V]
+			m := math.Inf(-1)
+			for _, v := range l {
+				m = math.Max(m, float64(v))
+			}
+			var s float64
+			for _, v := range l {
+				s += math.Exp(float64(v) - m)
+			}
+			wantLoss[i] = float32(m + math.Log(s) - float64(l[targets[i]]))
+			for j, v := range l {
+				g := math.Exp(float64(v)-m) / s
+				if j == targets[i] {
+					g--
+				}
+				g *= 0.5
+				for c := range C {
+					wantDh[i*C+c] += float32(g) * w[j*C+c]
+					wantDw[j*C+c] += float32(g) * h[i*C+c]
+				}
+			}
+		}
+		closeTo(t, "losses", losses, wantLoss, 1e-5)
+		closeTo(t, "dh", dh, wantDh, 1e-5)
+		closeTo(t, "dw", dw, wantDw, 1e-5)
+	}
+}
+
+// TestVecHelpers compares the AVX2 row helpers with their scalar Go paths.
+func TestVecHelpers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 7, 8, 9, 33, 1024, 1031, 50257} {
+		x := randSlice(rng, n, 4)
+		x[n/2] = 9 // the maximum
+		vec, ref := append([]float32(nil), x...), append([]float32(nil), x...)
+		mv := rowMax(vec)
+		prev := SetPureGo(true)
+		mr := rowMax(ref)
+		sr := expSubSum(ref, mr)
+		scale(ref, 0.25)
+		SetPureGo(prev)
+		if mv != mr {
+			t.Fatalf("n=%d: rowMax = %g, want %g", n, mv, mr)
+		}
+		sv := expSubSum(vec, mv)
+		scale(vec, 0.25)
+		if math.Abs(sv-sr) > 1e-6*sr {
+			t.Fatalf("n=%d: expSubSum = %g, want %g", n, sv, sr)
+		}
+		closeTo(t, fmt.Sprintf("n=%d exp·0.25", n), vec, ref, 3e-7)
+	}
+	x := []float32{0, 1, float32(math.NaN()), 2, 3, 4, 5, 6, 7}
+	if s := expSubSum(x, 7); !math.IsNaN(s) {
+		t.Errorf("expSubSum with a NaN = %g, want NaN", s)
+	}
+}

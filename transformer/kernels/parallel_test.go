@@ -1,0 +1,74 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// countItems records how often each item ran.
+type countItems []atomic.Int32
+
+func (c countItems) runItem(i int) { c[i].Add(1) }
+
+func TestTeamRunsEveryItemOnce(t *testing.T) {
+	prev := runtime.GOMAXPROCS(4)
+	defer runtime.GOMAXPROCS(prev)
+	tm := newTeam(4)
+	assert.Equal(t, 3, tm.helpers, "newTeam(4) helpers with GOMAXPROCS=4 and nothing else running")
+	for _, n := range []int{0, 1, 2, 3, 100, 1000} {
+		items := make(countItems, n)
+		tm.run(n, items)
+		for i := range items {
+			if !assert.Equal(t, int32(1), items[i].Load(), "run(n=%d): item %d ran this often", n, i) {
+				break
+			}
+		}
+	}
+	tm.done()
+	assert.Zero(t, busyWorkers.Load(), "busyWorkers after done")
+}
+
+func TestTeamsShareTheBudget(t *testing.T) {
+	prev := runtime.GOMAXPROCS(3)
+	defer runtime.GOMAXPROCS(prev)
+	first := newTeam(3)
+	second := newTeam(3)
+	third := newTeam(3)
+	assert.Equal(t, 2, first.helpers, "first team's helpers")
+	assert.Equal(t, 0, second.helpers, "second team's helpers: budget spent")
+	assert.Equal(t, 0, third.helpers, "third team's helpers")
+	third.done()
+	second.done()
+	first.done()
+	assert.Equal(t, 1, newTeam(2).helpers, "helpers once the budget is back")
+	team{helpers: 1}.done()
+	assert.Zero(t, busyWorkers.Load(), "busyWorkers after done")
+}
+
+func TestTeamConcurrentRuns(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := 0; r < 20; r++ {
+				tm := newTeam(runtime.GOMAXPROCS(0))
+				items := make(countItems, 37)
+				tm.run(len(items), items)
+				tm.done()
+				for i := range items {
+					if items[i].Load() != 1 {
+						t.Errorf("concurrent run: item %d ran %d times, want 1", i, items[i].Load())
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, busyWorkers.Load(), "busyWorkers after all teams are done")
+}

@@ -1,0 +1,439 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+)
+
+// The Sgemm driver follows BLIS/GotoBLAS: op(A) is packed into mr-row panels and op(B)
+// into nr-column panels, kc deep (zero-padded at the matrix edges), and a micro-kernel
+// computes one mr×nr tile of C from one A panel and one B panel. Around it:
+//
+//	for each superblock of C (≤ ms rows × ns columns) and of K (a multiple of kc deep):
+//	    phase 1: pack the superblock's rows of A and columns of B (A is kept for the
+//	             next column superblock when K fits in one);
+//	    phase 2: for each C tile (about mc×nc):
+//	        for each kc slice p:          // order of k fixed: deterministic sums
+//	            for each B panel j:       // kc×nr, stays in L1
+//	                for each A panel i:   // the tile's mc×kc A block stays in L2
+//	                    micro-kernel(C[i, j] += A[i, p]·B[p, j])
+//
+// The items of each phase (panel groups, C tiles) are spread over a team of goroutines
+// (see team in parallel.go); the team waits for all items of a phase before the next.
+// Splitting C, not K, means no two goroutines pack the same panel or write the same
+// element of C. Results are bit-identical for any number of goroutines, and for any
+// tiling of C: panels start at multiples of mr and nr of the whole matrix (so partial
+// micro-tiles occur at its last rows and columns only), k slices start at multiples of
+// kc, and each element of C is summed over its slices in order, by the same kernel.
+
+// blocking describes one micro-kernel and the cache blocking around it.
+type blocking struct {
+	asm        bool // micro-kernel: sgemmKernel6x16 (mr=6, nr=16) or goKernel2x4 (2, 4)
+	mr, nr     int  // micro-tile: mr rows of op(A) × nr columns of op(B)
+	kc         int  // panel depth: an mr×kc A panel and a kc×nr B panel fit in L1 together
+	mc, nc     int  // target C tile, rows × columns (evened out per shape)
+	ms, ns     int  // superblock caps, rows × columns, bounding the packed buffers
+	packBudget int  // floats of packed A+B per superblock; fixes its depth (a multiple of kc)
+}
+
+var (
+	// asmBlocking: 6×16 AVX2/FMA kernel; 256-deep panels are 22 KiB of L1, a 96×256
+	// A block is 96 KiB of L2; packed superblocks take at most 8 MiB. Tuned on GPT-2
+	// shapes (kc 384, mc 192 or nc 1024 were no faster).
+	asmBlocking = blocking{asm: true, mr: 6, nr: 16, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	// goBlocking: the pure-Go 2×4 kernel.
+	goBlocking = blocking{mr: 2, nr: 4, kc: 256, mc: 64, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+)
+
+// parallelMinFlops is the size (2·M·N·K) below which Sgemm stays on the calling
+// goroutine: waking helpers and waiting for them costs tens of microseconds, and two
+// cores measured no faster than one up to about 8 MFLOP (256×256×64). A variable so
+// that tests can move it.
+var parallelMinFlops = float64(1 << 23)
+
+// gemm is one Sgemm call in progress.
+type gemm struct {
+	*blocking
+	transA, transB bool
+	M, N, K        int
+	alpha, beta    float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+
+	mt, nt int // C tile size (multiples of mr, nr)
+
+	// The current superblock: rows [i0, i1), columns [j0, j1), k in [p0, p1).
+	i0, i1, j0, j1, p0, p1 int
+	mPad, nPad             int // i1-i0 and j1-j0 rounded up to mr, nr
+	tilesM, tilesN         int // C tiles in the superblock
+	packAItems             int // phase-1 items that pack A (0 when the packed A is reused)
+	packA, packB           []float32
+
+	packing bool // the phase: packing panels (runItem packs) or computing tiles
+}
+
+// gemmPool recycles gemm structs, so that a call allocates nothing.
+var gemmPool = sync.Pool{New: func() any { return new(gemm) }}
+
+// sgemm runs C = alpha·op(A)·op(B) + beta·C with the given blocking; the shapes are
+// checked, M, N, K > 0 and alpha != 0.
+func sgemm(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	g := gemmPool.Get().(*gemm)
+	g.blocking = bl
+	g.transA, g.transB = transA, transB
+	g.M, g.N, g.K = M, N, K
+	g.alpha, g.beta = alpha, beta
+	g.a, g.lda, g.b, g.ldb, g.c, g.ldc = a, lda, b, ldb, c, ldc
+	g.run()
+	g.a, g.b, g.c, g.packA, g.packB = nil, nil, nil, nil, nil // keep no caller memory alive
+	gemmPool.Put(g)
+}
+
+func (g *gemm) run() {
+	var tm team
+	if 2*float64(g.M)*float64(g.N)*float64(g.K) >= parallelMinFlops {
+		tm = newTeam(runtime.GOMAXPROCS(0))
+		defer tm.done()
+	}
+	// With helpers, cut C into at least 4 tiles per goroutine where the shape allows, so
+	// that the last tiles of a phase keep everyone busy. Results do not depend on the
+	// tiles: panels start at multiples of mr and nr, k slices at multiples of kc.
+	mc, nc := g.mc, g.nc
+	for workers := 1 + tm.helpers; workers > 1 && ceilDiv(g.M, mc)*ceilDiv(g.N, nc) < 4*workers; {
+		if nc >= 4*g.nr && nc >= mc {
+			nc /= 2
+		} else if mc >= 4*g.mr {
+			mc /= 2
+		} else {
+			break
+		}
+	}
+	g.mt = evenSplit(g.M, mc, g.mr)
+	g.nt = evenSplit(g.N, nc, g.nr)
+	msb := max(1, g.ms/g.mt) * g.mt // superblock rows, a whole number of tiles
+	nsb := max(1, g.ns/g.nt) * g.nt
+	mPadMax := roundUp(min(g.M, msb), g.mr)
+	nPadMax := roundUp(min(g.N, nsb), g.nr)
+	ksb := max(1, g.packBudget/((mPadMax+nPadMax)*g.kc)) * g.kc
+	ksb = min(ksb, g.K)
+
+	buf := getPack((mPadMax + nPadMax) * ksb)
+	defer putPack(buf)
+
+	for i0 := 0; i0 < g.M; i0 += msb {
+		g.i0, g.i1 = i0, min(i0+msb, g.M)
+		g.mPad = roundUp(g.i1-g.i0, g.mr)
+		g.tilesM = ceilDiv(g.i1-g.i0, g.mt)
+		g.packA = buf[:g.mPad*ksb]
+		packedP0 := -1 // k offset of the A superblock in packA
+		for j0 := 0; j0 < g.N; j0 += nsb {
+			g.j0, g.j1 = j0, min(j0+nsb, g.N)
+			g.nPad = roundUp(g.j1-g.j0, g.nr)
+			g.tilesN = ceilDiv(g.j1-g.j0, g.nt)
+			g.packB = buf[mPadMax*ksb:][:g.nPad*ksb]
+			for p0 := 0; p0 < g.K; p0 += ksb {
+				g.p0, g.p1 = p0, min(p0+ksb, g.K)
+				slices := ceilDiv(g.p1-g.p0, g.kc)
+				g.packAItems = 0
+				if packedP0 != p0 {
+					g.packAItems = slices * g.tilesM
+					packedP0 = p0
+				}
+				g.packing = true
+				tm.run(g.packAItems+slices*g.tilesN, g)
+				g.packing = false
+				tm.run(g.tilesM*g.tilesN, g)
+			}
+		}
+	}
+}
+
+// runItem runs item i of the current phase: packItem or tile.
+func (g *gemm) runItem(i int) {
+	if g.packing {
+		g.packItem(i)
+	} else {
+		g.tile(i)
+	}
+}
+
+// packItem packs one kc slice of one tile's rows of A (items below packAItems) or
+// of one tile's columns of B into the superblock's buffers.
+func (g *gemm) packItem(item int) {
+	if item < g.packAItems {
+		s, t := item/g.tilesM, item%g.tilesM
+		p := g.p0 + s*g.kc
+		kc := min(g.kc, g.p1-p)
+		r0 := g.i0 + t*g.mt
+		r1 := min(r0+g.mt, g.i1)
+		dst := g.packA[(p-g.p0)*g.mPad+(r0-g.i0)*kc:]
+		g.packARows(dst, r0, r1, p, kc)
+		return
+	}
+	item -= g.packAItems
+	s, t := item/g.tilesN, item%g.tilesN
+	p := g.p0 + s*g.kc
+	kc := min(g.kc, g.p1-p)
+	c0 := g.j0 + t*g.nt
+	c1 := min(c0+g.nt, g.j1)
+	dst := g.packB[(p-g.p0)*g.nPad+(c0-g.j0)*kc:]
+	g.packBCols(dst, c0, c1, p, kc)
+}
+
+// tile computes one C tile of the superblock over its k range.
+func (g *gemm) tile(t int) {
+	tm, tn := t%g.tilesM, t/g.tilesM
+	r0 := g.i0 + tm*g.mt
+	r1 := min(r0+g.mt, g.i1)
+	c0 := g.j0 + tn*g.nt
+	c1 := min(c0+g.nt, g.j1)
+	mr, nr, ldc := g.mr, g.nr, g.ldc
+	for p := g.p0; p < g.p1; p += g.kc {
+		kc := min(g.kc, g.p1-p)
+		beta := float32(1)
+		if p == 0 {
+			beta = g.beta
+		}
+		aBlock := g.packA[(p-g.p0)*g.mPad:]
+		bBlock := g.packB[(p-g.p0)*g.nPad:]
+		for j := c0; j < c1; j += nr {
+			bp := bBlock[(j-g.j0)*kc:][:nr*kc]
+			cols := min(nr, g.N-j)
+			for i := r0; i < r1; i += mr {
+				ap := aBlock[(i-g.i0)*kc:][:mr*kc]
+				rows := min(mr, g.M-i)
+				if rows == mr && cols == nr {
+					g.micro(kc, ap, bp, g.c[i*ldc+j:], ldc, beta)
+				} else {
+					g.microEdge(kc, ap, bp, i, j, rows, cols, beta)
+				}
+			}
+		}
+	}
+}
+
+// micro computes a full mr×nr tile of C at c (row stride ldc).
+func (g *gemm) micro(kc int, ap, bp, c []float32, ldc int, beta float32) {
+	if g.asm {
+		_ = c[(g.mr-1)*ldc+g.nr-1] // the kernel writes this far
+		sgemmKernel6x16(kc, &ap[0], &bp[0], &c[0], ldc, g.alpha, beta)
+		return
+	}
+	goKernel2x4(kc, ap, bp, c, ldc, g.alpha, beta)
+}
+
+// microEdge computes a partial tile (rows×cols at C[i, j]) through a full-size scratch tile.
+func (g *gemm) microEdge(kc int, ap, bp []float32, i, j, rows, cols int, beta float32) {
+	var tmp [6 * 16]float32
+	nr := g.nr
+	g.micro(kc, ap, bp, tmp[:], nr, 0)
+	for r := 0; r < rows; r++ {
+		ci := g.c[(i+r)*g.ldc+j:][:cols]
+		tr := tmp[r*nr:][:cols]
+		if beta == 0 {
+			copy(ci, tr)
+			continue
+		}
+		for x, v := range tr {
+			ci[x] = beta*ci[x] + v
+		}
+	}
+}
+
+// packARows packs rows [r0, r1) of op(A), k in [p, p+kc), into mr-row panels at dst:
+// panel q holds dst[q·mr·kc + k·mr + ii] = op(A)[r0+q·mr+ii, p+k], zero past r1.
+func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
+	mr := g.mr
+	if g.transA { // op(A)[i, k] = a[k·lda + i]: rows of a run along i
+		packAlong(dst, mr, g.a[p*g.lda+r0:], g.lda, r1-r0, kc)
+		return
+	}
+	for r := r0; r < r1; r += mr { // op(A)[i, k] = a[i·lda + k]: rows of a run along k
+		packStrided(dst[(r-r0)*kc:][:mr*kc], mr, g.a[r*g.lda+p:], g.lda, min(mr, r1-r), kc)
+	}
+}
+
+// packBCols packs columns [c0, c1) of op(B), k in [p, p+kc), into nr-column panels at
+// dst: panel q holds dst[q·nr·kc + k·nr + jj] = op(B)[p+k, c0+q·nr+jj], zero past c1.
+func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
+	nr := g.nr
+	if !g.transB { // op(B)[k, j] = b[k·ldb + j]: rows of b run along j
+		packAlong(dst, nr, g.b[p*g.ldb+c0:], g.ldb, c1-c0, kc)
+		return
+	}
+	for c := c0; c < c1; c += nr { // op(B)[k, j] = b[j·ldb + k]: rows of b run along k
+		packStrided(dst[(c-c0)*kc:][:nr*kc], nr, g.b[c*g.ldb+p:], g.ldb, min(nr, c1-c), kc)
+	}
+}
+
+// packAlong fills the panels (width floats per k, kc deep) of w consecutive indices
+// from kc rows of src, ld apart, that run along those indices:
+// dst[q·width·kc + k·width + x] = src[k·ld + q·width + x], zero past w. It reads each
+// row of src in order, which the hardware prefetchers follow; reading one panel at a
+// time instead would jump ld floats per k.
+func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
+	full := w / width
+	panel := width * kc
+	for k := 0; k < kc; k++ {
+		row := src[k*ld:][:w]
+		d := dst[k*width:]
+		// Whole-array copies of up to 16 bytes compile to one SSE move; larger call memmove.
+		switch width {
+		case 16:
+			for q := 0; q < full; q++ {
+				s, dq := row[q*16:][:16], d[q*panel:][:16]
+				*(*[4]float32)(dq[0:]) = [4]float32(s[0:])
+				*(*[4]float32)(dq[4:]) = [4]float32(s[4:])
+				*(*[4]float32)(dq[8:]) = [4]float32(s[8:])
+				*(*[4]float32)(dq[12:]) = [4]float32(s[12:])
+			}
+		case 6:
+			for q := 0; q < full; q++ {
+				s, dq := row[q*6:][:6], d[q*panel:][:6]
+				*(*[4]float32)(dq) = [4]float32(s)
+				dq[4], dq[5] = s[4], s[5]
+			}
+		case 4:
+			for q := 0; q < full; q++ {
+				*(*[4]float32)(d[q*panel:]) = [4]float32(row[q*4:])
+			}
+		case 2:
+			for q := 0; q < full; q++ {
+				*(*[2]float32)(d[q*panel:]) = [2]float32(row[q*2:])
+			}
+		default:
+			for q := 0; q < full; q++ {
+				copy(d[q*panel:][:width], row[q*width:])
+			}
+		}
+		if rest := w - full*width; rest > 0 {
+			dq := d[full*panel:][:width]
+			copy(dq, row[full*width:])
+			clear(dq[rest:])
+		}
+	}
+}
+
+// packStrided fills one panel, width floats per k, from w rows of src that are ld
+// apart, each read along k: panel[k·width + x] = src[x·ld + k] for x < w, zero for
+// w <= x < width. Full panels gather several rows at once, so that the panel is
+// written in order.
+func packStrided(panel []float32, width int, src []float32, ld, w, kc int) {
+	switch {
+	case width == 16 && w == 16:
+		gather8(panel, 16, 0, src, ld, kc)
+		gather8(panel, 16, 8, src[8*ld:], ld, kc)
+	case width == 6 && w == 6:
+		gather6(panel, src, ld, kc)
+	case width == 4 && w == 4:
+		gather4(panel, src, ld, kc)
+	case width == 2 && w == 2:
+		s0, s1 := src[:kc], src[ld:][:kc]
+		for k := 0; k < kc; k++ {
+			d := (*[2]float32)(panel[k*2:])
+			d[0], d[1] = s0[k], s1[k]
+		}
+	default:
+		for x := 0; x < w; x++ {
+			row := src[x*ld:][:kc]
+			for k, v := range row {
+				panel[k*width+x] = v
+			}
+		}
+		for x := w; x < width; x++ {
+			for k := 0; k < kc; k++ {
+				panel[k*width+x] = 0
+			}
+		}
+	}
+}
+
+// gather8 sets panel[k·width + off + x] = src[x·ld + k] for x < 8, k < kc.
+func gather8(panel []float32, width, off int, src []float32, ld, kc int) {
+	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
+	s4, s5, s6, s7 := src[4*ld:][:kc], src[5*ld:][:kc], src[6*ld:][:kc], src[7*ld:][:kc]
+	for k := 0; k < kc; k++ {
+		d := (*[8]float32)(panel[k*width+off:])
+		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
+		d[4], d[5], d[6], d[7] = s4[k], s5[k], s6[k], s7[k]
+	}
+}
+
+// gather6 sets panel[k·6 + x] = src[x·ld + k] for x < 6, k < kc.
+func gather6(panel []float32, src []float32, ld, kc int) {
+	s0, s1, s2 := src[:kc], src[ld:][:kc], src[2*ld:][:kc]
+	s3, s4, s5 := src[3*ld:][:kc], src[4*ld:][:kc], src[5*ld:][:kc]
+	for k := 0; k < kc; k++ {
+		d := (*[6]float32)(panel[k*6:])
+		d[0], d[1], d[2], d[3], d[4], d[5] = s0[k], s1[k], s2[k], s3[k], s4[k], s5[k]
+	}
+}
+
+// gather4 sets panel[k·4 + x] = src[x·ld + k] for x < 4, k < kc.
+func gather4(panel []float32, src []float32, ld, kc int) {
+	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
+	for k := 0; k < kc; k++ {
+		d := (*[4]float32)(panel[k*4:])
+		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
+	}
+}
+
+// packBufs keeps packed-panel buffers between calls. Unlike a sync.Pool it survives
+// garbage collections (spago collects often, and a lost buffer costs an allocation of
+// megabytes); it holds at most maxPackBufs buffers, each of at most a superblock
+// (packBudget floats, 8 MiB for the assembly blocking).
+var packBufs struct {
+	sync.Mutex
+	free [][]float32
+}
+
+func maxPackBufs() int { return runtime.GOMAXPROCS(0) + 1 }
+
+// getPack returns a buffer of n floats (contents undefined); give it back with putPack.
+func getPack(n int) []float32 {
+	packBufs.Lock()
+	free := packBufs.free
+	var buf []float32
+	if len(free) > 0 {
+		i := len(free) - 1 // the last one, unless another is large enough
+		for j, b := range free {
+			if cap(b) >= n {
+				i = j
+				break
+			}
+		}
+		buf = free[i]
+		free[i] = free[len(free)-1]
+		free[len(free)-1] = nil
+		packBufs.free = free[:len(free)-1]
+	}
+	packBufs.Unlock()
+	if cap(buf) < n {
+		buf = make([]float32, n)
+	}
+	return buf[:n]
+}
+
+// putPack returns a buffer from getPack.
+func putPack(buf []float32) {
+	packBufs.Lock()
+	if len(packBufs.free) < maxPackBufs() {
+		packBufs.free = append(packBufs.free, buf)
+	}
+	packBufs.Unlock()
+}
+
+// evenSplit cuts n into pieces of about target (never more than target rounded up to
+// unit) and returns the piece size, a multiple of unit, making the pieces nearly equal.
+func evenSplit(n, target, unit int) int {
+	pieces := ceilDiv(n, target)
+	return roundUp(ceilDiv(n, pieces), unit)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func roundUp(a, unit int) int { return ceilDiv(a, unit) * unit }
