@@ -18,11 +18,12 @@ import (
 	"unicode/utf8"
 )
 
-// Tokenizer is what the data pipeline needs of a tokenizer; *tokenizer.BPE has it.
-// Encode must not recognise special tokens in the text; EOS is the id appended to every
-// example and used as padding.
+// Tokenizer is what the trainer needs of a tokenizer; *tokenizer.BPE has it. Encode
+// must not recognise special tokens in the text; EOS is the id appended to every example
+// and used as padding; Decode turns generated ids back into text (BLEU, chrF, samples).
 type Tokenizer interface {
 	Encode(text string) []int
+	Decode(ids []int) string
 	EOS() int
 }
 

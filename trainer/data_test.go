@@ -27,6 +27,16 @@ func (byteTok) Encode(s string) []int {
 
 func (byteTok) EOS() int { return 256 }
 
+func (byteTok) Decode(ids []int) string {
+	b := make([]byte, 0, len(ids))
+	for _, id := range ids {
+		if id < 256 {
+			b = append(b, byte(id))
+		}
+	}
+	return string(b)
+}
+
 const eos = 256
 
 // writeData writes content to name in a fresh temporary directory and returns its path.

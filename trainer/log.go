@@ -138,6 +138,7 @@ func (p *progress) eval(e EvalLog) {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 	fmt.Fprintln(p.w, msg)
+	writeSamples(p.w, e.Samples)
 }
 
 func (p *progress) done() {

@@ -158,6 +158,11 @@ type EvalConfig struct {
 	Metrics []Metric `yaml:"metrics"`
 	// MaxExamples caps the evaluation examples; 0 uses them all. Default 0.
 	MaxExamples int `yaml:"max_examples"`
+	// Samples is how many evaluation examples to complete with the generation settings
+	// and print at each evaluation, next to their references: the prompt of a
+	// prompt/completion or source/target example, or the first words of a text example.
+	// Default 0.
+	Samples int `yaml:"samples"`
 }
 
 // GenerationConfig holds the sampling settings (HF GenerationConfig names).

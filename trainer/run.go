@@ -83,6 +83,9 @@ type EvalLog struct {
 	EvalBLEU       *float64 `json:"eval_bleu,omitempty"`
 	EvalChrF       *float64 `json:"eval_chrf,omitempty"`
 	ElapsedS       float64  `json:"elapsed_s"`
+	// Samples are the first generated completions next to their references (with BLEU
+	// or chrF); they go to the progress writer, not to metrics.jsonl.
+	Samples []Sample `json:"-"`
 }
 
 // Result is what Run did.
@@ -483,6 +486,12 @@ func (t *run) evaluate(ctx context.Context) error {
 	if err := t.generationMetrics(ctx, &e); err != nil {
 		return err
 	}
+	if e.Samples == nil {
+		var err error
+		if e.Samples, err = t.samples(ctx); err != nil {
+			return err
+		}
+	}
 	t.res.Evals = append(t.res.Evals, e)
 	if err := t.metrics.write(e); err != nil {
 		return err
@@ -495,21 +504,6 @@ func (t *run) evaluate(ctx context.Context) error {
 		return t.plot()
 	}
 	return nil
-}
-
-// generationMetrics adds BLEU and chrF to e when the recipe asks for them.
-func (t *run) generationMetrics(ctx context.Context, e *EvalLog) error {
-	var want bool
-	for _, m := range t.recipe.Eval.Metrics {
-		want = want || m == MetricBLEU || m == MetricChrF
-	}
-	if !want {
-		return nil
-	}
-	if t.s.gen == nil {
-		return errors.New("eval.metrics asks for bleu/chrf: generation-based metrics need a Generator (trainer.WithGenerator)")
-	}
-	return errors.New("eval.metrics bleu/chrf: not available in this build")
 }
 
 func dataOf(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -353,4 +354,76 @@ func TestFromScratch(t *testing.T) {
 	res2, err := Run(context.Background(), r2)
 	require.NoError(t, err)
 	assert.Equal(t, lossesOf(res.Logs), lossesOf(res2.Logs))
+}
+
+// echoGenerator answers every prompt with the reverse-task answer computed from it, so
+// BLEU and chrF must be 100.
+type echoGenerator struct{}
+
+func (echoGenerator) Complete(_ context.Context, prompt string) (string, error) {
+	src := strings.Fields(strings.TrimSuffix(prompt, " = "))
+	for i, j := 0, len(src)-1; i < j; i, j = i+1, j-1 {
+		src[i], src[j] = src[j], src[i]
+	}
+	return strings.Join(src, " "), nil
+}
+
+// TestRunGenerationMetrics: BLEU and chrF at every evaluation, from the model's own
+// greedy completions, and 100 from a generator that is always right.
+func TestRunGenerationMetrics(t *testing.T) {
+	r := testRecipe(t, "eval.metrics=[loss,bleu,chrf]", "eval.max_examples=8", "eval.samples=2", "train.max_steps=2", "train.save_steps=0", "generation.max_new_tokens=12")
+	var progress strings.Builder
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil), WithProgress(&progress))
+	require.NoError(t, err)
+	for _, e := range res.Evals {
+		require.NotNil(t, e.EvalBLEU)
+		require.NotNil(t, e.EvalChrF)
+		assert.True(t, *e.EvalChrF >= 0 && *e.EvalChrF <= 100)
+	}
+	assert.Contains(t, progress.String(), "eval_chrf")
+	assert.Contains(t, progress.String(), "reference:")
+	raw, err := os.ReadFile(filepath.Join(r.OutputDir, "metrics.jsonl"))
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"eval_bleu":`)
+
+	// All 40 examples (2 to 4 words each), so that the corpus has 4-grams: sacreBLEU's
+	// BLEU is 0 for a corpus without any.
+	r = testRecipe(t, "eval.metrics=[bleu,chrf]", "train.max_steps=1", "train.save_steps=0")
+	res, err = Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil), WithGenerator(echoGenerator{}))
+	require.NoError(t, err)
+	assert.InDelta(t, 100, *res.Evals[0].EvalBLEU, 1e-9)
+	assert.InDelta(t, 100, *res.Evals[0].EvalChrF, 1e-9)
+}
+
+// TestComplete: stop strings end the completion and are not part of it; the streamed
+// pieces add up to the result.
+func TestComplete(t *testing.T) {
+	m := tinyModel(t)
+	tok, err := tokenizer.Load("../testdata/tiny")
+	require.NoError(t, err)
+	g := GenerationConfig{MaxNewTokens: 30, TopP: 1, RepetitionPenalty: 1}
+	var streamed strings.Builder
+	full, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, func(s string) { streamed.WriteString(s) })
+	require.NoError(t, err)
+	assert.Equal(t, full, streamed.String())
+	i := strings.IndexFunc(full[1:], func(r rune) bool { return r >= 'a' && r <= 'z' }) + 1
+	require.Positive(t, i, "no ASCII letter in %q", full)
+	stop := full[i : i+1]
+	g.Stop = []string{"zzzz", stop}
+	cut, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, full[:strings.Index(full, stop)], cut)
+}
+
+// TestSamplesText: for text data, samples continue the first words of eval examples.
+func TestSamplesText(t *testing.T) {
+	dir := t.TempDir()
+	txt := filepath.Join(dir, "valid.txt")
+	require.NoError(t, os.WriteFile(txt, []byte("one two three four five six seven eight nine ten eleven\n\nanother paragraph of words that is long enough to cut\n"), 0o644))
+	var progress strings.Builder
+	r := testRecipe(t, "data.train="+txt, "data.eval="+txt, "data.format=text", "~data.template", "eval.samples=1", "train.max_steps=1", "train.save_steps=0")
+	_, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil), WithProgress(&progress))
+	require.NoError(t, err)
+	assert.Contains(t, progress.String(), `prompt:    "one two three four five six seven eight "`)
+	assert.Contains(t, progress.String(), `reference: "nine ten eleven"`)
 }

@@ -30,10 +30,12 @@ type Workload struct {
 	Embed    int
 	Heads    int
 	Batch    int // B
-	SeqLen   int // T
+	SeqLen   int // T; for a Generate workload, the prompt length
 	LoRA     bool
-	Steps    int // timed steps after Warmup
+	Steps    int // timed steps (generation runs) after Warmup
 	Generate bool
+	// NewTokens is how many tokens a Generate workload decodes greedily after its prompt.
+	NewTokens int
 }
 
 // Warmup is the number of untimed steps before the timed ones.
@@ -44,6 +46,7 @@ var Workloads = []Workload{
 	{Name: "tiny-lora", Layers: 4, Embed: 256, Heads: 4, Batch: 8, SeqLen: 128, LoRA: true, Steps: 10},
 	{Name: "small-lora", Layers: 12, Embed: 768, Heads: 12, Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
 	{Name: "tiny-full", Layers: 4, Embed: 256, Heads: 4, Batch: 8, SeqLen: 128, LoRA: false, Steps: 10},
+	{Name: "small-generate", Layers: 12, Embed: 768, Heads: 12, Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128},
 }
 
 // Find returns the workload of that name.
@@ -71,6 +74,10 @@ type Result struct {
 	Params          int       `json:"params"`
 	Trainable       int       `json:"trainable_params"`
 	LossFirstLast   []float64 `json:"loss_first_last"`
+
+	// PrefillTokensPerSecond is the prompt length over the median prefill time, for a
+	// Generate workload (0 and left out of the JSON otherwise).
+	PrefillTokensPerSecond float64 `json:"prefill_tokens_per_s,omitempty"`
 }
 
 // Trainer is a workload's model and optimizer, ready to step.
@@ -141,9 +148,13 @@ func (t *Trainer) Step(b transformer.Batch) (float64, error) {
 	return float64(loss.Value().Item().F64()), nil
 }
 
-// Run measures a train workload in this process: Warmup steps, then w.Steps timed ones.
-// PeakRSSMB is this process's peak so far: run one workload per process to compare.
+// Run measures a workload in this process: Warmup steps, then w.Steps timed ones (a
+// Generate workload goes to RunGenerate). PeakRSSMB is this process's peak so far: run
+// one workload per process to compare.
 func Run(w Workload) (Result, error) {
+	if w.Generate {
+		return RunGenerate(w)
+	}
 	t, err := NewTrainer(w)
 	if err != nil {
 		return Result{}, err

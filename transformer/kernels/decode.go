@@ -1,0 +1,395 @@
+package kernels
+
+import (
+	"math"
+	"runtime"
+	"sync"
+)
+
+// The kernels of incremental decoding: a language model that generates one token at a
+// time multiplies one row by every weight matrix (a GEMV, where Sgemm would pack the
+// whole matrix for a single row), and attends from a few new queries to the keys and
+// values it has cached for the positions before them.
+
+// gemvMinFlops is the size (2·rows·cols) below which VecMat and MatVec stay on the
+// calling goroutine; starting and joining helpers costs microseconds.
+const gemvMinFlops = 1 << 18
+
+// vecMatRows is how many rows of w one VecMat work item covers: a contiguous block of w
+// (590 KiB for GPT-2 small's c_attn), read in order, summed into a partial output.
+const vecMatRows = 192
+
+// matVecBlock is how many rows of w one MatVec work item covers.
+const matVecBlock = 512
+
+// decodeAsm selects the AVX2/FMA kernels of VecMat and MatVec where the CPU has them;
+// tests turn it off to check the pure-Go loops.
+var decodeAsm = haveDecodeAsm
+
+// VecMat computes out (N) = x (K) · w (K, N) + bias (N), one row through GPT-2's Conv1D
+// layout (w stored (in, out)). bias may be nil. It reads w once, in order, with an
+// AVX2/FMA kernel where the CPU has one. Large products are split into blocks of
+// vecMatRows rows over the package's goroutines, each summed into its own partial
+// output, and the partial outputs are added in order: the blocks depend on K only, so
+// the result does not depend on how many goroutines run. It panics if a buffer is too
+// short for its shape.
+func VecMat(out, x, w, bias []float32, K, N int) {
+	if len(x) < K || len(w) < K*N || len(out) < N || (bias != nil && len(bias) < N) {
+		panic("kernels: VecMat: buffer too short for its shape")
+	}
+	out, x, w = out[:N], x[:K], w[:K*N]
+	if bias != nil {
+		copy(out, bias[:N])
+	} else {
+		clear(out)
+	}
+	items := (K + vecMatRows - 1) / vecMatRows
+	if 2*K*N < gemvMinFlops || items == 1 {
+		axpyRows(out, x, w, N)
+		return
+	}
+	buf := partials.Get().(*[]float32)
+	if cap(*buf) < (items-1)*N {
+		*buf = make([]float32, (items-1)*N)
+	}
+	job := &vecMatJob{out: out, part: (*buf)[:(items-1)*N], x: x, w: w, K: K, N: N}
+	tm := newTeam(runtime.GOMAXPROCS(0))
+	tm.run(items, job)
+	tm.done()
+	for i := range items - 1 {
+		AddTo(out, job.part[i*N:], N)
+	}
+	partials.Put(buf)
+}
+
+// partials recycles the partial outputs of VecMat.
+var partials = sync.Pool{New: func() any { return new([]float32) }}
+
+// vecMatJob is a VecMat split into blocks of rows: block 0 adds into out, block i > 0
+// into part[(i−1)·N:].
+type vecMatJob struct {
+	out, part, x, w []float32
+	K, N            int
+}
+
+func (j *vecMatJob) runItem(i int) {
+	k0 := i * vecMatRows
+	k1 := min(k0+vecMatRows, j.K)
+	y := j.out
+	if i > 0 {
+		y = j.part[(i-1)*j.N:][:j.N]
+		clear(y)
+	}
+	axpyRows(y, j.x[k0:k1], j.w[k0*j.N:], j.N)
+}
+
+// axpyRows adds Σ_k x[k]·w[k·ldw : k·ldw+len(y)] into y, over the len(x) rows of w that
+// start at w[0], ldw floats apart, four rows at a time.
+func axpyRows(y, x, w []float32, ldw int) {
+	K := len(x)
+	if K == 0 || len(y) == 0 {
+		return
+	}
+	_ = w[(K-1)*ldw+len(y)-1] // the kernels read this far
+	if decodeAsm && len(y) >= 8 {
+		n8 := len(y) &^ 7
+		vecMatAVX(&y[0], n8, &x[0], K, &w[0], ldw)
+		for c := n8; c < len(y); c++ { // the last columns, fewer than 8
+			s := y[c]
+			for k, a := range x {
+				s += a * w[k*ldw+c]
+			}
+			y[c] = s
+		}
+		return
+	}
+	k := 0
+	for ; k+4 <= K; k += 4 {
+		a0, a1, a2, a3 := x[k], x[k+1], x[k+2], x[k+3]
+		w0 := w[k*ldw:][:len(y)]
+		w1 := w[(k+1)*ldw:][:len(y)]
+		w2 := w[(k+2)*ldw:][:len(y)]
+		w3 := w[(k+3)*ldw:][:len(y)]
+		for i := range y {
+			y[i] += a0*w0[i] + a1*w1[i] + a2*w2[i] + a3*w3[i]
+		}
+	}
+	for ; k < K; k++ {
+		a := x[k]
+		wk := w[k*ldw:][:len(y)]
+		for i := range y {
+			y[i] += a * wk[i]
+		}
+	}
+}
+
+// vecMatRef is the plain reference of VecMat.
+func vecMatRef(out, x, w, bias []float32, K, N int) {
+	for j := 0; j < N; j++ {
+		var s float32
+		if bias != nil {
+			s = bias[j]
+		}
+		for k := 0; k < K; k++ {
+			s += x[k] * w[k*N+j]
+		}
+		out[j] = s
+	}
+}
+
+// MatVec computes out (N) = w (N, K) · x (K): the dot product of x with every row of w.
+// With w the (V, C) token embedding and x a final hidden state it gives the V logits
+// of one position (GPT-2's tied LM head). It reads w once, in order, with an AVX2/FMA
+// kernel where the CPU has one. Large products are split into row blocks over the
+// package's goroutines; the result does not depend on how many run. It panics if a
+// buffer is too short for its shape.
+func MatVec(out, w, x []float32, N, K int) {
+	if len(x) < K || len(w) < K*N || len(out) < N {
+		panic("kernels: MatVec: buffer too short for its shape")
+	}
+	job := &matVecJob{out: out[:N], w: w[:K*N], x: x[:K], K: K, N: N}
+	n := (N + matVecBlock - 1) / matVecBlock
+	if 2*K*N < gemvMinFlops || n == 1 {
+		job.rows(0, N)
+		return
+	}
+	tm := newTeam(runtime.GOMAXPROCS(0))
+	defer tm.done()
+	tm.run(n, job)
+}
+
+type matVecJob struct {
+	out, w, x []float32
+	K, N      int
+}
+
+func (j *matVecJob) runItem(i int) {
+	r0 := i * matVecBlock
+	j.rows(r0, min(r0+matVecBlock, j.N))
+}
+
+// rows computes the outputs [r0, r1), four rows of w at a time.
+func (j *matVecJob) rows(r0, r1 int) {
+	K, x, w, out := j.K, j.x, j.w, j.out
+	if decodeAsm && K >= 8 && r1 > r0 {
+		k8 := K &^ 7
+		matVecAVX(&out[r0], r1-r0, &w[r0*K], K, &x[0], k8)
+		if k8 < K { // the last columns, fewer than 8
+			for r := r0; r < r1; r++ {
+				out[r] += dot(x[k8:], w[r*K+k8:(r+1)*K])
+			}
+		}
+		return
+	}
+	r := r0
+	for ; r+4 <= r1; r += 4 {
+		w0 := w[r*K:][:len(x)]
+		w1 := w[(r+1)*K:][:len(x)]
+		w2 := w[(r+2)*K:][:len(x)]
+		w3 := w[(r+3)*K:][:len(x)]
+		var s0, s1, s2, s3 float32
+		for k, v := range x {
+			s0 += w0[k] * v
+			s1 += w1[k] * v
+			s2 += w2[k] * v
+			s3 += w3[k] * v
+		}
+		out[r], out[r+1], out[r+2], out[r+3] = s0, s1, s2, s3
+	}
+	for ; r < r1; r++ {
+		wr := w[r*K:][:len(x)]
+		var s float32
+		for k, v := range x {
+			s += wr[k] * v
+		}
+		out[r] = s
+	}
+}
+
+// matVecRef is the plain reference of MatVec.
+func matVecRef(out, w, x []float32, N, K int) {
+	for r := 0; r < N; r++ {
+		var s float32
+		for k := 0; k < K; k++ {
+			s += w[r*K+k] * x[k]
+		}
+		out[r] = s
+	}
+}
+
+// CachedAttentionForward is causal multi-head attention of T new tokens against a
+// key/value cache, the attention of incremental decoding.
+//
+// The new tokens sit at positions P … P+T−1 of their sequence. qkv (T, 3C) holds their
+// queries, keys and values as c_attn produces them ([q | k | v], head h owning columns
+// h·hs … (h+1)·hs−1, hs = C/NH); only the queries are read. kcache and vcache (≥ P+T, C)
+// hold the keys and values of positions 0 … P+T−1, the new tokens' included (the caller
+// copies them in first). Query t sees keys 0 … P+t, scaled by 1/√hs. out (T, C)
+// receives softmax(q·kᵀ/√hs)·v with heads concatenated. With P = 0 and the cache holding
+// the sequence's keys and values, it equals AttentionForward on that sequence (without
+// segments).
+//
+// Work is split over (token, head) pairs when it is large enough to pay for helper
+// goroutines; every output is computed by one goroutine in a fixed order, so the result
+// does not depend on how many run.
+func CachedAttentionForward(out, qkv, kcache, vcache []float32, T, P, C, NH int) {
+	L := P + T
+	if len(qkv) < T*3*C || len(out) < T*C || len(kcache) < L*C || len(vcache) < L*C || C%NH != 0 {
+		panic("kernels: CachedAttentionForward: buffer too short for its shape")
+	}
+	job := &cachedAttention{out: out, qkv: qkv, k: kcache, v: vcache, T: T, P: P, C: C, NH: NH,
+		scale: float32(1 / math.Sqrt(float64(C/NH)))}
+	n := T * NH
+	// Each (t, h) pair reads P+t+1 keys and values of hs floats: 4·hs·(P+t+1) flops.
+	if 4*C*T*(P+T) < gemvMinFlops || n == 1 {
+		scores := make([]float32, L)
+		for i := range n {
+			job.pair(i, scores)
+		}
+		return
+	}
+	tm := newTeam(runtime.GOMAXPROCS(0))
+	defer tm.done()
+	tm.run(n, job)
+}
+
+type cachedAttention struct {
+	out, qkv, k, v []float32
+	T, P, C, NH    int
+	scale          float32
+}
+
+func (a *cachedAttention) runItem(i int) {
+	a.pair(i, make([]float32, a.P+a.T))
+}
+
+// pair computes item i: token t = i / NH, head h = i % NH, using scores (≥ P+T) as
+// scratch.
+func (a *cachedAttention) pair(i int, scores []float32) {
+	t, h := i/a.NH, i%a.NH
+	C, hs := a.C, a.C/a.NH
+	n := a.P + t + 1 // keys this query sees
+	q := a.qkv[t*3*C+h*hs:][:hs]
+	s := scores[:n]
+	o := a.out[t*C+h*hs:][:hs]
+	k, v := a.k[h*hs:n*C], a.v[h*hs:n*C] // row t2 of this head at t2·C
+	asm := decodeAsm && hs%8 == 0
+	if asm { // s = K·q, a MatVec over the head's keys, C floats apart
+		matVecAVX(&s[0], n, &k[0], C, &q[0], hs)
+	} else {
+		for t2 := range s {
+			s[t2] = dot(q, k[t2*C:])
+		}
+	}
+	maxv := float32(math.Inf(-1))
+	for t2, d := range s {
+		s[t2] = d * a.scale
+		maxv = max(maxv, s[t2])
+	}
+	var sum float32
+	for t2, d := range s {
+		e := float32(math.Exp(float64(d - maxv)))
+		s[t2] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for t2 := range s {
+		s[t2] *= inv
+	}
+	clear(o)
+	if asm { // o = sᵀ·V, a VecMat over the head's values, C floats apart
+		vecMatAVX(&o[0], hs, &s[0], n, &v[0], C)
+		return
+	}
+	for t2, p := range s {
+		axpy(o, p, v[t2*C:])
+	}
+}
+
+// dot returns Σ a[i]·b[i] over the len(a) elements, in four partial sums.
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// axpy adds alpha·x[:len(y)] into y.
+func axpy(y []float32, alpha float32, x []float32) {
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+// cachedAttentionRef is the plain reference of CachedAttentionForward: float64 scores
+// and sums, one (token, head) pair after another.
+func cachedAttentionRef(out, qkv, kcache, vcache []float32, T, P, C, NH int) {
+	hs := C / NH
+	scale := 1 / math.Sqrt(float64(hs))
+	scores := make([]float64, P+T)
+	for t := 0; t < T; t++ {
+		for h := 0; h < NH; h++ {
+			q := qkv[t*3*C+h*hs:][:hs]
+			n := P + t + 1
+			maxv := math.Inf(-1)
+			for t2 := 0; t2 < n; t2++ {
+				k := kcache[t2*C+h*hs:][:hs]
+				var d float64
+				for i := range q {
+					d += float64(q[i]) * float64(k[i])
+				}
+				scores[t2] = d * scale
+				maxv = math.Max(maxv, scores[t2])
+			}
+			var sum float64
+			for t2 := 0; t2 < n; t2++ {
+				scores[t2] = math.Exp(scores[t2] - maxv)
+				sum += scores[t2]
+			}
+			o := out[t*C+h*hs:][:hs]
+			for i := range o {
+				var acc float64
+				for t2 := 0; t2 < n; t2++ {
+					acc += scores[t2] / sum * float64(vcache[t2*C+h*hs+i])
+				}
+				o[i] = float32(acc)
+			}
+		}
+	}
+}
+
+// geluBlock is how many elements one GeluForwardParallel work item covers.
+const geluBlock = 1536
+
+// GeluForwardParallel is GeluForward split into blocks over the package's goroutines:
+// out = gelu_tanh(inp) element-wise, N elements, the same values bit for bit. out and inp
+// may be the same slice. Decoding calls it on short rows, where GELU's tanh is a
+// noticeable share of a step.
+func GeluForwardParallel(out, inp []float32, N int) {
+	n := (N + geluBlock - 1) / geluBlock
+	if n <= 1 {
+		GeluForward(out, inp, N)
+		return
+	}
+	tm := newTeam(runtime.GOMAXPROCS(0))
+	defer tm.done()
+	tm.run(n, &geluJob{out: out[:N], inp: inp[:N]})
+}
+
+type geluJob struct{ out, inp []float32 }
+
+func (j *geluJob) runItem(i int) {
+	lo := i * geluBlock
+	hi := min(lo+geluBlock, len(j.out))
+	GeluForward(j.out[lo:hi], j.inp[lo:hi], hi-lo)
+}
