@@ -69,14 +69,22 @@ torch_anchor.py prints. Compare the two back to back on one machine, as a ratio.
 			return fmt.Errorf("bench %s: %w", name, err)
 		}
 		if *asJSON {
-			line, _ := json.Marshal(map[string]any{"impl": res.Impl, "workload": res.Workload,
+			obj := map[string]any{"impl": res.Impl, "workload": res.Workload,
 				"tokens_per_s": round2(res.TokensPerSecond), "step_ms_median": round2(res.StepMsMedian),
-				"peak_rss_mb": round2(res.PeakRSSMB)})
+				"peak_rss_mb": round2(res.PeakRSSMB)}
+			if res.PrefillTokensPerSecond > 0 {
+				obj["prefill_tokens_per_s"] = round2(res.PrefillTokensPerSecond)
+			}
+			line, _ := json.Marshal(obj)
 			fmt.Fprintln(e.stdout, string(line))
 			continue
 		}
-		fmt.Fprintf(e.stdout, "llmtune %s tokens_per_s=%.1f step_ms=%.0f peak_rss_mb=%.0f\n",
-			res.Workload, res.TokensPerSecond, res.StepMsMedian, res.PeakRSSMB)
+		extra := ""
+		if res.PrefillTokensPerSecond > 0 {
+			extra = fmt.Sprintf(" prefill_tokens_per_s=%.1f", res.PrefillTokensPerSecond)
+		}
+		fmt.Fprintf(e.stdout, "llmtune %s tokens_per_s=%.1f step_ms=%.0f peak_rss_mb=%.0f%s\n",
+			res.Workload, res.TokensPerSecond, res.StepMsMedian, res.PeakRSSMB, extra)
 	}
 	return nil
 }
