@@ -1,10 +1,8 @@
 package lora
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,61 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/internal/numtest"
+	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/transformer"
-	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
 // The golden files come from testdata/gen_reference.py (PyTorch).
-var refDir = filepath.Join("..", "testdata", "reference")
+var refDir = reftest.Dir()
 
-type golden struct {
-	IDs7  []int `json:"ids.T7"`
-	IDs33 []int `json:"ids.T33"`
-	Batch struct {
-		IDs     [][]int `json:"ids"`
-		Targets [][]int `json:"targets"`
-		Pos     [][]int `json:"pos"`
-		Seg     [][]int `json:"seg"`
-	} `json:"batch"`
-	LoRALoss   float64 `json:"lora_loss"`
-	LoRAGreedy struct {
-		Prompt []int `json:"prompt"`
-		IDs    []int `json:"ids"`
-	} `json:"lora_greedy"`
-	f *safetensors.File
-}
+var flatten = reftest.Flatten
 
-func loadGolden(t *testing.T) *golden {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(refDir, "expected.json"))
-	require.NoError(t, err)
-	g := &golden{}
-	require.NoError(t, json.Unmarshal(raw, g))
-	g.f, err = safetensors.Open(filepath.Join(refDir, "expected.safetensors"))
-	require.NoError(t, err)
-	t.Cleanup(func() { g.f.Close() })
-	return g
-}
-
-func (g *golden) tensor(t *testing.T, name string) []float32 {
-	t.Helper()
-	info, ok := g.f.Tensor(name)
-	require.True(t, ok, "expected.safetensors has no %s", name)
-	out := make([]float32, info.NumElements())
-	require.NoError(t, g.f.ReadFloat32(name, out))
-	return out
-}
-
-func (g *golden) batch() transformer.Batch {
-	return transformer.Batch{IDs: g.Batch.IDs, Targets: g.Batch.Targets, Positions: g.Batch.Pos, Segments: g.Batch.Seg}
-}
-
-func flatten(rows [][]float32) []float32 {
-	var out []float32
-	for _, r := range rows {
-		out = append(out, r...)
-	}
-	return out
+// batch is the reference training batch.
+func batch(t *testing.T, g *reftest.Golden) transformer.Batch {
+	return transformer.Batch(g.Batch(t))
 }
 
 func loadTiny(t *testing.T) *transformer.Model {
@@ -79,39 +34,41 @@ func loadTiny(t *testing.T) *transformer.Model {
 
 // goldenAdapter applies r=4, alpha=8 LoRA on q and v to the reference model and sets its
 // weights to the reference's initial A and B.
-func goldenAdapter(t *testing.T, g *golden) (*transformer.Model, *Adapter) {
+func goldenAdapter(t *testing.T, g *reftest.Golden) (*transformer.Model, *Adapter) {
 	t.Helper()
 	m := loadTiny(t)
 	ad, err := Apply(m, Config{Rank: 4, Alpha: 8}, rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
 	require.Len(t, ad.Params(), 8)
 	for _, p := range ad.Params() {
-		copy(dataOf(p.Param), g.tensor(t, "lora_init."+p.Name))
+		copy(dataOf(p.Param), g.Tensor(t, "lora_init."+p.Name))
 	}
 	return m, ad
 }
 
 func TestGoldenLoRA(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m, ad := goldenAdapter(t, g)
-	want := g.tensor(t, "lora_logits.T33")
-	numtest.AssertClose(t, "lora logits", flatten(m.Logits(g.IDs33)), want, 2e-5)
+	want := g.Tensor(t, "lora_logits.T33")
+	numtest.AssertClose(t, "lora logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), want, 2e-5)
 
-	loss, err := m.Loss(g.batch())
+	loss, err := m.Loss(batch(t, g))
 	require.NoError(t, err)
-	assert.InDelta(t, g.LoRALoss, float64(loss.Value().Item().F32()), 1e-5, "lora loss")
+	assert.InDelta(t, g.Float(t, "lora_loss"), float64(loss.Value().Item().F32()), 1e-5, "lora loss")
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range ad.Params() {
 		require.True(t, p.Param.HasGrad(), "%s has no gradient", p.Name)
-		numtest.AssertCloseRel(t, "grad "+p.Name, dataOf(p.Param.Grad()), g.tensor(t, "lora_grad."+p.Name), 1e-4)
+		numtest.AssertCloseRel(t, "grad "+p.Name, dataOf(p.Param.Grad()), g.Tensor(t, "lora_grad."+p.Name), 1e-4)
 	}
 	for _, p := range m.Params() {
 		assert.False(t, p.Param.HasGrad(), "frozen base parameter %s got a gradient", p.Name)
 	}
 
 	// Greedy decoding with the adapter reproduces the reference ids.
-	seq := append([]int(nil), g.LoRAGreedy.Prompt...)
-	for range g.LoRAGreedy.IDs {
+	var greedy struct{ Prompt, IDs []int }
+	g.Decode(t, "lora_greedy", &greedy)
+	seq := append([]int(nil), greedy.Prompt...)
+	for range greedy.IDs {
 		last := m.Logits(seq)[len(seq)-1]
 		best := 0
 		for i, v := range last {
@@ -121,17 +78,17 @@ func TestGoldenLoRA(t *testing.T) {
 		}
 		seq = append(seq, best)
 	}
-	assert.Equal(t, g.LoRAGreedy.IDs, seq[len(g.LoRAGreedy.Prompt):], "greedy ids")
+	assert.Equal(t, greedy.IDs, seq[len(greedy.Prompt):], "greedy ids")
 }
 
 func TestGoldenMergeUnmerge(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m, ad := goldenAdapter(t, g)
 	base := map[string][]float32{}
 	for _, p := range m.Params() {
 		base[p.Name] = append([]float32(nil), dataOf(p.Param)...)
 	}
-	unmerged := flatten(m.Logits(g.IDs33))
+	unmerged := flatten(m.Logits(g.Ints(t, "ids.T33")))
 
 	require.NoError(t, ad.Merge())
 	assert.True(t, ad.Merged())
@@ -139,21 +96,21 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 	for i := range 2 {
 		name := "h." + string(rune('0'+i)) + ".attn.c_attn.weight"
 		c := transformer.BaseConv1D(m.Blocks[i].Attn.CAttn)
-		numtest.AssertClose(t, "merged "+name, dataOf(c.Weight), g.tensor(t, "lora_merged."+name), 1e-6)
+		numtest.AssertClose(t, "merged "+name, dataOf(c.Weight), g.Tensor(t, "lora_merged."+name), 1e-6)
 	}
-	numtest.AssertClose(t, "merged logits", flatten(m.Logits(g.IDs33)), unmerged, 1e-5)
-	numtest.AssertClose(t, "merged logits vs reference", flatten(m.Logits(g.IDs33)), g.tensor(t, "lora_logits.T33"), 2e-5)
+	numtest.AssertClose(t, "merged logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), unmerged, 1e-5)
+	numtest.AssertClose(t, "merged logits vs reference", flatten(m.Logits(g.Ints(t, "ids.T33"))), g.Tensor(t, "lora_logits.T33"), 2e-5)
 
 	require.NoError(t, ad.Unmerge())
 	assert.Error(t, ad.Unmerge(), "unmerging twice")
 	for _, p := range m.Params() {
 		numtest.AssertClose(t, "unmerged "+p.Name, dataOf(p.Param), base[p.Name], 1e-6)
 	}
-	numtest.AssertClose(t, "unmerged logits", flatten(m.Logits(g.IDs33)), unmerged, 1e-5)
+	numtest.AssertClose(t, "unmerged logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), unmerged, 1e-5)
 }
 
 func TestMergeRefusesNaN(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m, ad := goldenAdapter(t, g)
 	dataOf(ad.Layers[1].Parts[1].B)[3] = float32(math.NaN())
 	before := append([]float32(nil), dataOf(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight)...)
@@ -212,16 +169,16 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestDropout(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m := loadTiny(t)
 	ad, err := Apply(m, Config{Rank: 4, Alpha: 8, Dropout: 0.5}, rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
 	for _, p := range ad.Params() {
-		copy(dataOf(p.Param), g.tensor(t, "lora_init."+p.Name))
+		copy(dataOf(p.Param), g.Tensor(t, "lora_init."+p.Name))
 	}
-	ids := g.IDs33
+	ids := g.Ints(t, "ids.T33")
 	eval := flatten(m.Logits(ids))
-	numtest.AssertClose(t, "dropout off in evaluation", eval, g.tensor(t, "lora_logits.T33"), 2e-5)
+	numtest.AssertClose(t, "dropout off in evaluation", eval, g.Tensor(t, "lora_logits.T33"), 2e-5)
 	ad.SetTraining(true)
 	train := flatten(m.Logits(ids))
 	d, _ := numtest.Compare(train, eval, 0, false)
@@ -231,7 +188,7 @@ func TestDropout(t *testing.T) {
 
 	// In training, gradients still flow only to the adapter and are finite.
 	ad.SetTraining(true)
-	loss, err := m.Loss(g.batch())
+	loss, err := m.Loss(batch(t, g))
 	require.NoError(t, err)
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range ad.Params() {

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/internal/numtest"
+	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
@@ -20,7 +21,7 @@ import (
 // rank; a regex target_modules with RSLoRA and layers_to_transform) and reproduces the
 // reference logits, unmerged and merged.
 func TestLoadPEFT(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	for _, c := range []struct {
 		dir, logits string
 		layers      int
@@ -35,10 +36,10 @@ func TestLoadPEFT(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, ad.Layers, c.layers)
 			assert.InDelta(t, c.scaling, ad.Layers[0].Parts[0].Scaling, 1e-12)
-			want := g.tensor(t, c.logits)
-			numtest.AssertClose(t, c.dir+" logits", flatten(m.Logits(g.IDs33)), want, 2e-5)
+			want := g.Tensor(t, c.logits)
+			numtest.AssertClose(t, c.dir+" logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), want, 2e-5)
 			require.NoError(t, ad.Merge())
-			numtest.AssertClose(t, c.dir+" merged logits", flatten(m.Logits(g.IDs33)), want, 2e-5)
+			numtest.AssertClose(t, c.dir+" merged logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), want, 2e-5)
 			for _, p := range m.Params() {
 				assert.False(t, p.Param.RequiresGrad(), "%s not frozen", p.Name)
 			}
@@ -49,7 +50,7 @@ func TestLoadPEFT(t *testing.T) {
 // TestSaveQVAsFusedCAttn checks that a q/v adapter of rank r is written exactly as PEFT's
 // c_attn adapter of rank 2r with lora_alpha 2α, and that Load of it gives the same logits.
 func TestSaveQVAsFusedCAttn(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m, ad := goldenAdapter(t, g)
 	ad.BaseModel = "testdata/reference/tiny-f32"
 	dir := t.TempDir()
@@ -106,7 +107,7 @@ func TestSaveQVAsFusedCAttn(t *testing.T) {
 	ad2, err := Load(m2, dir)
 	require.NoError(t, err)
 	assert.Equal(t, "testdata/reference/tiny-f32", ad2.BaseModel)
-	numtest.AssertClose(t, "logits after save/load", flatten(m2.Logits(g.IDs33)), flatten(m.Logits(g.IDs33)), 1e-5)
+	numtest.AssertClose(t, "logits after save/load", flatten(m2.Logits(g.Ints(t, "ids.T33"))), flatten(m.Logits(g.Ints(t, "ids.T33"))), 1e-5)
 }
 
 // TestSaveLoadMixedTargets round-trips an adapter whose c_attn rank differs from the

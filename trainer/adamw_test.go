@@ -1,11 +1,8 @@
 package trainer
 
 import (
-	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/nlpodyssey/spago/ag"
@@ -15,38 +12,29 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/internal/numtest"
+	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/transformer"
-	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
-var refDir = filepath.Join("..", "testdata", "reference")
+var refDir = reftest.Dir()
 
 // TestAdamWGolden runs 3 AdamW steps (lr 1e-2, weight decay 0.01) on every parameter of
 // the reference model and compares the losses and some updated weights with PyTorch's.
 func TestAdamWGolden(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(refDir, "expected.json"))
-	require.NoError(t, err)
-	var g struct {
-		Batch struct {
-			IDs     [][]int `json:"ids"`
-			Targets [][]int `json:"targets"`
-			Pos     [][]int `json:"pos"`
-			Seg     [][]int `json:"seg"`
-		} `json:"batch"`
-		AdamW struct {
-			LR          float64   `json:"lr"`
-			Betas       []float64 `json:"betas"`
-			Eps         float64   `json:"eps"`
-			WeightDecay float64   `json:"weight_decay"`
-			Losses      []float64 `json:"losses"`
-		} `json:"adamw"`
+	g := reftest.Load(t)
+	var adam struct {
+		LR          float64   `json:"lr"`
+		Betas       []float64 `json:"betas"`
+		Eps         float64   `json:"eps"`
+		WeightDecay float64   `json:"weight_decay"`
+		Losses      []float64 `json:"losses"`
 	}
-	require.NoError(t, json.Unmarshal(raw, &g))
-	require.Len(t, g.AdamW.Losses, 4)
-	batch := transformer.Batch{IDs: g.Batch.IDs, Targets: g.Batch.Targets, Positions: g.Batch.Pos, Segments: g.Batch.Seg}
+	g.Decode(t, "adamw", &adam)
+	require.Len(t, adam.Losses, 4)
+	batch := transformer.Batch(g.Batch(t))
 
-	m, err := transformer.Load(filepath.Join(refDir, "tiny-f32"))
+	m, err := transformer.Load(reftest.Path("tiny-f32"))
 	require.NoError(t, err)
 	var params []*nn.Param
 	byName := map[string]*nn.Param{}
@@ -54,32 +42,24 @@ func TestAdamWGolden(t *testing.T) {
 		params = append(params, p.Param)
 		byName[p.Name] = p.Param
 	}
-	opt := NewAdamW(params, AdamWConfig{Beta1: g.AdamW.Betas[0], Beta2: g.AdamW.Betas[1], Eps: g.AdamW.Eps, WeightDecay: g.AdamW.WeightDecay})
+	opt := NewAdamW(params, AdamWConfig{Beta1: adam.Betas[0], Beta2: adam.Betas[1], Eps: adam.Eps, WeightDecay: adam.WeightDecay})
 	for step := 0; step < 4; step++ {
 		opt.ZeroGrad()
 		loss, err := m.Loss(batch)
 		require.NoError(t, err)
-		assert.InDelta(t, g.AdamW.Losses[step], float64(loss.Value().Item().F32()), 1e-5, "loss before step %d", step+1)
+		assert.InDelta(t, adam.Losses[step], float64(loss.Value().Item().F32()), 1e-5, "loss before step %d", step+1)
 		if step == 3 {
 			break
 		}
 		require.NoError(t, ag.Backward(loss))
-		opt.Step(g.AdamW.LR)
+		opt.Step(adam.LR)
 	}
-
-	f, err := safetensors.Open(filepath.Join(refDir, "expected.safetensors"))
-	require.NoError(t, err)
-	defer f.Close()
 	for _, name := range []string{"wte.weight", "h.1.attn.c_attn.weight", "ln_f.bias"} {
-		info, ok := f.Tensor("adamw3." + name)
-		require.True(t, ok)
-		want := make([]float32, info.NumElements())
-		require.NoError(t, f.ReadFloat32(info.Name, want))
 		// Adam divides each gradient element by its own magnitude, so an element whose
 		// gradient is small next to the tensor's largest carries float32 noise of ~1e-3
 		// relative into its update: compare the weights to 1e-3 of the tensor's max (a step
 		// moves them by up to 1e-2). TestAdamWSteps pins the arithmetic exactly.
-		numtest.AssertCloseRel(t, "after 3 steps "+name, mat.Data[float32](byName[name]), want, 1e-3)
+		numtest.AssertCloseRel(t, "after 3 steps "+name, mat.Data[float32](byName[name]), g.Tensor(t, "adamw3."+name), 1e-3)
 	}
 }
 
@@ -120,38 +100,19 @@ func TestAdamWSteps(t *testing.T) {
 // TestAdamWGoldenLoRA runs 3 AdamW steps on the LoRA parameters only (r=4, alpha=8 on q
 // and v, the reference's initial A and B) and compares with PyTorch.
 func TestAdamWGoldenLoRA(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(refDir, "expected.json"))
-	require.NoError(t, err)
-	var g struct {
-		Batch struct {
-			IDs     [][]int `json:"ids"`
-			Targets [][]int `json:"targets"`
-			Pos     [][]int `json:"pos"`
-			Seg     [][]int `json:"seg"`
-		} `json:"batch"`
-		Losses []float64 `json:"lora_adamw_losses"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &g))
-	require.Len(t, g.Losses, 4)
-	batch := transformer.Batch{IDs: g.Batch.IDs, Targets: g.Batch.Targets, Positions: g.Batch.Pos, Segments: g.Batch.Seg}
-	f, err := safetensors.Open(filepath.Join(refDir, "expected.safetensors"))
-	require.NoError(t, err)
-	defer f.Close()
-	read := func(name string) []float32 {
-		info, ok := f.Tensor(name)
-		require.True(t, ok, name)
-		out := make([]float32, info.NumElements())
-		require.NoError(t, f.ReadFloat32(name, out))
-		return out
-	}
+	g := reftest.Load(t)
+	var losses []float64
+	g.Decode(t, "lora_adamw_losses", &losses)
+	require.Len(t, losses, 4)
+	batch := transformer.Batch(g.Batch(t))
 
-	m, err := transformer.Load(filepath.Join(refDir, "tiny-f32"))
+	m, err := transformer.Load(reftest.Path("tiny-f32"))
 	require.NoError(t, err)
 	ad, err := lora.Apply(m, lora.Config{Rank: 4, Alpha: 8}, rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
 	var params []*nn.Param
 	for _, p := range ad.Params() {
-		copy(mat.Data[float32](p.Param), read("lora_init."+p.Name))
+		copy(mat.Data[float32](p.Param), g.Tensor(t, "lora_init."+p.Name))
 		params = append(params, p.Param)
 	}
 	opt := NewAdamW(params, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01})
@@ -159,7 +120,7 @@ func TestAdamWGoldenLoRA(t *testing.T) {
 		opt.ZeroGrad()
 		loss, err := m.Loss(batch)
 		require.NoError(t, err)
-		assert.InDelta(t, g.Losses[step], float64(loss.Value().Item().F32()), 1e-5, "loss before step %d", step+1)
+		assert.InDelta(t, losses[step], float64(loss.Value().Item().F32()), 1e-5, "loss before step %d", step+1)
 		if step == 3 {
 			break
 		}
@@ -167,6 +128,6 @@ func TestAdamWGoldenLoRA(t *testing.T) {
 		opt.Step(1e-2)
 	}
 	for _, p := range ad.Params() {
-		numtest.AssertCloseRel(t, "after 3 steps "+p.Name, mat.Data[float32](p.Param), read("lora_adamw3."+p.Name), 1e-3)
+		numtest.AssertCloseRel(t, "after 3 steps "+p.Name, mat.Data[float32](p.Param), g.Tensor(t, "lora_adamw3."+p.Name), 1e-3)
 	}
 }

@@ -2,10 +2,8 @@ package transformer_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,9 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/transformer"
-	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
 // TestGenerateLoRAGolden decodes greedily with the KV cache through a LoRA adapter (r=4,
@@ -23,42 +21,32 @@ import (
 // reproduce PyTorch's ids (expected.json lora_greedy); without the adapter the ids
 // differ, so the adapter is really in the path.
 func TestGenerateLoRAGolden(t *testing.T) {
-	refDir := filepath.Join("..", "testdata", "reference")
-	raw, err := os.ReadFile(filepath.Join(refDir, "expected.json"))
-	require.NoError(t, err)
-	var g struct {
-		LoRAGreedy struct {
-			Prompt []int `json:"prompt"`
-			IDs    []int `json:"ids"`
-		} `json:"lora_greedy"`
-	}
-	require.NoError(t, json.Unmarshal(raw, &g))
-	want := g.LoRAGreedy.IDs
+	g := reftest.Load(t)
+	var greedy struct{ Prompt, IDs []int }
+	g.Decode(t, "lora_greedy", &greedy)
+	want := greedy.IDs
 	require.NotEmpty(t, want)
 
-	m, err := transformer.Load(filepath.Join(refDir, "tiny-f32"))
+	m, err := transformer.Load(reftest.Path("tiny-f32"))
 	require.NoError(t, err)
 	opt := transformer.GenerateOptions{MaxNewTokens: len(want)}
-	base, err := m.Generate(context.Background(), g.LoRAGreedy.Prompt, opt)
+	base, err := m.Generate(context.Background(), greedy.Prompt, opt)
 	require.NoError(t, err)
 
-	f, err := safetensors.Open(filepath.Join(refDir, "expected.safetensors"))
-	require.NoError(t, err)
-	defer f.Close()
 	ad, err := lora.Apply(m, lora.Config{Rank: 4, Alpha: 8}, rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
 	require.Len(t, ad.Params(), 8)
 	for _, p := range ad.Params() {
-		require.NoError(t, f.ReadFloat32("lora_init."+p.Name, mat.Data[float32](p.Param.Value())), p.Name)
+		copy(mat.Data[float32](p.Param.Value()), g.Tensor(t, "lora_init."+p.Name))
 	}
-	got, err := m.Generate(context.Background(), g.LoRAGreedy.Prompt, opt)
+	got, err := m.Generate(context.Background(), greedy.Prompt, opt)
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "greedy ids with the LoRA adapter")
 	assert.NotEqual(t, want, base, "the adapter changes nothing: the test proves nothing")
 
 	// Merged into the base weights, the adapter gives the same ids on the plain path.
 	require.NoError(t, ad.Merge())
-	merged, err := m.Generate(context.Background(), g.LoRAGreedy.Prompt, opt)
+	merged, err := m.Generate(context.Background(), greedy.Prompt, opt)
 	require.NoError(t, err)
 	assert.Equal(t, want, merged, "greedy ids with the adapter merged")
 }

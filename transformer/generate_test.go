@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/internal/numtest"
+	"github.com/llmtune/llmtune/internal/reftest"
 )
 
 func loadTiny(t testing.TB) *Model {
@@ -44,14 +45,14 @@ func fullGreedy(m *Model, prompt []int, n int, penalty float64) []int {
 }
 
 // tinyPrompts are prompts of several lengths for the reference model (vocab 512).
-func tinyPrompts(g *golden) [][]int {
-	return [][]int{g.IDs1, g.IDs7, g.IDs33, {0}, {511, 511, 3}, g.Batch.IDs[1][:20]}
+func tinyPrompts(t *testing.T, g *reftest.Golden) [][]int {
+	return [][]int{g.Ints(t, "ids.T1"), g.Ints(t, "ids.T7"), g.Ints(t, "ids.T33"), {0}, {511, 511, 3}, g.Batch(t).IDs[1][:20]}
 }
 
 func TestGenerateGreedyMatchesFullForward(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m := loadTiny(t)
-	for _, prompt := range tinyPrompts(g) {
+	for _, prompt := range tinyPrompts(t, g) {
 		got, err := m.Generate(context.Background(), prompt, GenerateOptions{MaxNewTokens: 16})
 		require.NoError(t, err)
 		assert.Equal(t, fullGreedy(m, prompt, 16, 0), got, "Generate(%v) greedy", prompt)
@@ -62,9 +63,9 @@ func TestGenerateGreedyMatchesFullForward(t *testing.T) {
 // single tokens, several tokens on a non-empty cache) and compares each step's logits
 // with the full forward pass.
 func TestNextLogitsMatchesLogits(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m := loadTiny(t)
-	seq := g.IDs33
+	seq := g.Ints(t, "ids.T33")
 	full := m.Logits(seq)
 	cache, err := NewKVCache(m.Config, len(seq)+2)
 	require.NoError(t, err)
@@ -116,15 +117,15 @@ func TestNextLogitsErrors(t *testing.T) {
 }
 
 func TestGenerateLengthLimit(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m := loadTiny(t)
-	_, err := m.Generate(context.Background(), g.IDs7, GenerateOptions{MaxNewTokens: 122})
+	_, err := m.Generate(context.Background(), g.Ints(t, "ids.T7"), GenerateOptions{MaxNewTokens: 122})
 	require.ErrorIs(t, err, ErrContextLength)
 	assert.ErrorContains(t, err, "prompt of 7 tokens + max_new_tokens 122 exceeds n_positions 128")
-	ids, err := m.Generate(context.Background(), g.IDs7, GenerateOptions{MaxNewTokens: 121})
+	ids, err := m.Generate(context.Background(), g.Ints(t, "ids.T7"), GenerateOptions{MaxNewTokens: 121})
 	require.NoError(t, err)
 	assert.Len(t, ids, 121)
-	ids, err = m.Generate(context.Background(), g.IDs7, GenerateOptions{})
+	ids, err = m.Generate(context.Background(), g.Ints(t, "ids.T7"), GenerateOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, ids)
 }
@@ -148,9 +149,9 @@ func TestGenerateOptionErrors(t *testing.T) {
 }
 
 func TestGenerateSampling(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m := loadTiny(t)
-	prompt := g.IDs7
+	prompt := g.Ints(t, "ids.T7")
 	const n = 24
 	greedy := fullGreedy(m, prompt, n, 0)
 	gen := func(opt GenerateOptions, seed uint64) []int {
@@ -177,13 +178,13 @@ func TestGenerateSampling(t *testing.T) {
 // TestGenerateRepetitionPenalty checks the penalty against full-forward greedy decoding
 // with Hugging Face's rule applied by hand; the penalty must change the ids.
 func TestGenerateRepetitionPenalty(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m := loadTiny(t)
 	for _, p := range []float64{1.3, 0.7} {
-		ids, err := m.Generate(context.Background(), g.IDs7, GenerateOptions{MaxNewTokens: 20, RepetitionPenalty: p})
+		ids, err := m.Generate(context.Background(), g.Ints(t, "ids.T7"), GenerateOptions{MaxNewTokens: 20, RepetitionPenalty: p})
 		require.NoError(t, err)
-		assert.Equal(t, fullGreedy(m, g.IDs7, 20, p), ids, "penalty %g", p)
-		assert.NotEqual(t, fullGreedy(m, g.IDs7, 20, 0), ids, "penalty %g changed nothing", p)
+		assert.Equal(t, fullGreedy(m, g.Ints(t, "ids.T7"), 20, p), ids, "penalty %g", p)
+		assert.NotEqual(t, fullGreedy(m, g.Ints(t, "ids.T7"), 20, 0), ids, "penalty %g changed nothing", p)
 	}
 }
 
@@ -255,20 +256,20 @@ func TestSampleFollowsSoftmax(t *testing.T) {
 }
 
 func TestGenerateStops(t *testing.T) {
-	g := loadGolden(t)
+	g := reftest.Load(t)
 	m := loadTiny(t)
 	ctx := context.Background()
-	greedy := fullGreedy(m, g.IDs33, 20, 0)
+	greedy := fullGreedy(m, g.Ints(t, "ids.T33"), 20, 0)
 	// Stop at the first occurrence of the id at index 5.
 	stop := greedy[5]
 	at := slices.Index(greedy, stop)
-	ids, err := m.Generate(ctx, g.IDs33, GenerateOptions{MaxNewTokens: 20, StopIDs: []int{500, stop}})
+	ids, err := m.Generate(ctx, g.Ints(t, "ids.T33"), GenerateOptions{MaxNewTokens: 20, StopIDs: []int{500, stop}})
 	require.NoError(t, err)
 	assert.Equal(t, greedy[:at+1], ids, "stop id %d is included and ends generation", stop)
 
 	// OnToken sees every id as it comes; returning false stops after that id.
 	var seen []int
-	ids, err = m.Generate(ctx, g.IDs33, GenerateOptions{MaxNewTokens: 20, OnToken: func(id int) bool {
+	ids, err = m.Generate(ctx, g.Ints(t, "ids.T33"), GenerateOptions{MaxNewTokens: 20, OnToken: func(id int) bool {
 		seen = append(seen, id)
 		return len(seen) < 4
 	}})
@@ -280,7 +281,7 @@ func TestGenerateStops(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	seen = nil
-	ids, err = m.Generate(cctx, g.IDs33, GenerateOptions{MaxNewTokens: 20, OnToken: func(id int) bool {
+	ids, err = m.Generate(cctx, g.Ints(t, "ids.T33"), GenerateOptions{MaxNewTokens: 20, OnToken: func(id int) bool {
 		seen = append(seen, id)
 		if len(seen) == 3 {
 			cancel()
@@ -289,7 +290,7 @@ func TestGenerateStops(t *testing.T) {
 	}})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, greedy[:3], ids)
-	ids, err = m.Generate(cctx, g.IDs33, GenerateOptions{MaxNewTokens: 20})
+	ids, err = m.Generate(cctx, g.Ints(t, "ids.T33"), GenerateOptions{MaxNewTokens: 20})
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, ids)
 }
