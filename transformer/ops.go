@@ -120,6 +120,10 @@ func (o *conv1DOp) Forward() (mat.Tensor, error) {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	y := newDense(N, out)
 	yd := data(y)
+	if N == 1 { // one row (a decode step through a LoRA layer): read W once, unpacked
+		kernels.VecMat(yd, data(o.x), data(o.w), data(o.b), in, out)
+		return y, nil
+	}
 	kernels.Sgemm(false, false, N, out, in, 1, data(o.x), in, data(o.w), out, 0, yd, out)
 	kernels.AddBias(yd, data(o.b), N, out)
 	return y, nil

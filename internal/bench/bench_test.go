@@ -10,6 +10,9 @@ import (
 // batch outside the timer); `-benchtime=1x` is a smoke test.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, w := range Workloads {
+		if w.Generate {
+			continue // BenchmarkGenerate
+		}
 		b.Run(w.Name, func(b *testing.B) {
 			t, err := NewTrainer(w)
 			require.NoError(b, err)
