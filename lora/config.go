@@ -3,6 +3,7 @@ package lora
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -54,7 +55,7 @@ func (c Config) Scaling() float64 { return scaling(c.Alpha, c.Rank, c.RSLoRA) }
 
 func scaling(alpha float64, rank int, rslora bool) float64 {
 	if rslora {
-		return alpha / sqrt(float64(rank))
+		return alpha / math.Sqrt(float64(rank))
 	}
 	return alpha / float64(rank)
 }

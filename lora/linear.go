@@ -190,5 +190,3 @@ func kaimingUniform(d []float32, in int, rng *rand.Rand) {
 		d[i] = float32((2*rng.Float64() - 1) * bound)
 	}
 }
-
-func sqrt(x float64) float64 { return math.Sqrt(x) }

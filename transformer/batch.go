@@ -3,8 +3,6 @@ package transformer
 import (
 	"errors"
 	"fmt"
-
-	"github.com/llmtune/llmtune/transformer/kernels"
 )
 
 // ErrNoTargets is returned by Loss when every target of a batch is IgnoreIndex.
@@ -102,9 +100,4 @@ func (b Batch) countTargets() int {
 		}
 	}
 	return n
-}
-
-// lmHeadLogits writes h (N, C) · wᵀ into logits (N, V).
-func lmHeadLogits(logits, h, w []float32, N, C, V int) {
-	kernels.LMHead(logits, h, w, N, C, V)
 }

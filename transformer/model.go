@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/llmtune/llmtune/transformer/kernels"
 )
 
 // IgnoreIndex is the target that marks a position excluded from the loss (PyTorch's
@@ -67,7 +70,7 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 		switch {
 		case p.Param.Dims() == 2 && p.Param.Shape()[1] == 1: // biases and LayerNorm
 			continue
-		case hasSuffix(p.Name, "attn.c_proj.weight"), hasSuffix(p.Name, "mlp.c_proj.weight"):
+		case strings.HasSuffix(p.Name, "c_proj.weight"): // attn.c_proj and mlp.c_proj
 			std = residStd
 		}
 		d := data(p.Param)
@@ -76,10 +79,6 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 		}
 	}
 	return m, nil
-}
-
-func hasSuffix(s, suffix string) bool {
-	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
 }
 
 // newZero returns a model with zero weights, LayerNorm weights 1.
@@ -247,7 +246,7 @@ func (m *Model) Logits(ids []int) [][]float32 {
 	}
 	T, C, V := len(ids), m.Config.EmbedDim, m.Config.VocabSize
 	flat := make([]float32, T*V)
-	lmHeadLogits(flat, data(h), data(m.lmHead()), T, C, V)
+	kernels.LMHead(flat, data(h), data(m.lmHead()), T, C, V)
 	out := make([][]float32, T)
 	for t := range out {
 		out[t] = flat[t*V : (t+1)*V : (t+1)*V]
