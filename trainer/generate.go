@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/llmtune/llmtune/transformer"
 )
@@ -42,11 +43,10 @@ func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt s
 				}
 				return false
 			}
-			// Hold back a trailing invalid UTF-8 piece: the next token completes it.
-			valid := len(strings.ToValidUTF8(s, "")) == len(s)
-			if onText != nil && valid && len(s) > shown {
-				onText(s[shown:])
-				shown = len(s)
+			// Hold back an incomplete rune at the end: the next token may complete it.
+			if end := completeRunes(s); onText != nil && end > shown {
+				onText(s[shown:end])
+				shown = end
 			}
 			return true
 		},
@@ -65,6 +65,19 @@ func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt s
 		onText(s[shown:])
 	}
 	return s, err
+}
+
+// completeRunes returns len(s) less the bytes of an incomplete UTF-8 sequence at its end.
+func completeRunes(s string) int {
+	for i := 1; i <= utf8.UTFMax-1 && i <= len(s); i++ {
+		if utf8.RuneStart(s[len(s)-i]) {
+			if !utf8.FullRuneInString(s[len(s)-i:]) {
+				return len(s) - i
+			}
+			break
+		}
+	}
+	return len(s)
 }
 
 // stopIndex returns where the first of the stop strings begins in s, or −1.

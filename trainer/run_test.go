@@ -427,3 +427,12 @@ func TestSamplesText(t *testing.T) {
 	assert.Contains(t, progress.String(), `prompt:    "one two three four five six seven eight "`)
 	assert.Contains(t, progress.String(), `reference: "nine ten eleven"`)
 }
+
+func TestCompleteRunes(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want int
+	}{{"", 0}, {"abc", 3}, {"a\xc3", 1}, {"aé", 3}, {"a\xe2\x82", 1}, {"a€", 4}, {"\xff\xfeab", 4}, {"ab\xf0\x9f\x98", 2}} {
+		assert.Equal(t, c.want, completeRunes(c.s), "completeRunes(%q)", c.s)
+	}
+}

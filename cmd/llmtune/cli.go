@@ -33,6 +33,8 @@ var commands []command
 func init() {
 	commands = []command{
 		{"run", "RECIPE [key.path=value ...] [~key ...]", "fine-tune as a YAML recipe says", cmdRun},
+		{"generate", "--model DIR [--adapter DIR] [--prompt TEXT] [--temperature F ...]", "complete prompts: one, each line of stdin, or interactively", cmdGenerate},
+		{"eval", "--model DIR [--adapter DIR] --data FILE [--metrics LIST] [--json]", "loss, perplexity, BLEU and chrF on a data file", cmdEval},
 		{"merge", "--model DIR --adapter DIR --out DIR", "fold an adapter into the model and save an HF checkpoint", cmdMerge},
 		{"tokenize", "--model DIR --data FILE [--recipe R]", "show the first examples' tokens and which are trained", cmdTokenize},
 		{"bench", "[--workload NAME] [--json]", "run the performance workloads of ../shared/bench", cmdBench},

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/transformer"
+)
+
+const evalArgs = "--model DIR [--adapter DIR] --data FILE [--recipe R] [--format F] [--template T]\n" +
+	"            [--metrics LIST] [--max-examples N] [--json]"
+
+// evalResult is what eval prints; metrics not asked for are left out.
+type evalResult struct {
+	EvalLoss       *float64 `json:"eval_loss,omitempty"`
+	EvalPerplexity *float64 `json:"eval_perplexity,omitempty"`
+	EvalTokens     int      `json:"eval_tokens,omitempty"` // target tokens behind the loss
+	EvalBLEU       *float64 `json:"eval_bleu,omitempty"`
+	EvalChrF       *float64 `json:"eval_chrf,omitempty"`
+	Examples       int      `json:"examples"`
+}
+
+// cmdEval is llmtune eval: loss, perplexity, BLEU and chrF of the model (and adapter) on
+// a data file.
+func cmdEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "eval", evalArgs,
+		`Evaluates the model (and adapter) on a data file, as llmtune run evaluates:
+  loss, perplexity  mean cross-entropy of the target tokens, weighted by token over the
+                    file, and its exp (examples cut to min(max_seq_len, n_positions));
+  bleu, chrf        corpus BLEU and chrF (0-100, as sacreBLEU) of the completions of the
+                    examples' prompts against their references (prompt_completion or
+                    source_target data only), generated with the recipe's generation
+                    settings (--recipe), else greedily with at most 64 new tokens.
+Data settings (format, template, train_on_inputs, max_seq_len) and eval settings come
+from --recipe, else from the flags. Without --data the recipe's evaluation data is used
+(data.eval, or the val_set_size split of data.train). The default metrics are the
+recipe's eval.metrics, else all that the format allows.`)
+	model := fs.String("model", "", "model `DIR` (HF GPT-2 checkpoint with tokenizer files; default: the recipe's base_model)")
+	adapter := fs.String("adapter", "", "LoRA adapter `DIR` to apply (PEFT format, from llmtune or PEFT; a run saves OUTPUT_DIR/adapter)")
+	data := fs.String("data", "", "evaluation `FILE` (.txt or .jsonl; default: the recipe's evaluation data)")
+	recipePath := fs.String("recipe", "", "take data, eval and generation settings from this recipe `FILE`")
+	format := fs.String("format", "", "data `FORMAT`: text, prompt_completion or source_target (default text, or the recipe's)")
+	template := fs.String("template", "", "`TEMPLATE` of prompt_completion or source_target data, e.g. \"{source} = {target}\"")
+	metricsFlag := fs.String("metrics", "", "comma-separated `LIST` of loss, perplexity, bleu, chrf")
+	maxExamples := fs.Int("max-examples", 0, "evaluate the first `N` examples only; 0 uses them all (default: the recipe's eval.max_examples)")
+	asJSON := fs.Bool("json", false, "print one JSON object: eval_loss, eval_perplexity, eval_tokens, eval_bleu, eval_chrf, examples")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("eval: unexpected argument %q", fs.Arg(0))
+	}
+	rec := trainer.DefaultRecipe()
+	rec.Data.Packing = true // packing leaves each example's loss unchanged, and is faster
+	if *recipePath != "" {
+		r, err := trainer.LoadRecipe(*recipePath)
+		if err != nil {
+			return err
+		}
+		rec = *r
+		if *model == "" {
+			*model = rec.BaseModel
+		}
+	}
+	if *model == "" {
+		return usagef("eval: missing --model")
+	}
+	if *data == "" && *recipePath == "" {
+		return usagef("eval: missing --data")
+	}
+	if *format != "" {
+		if err := rec.Data.Format.UnmarshalText([]byte(*format)); err != nil {
+			return usagef("eval: --format: %v", err)
+		}
+	}
+	if *template != "" {
+		rec.Data.Template = *template
+	}
+	if isFlagSet(fs, "max-examples") {
+		if *maxExamples < 0 {
+			return usagef("eval: --max-examples %d must be ≥ 0 (0 = all)", *maxExamples)
+		}
+		rec.Eval.MaxExamples = *maxExamples
+	}
+	hasRefs := rec.Data.Format != trainer.FormatText
+	metrics := rec.Eval.Metrics
+	switch {
+	case *metricsFlag != "":
+		metrics = nil
+		for _, name := range strings.Split(*metricsFlag, ",") {
+			var m trainer.Metric
+			if err := m.UnmarshalText([]byte(strings.TrimSpace(name))); err != nil {
+				return usagef("eval: --metrics: %v", err)
+			}
+			if !slices.Contains(metrics, m) {
+				metrics = append(metrics, m)
+			}
+		}
+	case *recipePath == "":
+		metrics = []trainer.Metric{trainer.MetricLoss, trainer.MetricPerplexity}
+		if hasRefs {
+			metrics = append(metrics, trainer.MetricBLEU, trainer.MetricChrF)
+		}
+	}
+	for _, m := range metrics {
+		if (m == trainer.MetricBLEU || m == trainer.MetricChrF) && !hasRefs {
+			return usagef("eval: %s compares completions with references: it needs --format prompt_completion or source_target (the data is %s)", m, rec.Data.Format)
+		}
+	}
+
+	m, tok, err := loadModel(*model, *adapter)
+	if err != nil {
+		return err
+	}
+	rec.Data.MaxSeqLen = min(rec.Data.MaxSeqLen, m.Config.MaxPositions)
+	var ds *trainer.Dataset
+	if *data != "" {
+		ds, err = trainer.NewDataset(*data, rec.Data, tok)
+	} else {
+		_, ds, err = trainer.OpenData(&rec, tok)
+		if err == nil && ds == nil {
+			err = usagef("eval: the recipe %s has no evaluation data (data.eval or data.val_set_size): give --data", *recipePath)
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	var res evalResult
+	if slices.Contains(metrics, trainer.MetricLoss) || slices.Contains(metrics, trainer.MetricPerplexity) {
+		loss, tokens, examples, err := evalLoss(ctx, m, ds, rec.EvalLoaderConfig())
+		if err != nil {
+			return err
+		}
+		ppl := math.Exp(loss)
+		if math.IsInf(ppl, 0) {
+			return fmt.Errorf("eval: perplexity exp(%g) overflows", loss)
+		}
+		if slices.Contains(metrics, trainer.MetricLoss) {
+			res.EvalLoss = &loss
+		}
+		if slices.Contains(metrics, trainer.MetricPerplexity) {
+			res.EvalPerplexity = &ppl
+		}
+		res.EvalTokens, res.Examples = tokens, examples
+	}
+	bleu, chrf := slices.Contains(metrics, trainer.MetricBLEU), slices.Contains(metrics, trainer.MetricChrF)
+	if bleu || chrf {
+		hyps, refs, err := completeAll(ctx, m, tok, ds, rec)
+		if err != nil {
+			return err
+		}
+		if bleu {
+			s, err := trainer.CorpusBLEU(hyps, [][]string{refs})
+			if err != nil {
+				return fmt.Errorf("eval: bleu: %w", err)
+			}
+			res.EvalBLEU = &s.Score
+		}
+		if chrf {
+			s, err := trainer.CorpusChrF(hyps, [][]string{refs})
+			if err != nil {
+				return fmt.Errorf("eval: chrf: %w", err)
+			}
+			res.EvalChrF = &s.Score
+		}
+		if res.Examples == 0 {
+			res.Examples = len(hyps)
+		}
+	}
+	return writeEval(e.stdout, res, *asJSON)
+}
+
+// evalLoss returns the token-weighted mean cross-entropy over the dataset, the number of
+// target tokens and of examples behind it.
+func evalLoss(ctx context.Context, m *transformer.Model, ds *trainer.Dataset, cfg trainer.LoaderConfig) (loss float64, tokens, examples int, err error) {
+	l, err := ds.Loader(cfg, trainer.DataState{})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer l.Close()
+	var sum float64
+	for {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, 0, fmt.Errorf("eval: %w", err)
+		}
+		b, err := l.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		s, n, err := m.EvalLoss(b)
+		if errors.Is(err, transformer.ErrNoTargets) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("eval %s: %w", ds.Path, err)
+		}
+		sum += s
+		tokens += n
+		examples = l.Stats().Examples
+	}
+	if tokens == 0 {
+		return 0, 0, 0, fmt.Errorf("eval %s: no target token to evaluate", ds.Path)
+	}
+	loss = sum / float64(tokens)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, 0, 0, fmt.Errorf("eval %s: the loss is %g", ds.Path, loss)
+	}
+	return loss, tokens, examples, nil
+}
+
+// completeAll completes the prompt of each example (at most rec.Eval.MaxExamples) with
+// the recipe's generation settings and returns the completions, trimmed, and the
+// references: what llmtune run scores, with the same seeding (each completion starts
+// the sampler afresh from the recipe's seed).
+func completeAll(ctx context.Context, m *transformer.Model, tok *tokenizer.BPE, ds *trainer.Dataset, rec trainer.Recipe) (hyps, refs []string, err error) {
+	limit := rec.Eval.MaxExamples
+	for ex, err := range ds.Examples() {
+		if err != nil {
+			return nil, nil, err
+		}
+		if limit > 0 && len(hyps) >= limit {
+			break
+		}
+		rng := rand.New(rand.NewPCG(rec.Seed, 0x6e6))
+		h, err := trainer.Complete(ctx, m, tok, ex.Prompt, rec.Generation, rng, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("eval: generate for %s:%d: %w", ds.Path, ex.Line, err)
+		}
+		hyps, refs = append(hyps, strings.TrimSpace(h)), append(refs, ex.Reference)
+	}
+	if len(hyps) == 0 {
+		return nil, nil, fmt.Errorf("eval %s: no example to generate for", ds.Path)
+	}
+	return hyps, refs, nil
+}
+
+// writeEval prints res as one JSON object, or one "name value" line per metric.
+func writeEval(w io.Writer, res evalResult, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(res)
+	}
+	line := func(name, format string, v *float64) {
+		if v != nil {
+			fmt.Fprintf(w, "%-16s "+format+"\n", name, *v)
+		}
+	}
+	line("eval_loss", "%.4f", res.EvalLoss)
+	line("eval_perplexity", "%.3f", res.EvalPerplexity)
+	line("eval_bleu", "%.2f", res.EvalBLEU)
+	line("eval_chrf", "%.2f", res.EvalChrF)
+	if res.EvalTokens > 0 {
+		fmt.Fprintf(w, "%-16s %d (%d target tokens)\n", "examples", res.Examples, res.EvalTokens)
+	} else {
+		fmt.Fprintf(w, "%-16s %d\n", "examples", res.Examples)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var reverseData = filepath.Join(tinyDir, "reverse.jsonl")
+
+// evalJSON runs eval --json with args and decodes its output.
+func evalJSON(t *testing.T, args ...string) map[string]float64 {
+	t.Helper()
+	code, out, stderr := llmtune(t, append([]string{"eval", "--json"}, args...)...)
+	require.Equal(t, 0, code, stderr)
+	var res map[string]float64
+	require.NoError(t, json.Unmarshal([]byte(out), &res), "output %q", out)
+	return res
+}
+
+func TestEvalJSON(t *testing.T) {
+	res := evalJSON(t, "--model", tinyDir, "--data", reverseData, "--format", "source_target",
+		"--template", "{source} = {target}", "--max-examples", "12")
+	loss, ppl := res["eval_loss"], res["eval_perplexity"]
+	assert.False(t, math.IsNaN(loss) || math.IsInf(loss, 0), "eval_loss %g", loss)
+	assert.Greater(t, loss, 0.0)
+	assert.InEpsilon(t, math.Exp(loss), ppl, 1e-9, "perplexity = exp(loss)")
+	for _, k := range []string{"eval_bleu", "eval_chrf"} {
+		v, ok := res[k]
+		if assert.True(t, ok, "%s in %v", k, res) {
+			assert.True(t, v >= 0 && v <= 100, "%s = %g, want in [0, 100]", k, v)
+		}
+	}
+	assert.Equal(t, 12.0, res["examples"])
+	assert.Greater(t, res["eval_tokens"], 12.0)
+
+	// The adapter changes the loss; --metrics limits what is computed.
+	ad := evalJSON(t, "--model", tinyDir, "--adapter", peftAdapter, "--data", reverseData, "--format", "source_target",
+		"--template", "{source} = {target}", "--max-examples", "12", "--metrics", "loss")
+	assert.NotEqual(t, loss, ad["eval_loss"])
+	assert.NotContains(t, ad, "eval_perplexity")
+	assert.NotContains(t, ad, "eval_bleu")
+
+	// Text data: loss and perplexity only, by default.
+	data := filepath.Join(t.TempDir(), "text.txt")
+	require.NoError(t, os.WriteFile(data, []byte("red cat sea\n\nbig bird green sea\n"), 0o644))
+	txt := evalJSON(t, "--model", tinyDir, "--data", data)
+	assert.Contains(t, txt, "eval_loss")
+	assert.Contains(t, txt, "eval_perplexity")
+	assert.NotContains(t, txt, "eval_bleu")
+	assert.Equal(t, 2.0, txt["examples"])
+}
+
+func TestEvalRecipe(t *testing.T) {
+	// The recipe's model, its val_set_size split (20 records), and its metrics.
+	r := recipe(t, "eval:\n  metrics: [loss, chrf]\n")
+	code, out, stderr := llmtune(t, "eval", "--recipe", r)
+	require.Equal(t, 0, code, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, "output %q", out)
+	assert.Regexp(t, `^eval_loss +\d+\.\d{4}$`, lines[0])
+	assert.Regexp(t, `^eval_chrf +\d+\.\d{2}$`, lines[1])
+	assert.Regexp(t, `^examples +20 \(\d+ target tokens\)$`, lines[2])
+}
+
+func TestEvalErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", tinyDir}, "missing --data"},
+		{[]string{"--data", reverseData}, "missing --model"},
+		{[]string{"--model", tinyDir, "--data", reverseData, "--metrics", "loss,bleu"}, "bleu compares completions with references"},
+		{[]string{"--model", tinyDir, "--data", reverseData, "--metrics", "accuracy"}, `"accuracy"`},
+		{[]string{"--model", tinyDir, "--data", reverseData, "--format", "csv"}, `"csv"`},
+		{[]string{"--model", tinyDir, "--data", reverseData, "--max-examples", "-1"}, "≥ 0"},
+		{[]string{"--model", tinyDir, "--data", reverseData, "--nope"}, "-nope"},
+	} {
+		code, _, stderr := llmtune(t, append([]string{"eval"}, c.args...)...)
+		assert.Equal(t, 2, code, "eval %q: %s", c.args, stderr)
+		assert.Contains(t, stderr, c.want, "eval %q", c.args)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		assert.True(t, strings.HasPrefix(lines[len(lines)-1], "llmtune: eval: "), "eval %q: last line %q", c.args, lines[len(lines)-1])
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// An adapter for another base.
+		{[]string{"--model", smallModel(t), "--adapter", peftAdapter, "--data", reverseData}, "peft-r3"},
+		{[]string{"--model", filepath.Join(t.TempDir(), "no-such-model"), "--data", reverseData}, "no-such-model"},
+		{[]string{"--model", tinyDir, "--data", filepath.Join(t.TempDir(), "none.jsonl")}, "none.jsonl"},
+		// The data does not have the format's fields.
+		{[]string{"--model", tinyDir, "--data", reverseData}, `missing field "text"`},
+	} {
+		code, _, stderr := llmtune(t, append([]string{"eval"}, c.args...)...)
+		assert.Equal(t, 1, code, "eval %q: %s", c.args, stderr)
+		assert.Contains(t, stderr, c.want, "eval %q", c.args)
+		assert.Equal(t, 1, strings.Count(stderr, "\n"), "eval %q: one line: %q", c.args, stderr)
+	}
+}
