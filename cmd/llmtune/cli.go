@@ -56,14 +56,18 @@ func usage(w io.Writer) {
 }
 
 // Main runs llmtune with args (without the program name) and returns the exit status:
-// 0 on success, 1 for a run-time error, 2 for a usage error. Errors go to stderr as one
-// line, "llmtune: ...".
+// 0 on success, 1 for a run-time error, 2 for a usage error, 130 when interrupted
+// (Ctrl-C cancels ctx; `run` saves a checkpoint first). Errors go to stderr as one line,
+// "llmtune: ...".
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := run(ctx, args, &env{stdin: stdin, stdout: stdout, stderr: stderr})
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	fmt.Fprintln(stderr, "llmtune: "+oneLine(err.Error()))
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return 130 // 128 + SIGINT, as shells report an interrupted command
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2

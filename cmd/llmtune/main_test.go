@@ -181,3 +181,19 @@ func TestTokenize(t *testing.T) {
 	assert.Contains(t, out, `"<|endoftext|>"`, "EOS is a trained target")
 	assert.NotContains(t, out, "example 2:")
 }
+
+// TestRunInterrupted: a cancelled context (Ctrl-C) makes run save a checkpoint and exit
+// 130 with one line naming it; resuming continues from it.
+func TestRunInterrupted(t *testing.T) {
+	r := recipe(t, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := Main(ctx, []string{"run", r}, strings.NewReader(""), &out, &errb)
+	assert.Equal(t, 130, code, errb.String())
+	assert.Contains(t, errb.String(), "checkpoint saved to")
+	assert.Contains(t, errb.String(), "checkpoint-0")
+	code, stdout, stderr := llmtune(t, "run", r, "train.resume_from_checkpoint=auto")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "trained 4 steps")
+}
