@@ -191,9 +191,11 @@ func (t *run) samples(ctx context.Context) ([]Sample, error) {
 		}
 		prompt, ref := ex.Prompt, ex.Reference
 		if prompt == "" {
+			// The first 8 words, without the space after them: GPT-2's tokens carry their
+			// leading space, so the continuation starts with one.
 			words := strings.SplitAfter(ex.Completion, " ")
 			k := min(8, len(words)-1)
-			prompt, ref = strings.Join(words[:k], ""), strings.Join(words[k:], "")
+			prompt, ref = strings.TrimRight(strings.Join(words[:k], ""), " "), strings.Join(words[k:], "")
 		}
 		h, err := gen.Complete(ctx, prompt)
 		if err != nil {

@@ -424,7 +424,7 @@ func TestSamplesText(t *testing.T) {
 	r := testRecipe(t, "data.train="+txt, "data.eval="+txt, "data.format=text", "~data.template", "eval.samples=1", "train.max_steps=1", "train.save_steps=0")
 	_, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil), WithProgress(&progress))
 	require.NoError(t, err)
-	assert.Contains(t, progress.String(), `prompt:    "one two three four five six seven eight "`)
+	assert.Contains(t, progress.String(), `prompt:    "one two three four five six seven eight"`)
 	assert.Contains(t, progress.String(), `reference: "nine ten eleven"`)
 }
 
