@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Config says where LoRA adapters go and how they are sized. The zero value is not
@@ -33,21 +34,43 @@ type target struct {
 	part   string // "q", "k", "v" for a column block of c_attn; "" for the whole output
 }
 
-// targetNames maps each accepted target name to what it adapts.
-var targetNames = map[string][]target{
-	"q":           {{"attn.c_attn", "q"}},
-	"k":           {{"attn.c_attn", "k"}},
-	"v":           {{"attn.c_attn", "v"}},
-	"o":           {{"attn.c_proj", ""}},
-	"fc":          {{"mlp.c_fc", ""}},
-	"proj":        {{"mlp.c_proj", ""}},
-	"c_attn":      {{"attn.c_attn", ""}},
-	"attn.c_attn": {{"attn.c_attn", ""}},
-	"attn.c_proj": {{"attn.c_proj", ""}},
-	"c_fc":        {{"mlp.c_fc", ""}},
-	"mlp.c_fc":    {{"mlp.c_fc", ""}},
-	"mlp.c_proj":  {{"mlp.c_proj", ""}},
-	"c_proj":      {{"attn.c_proj", ""}, {"mlp.c_proj", ""}},
+// targetTable lists each accepted target name, in documentation order, with what it adapts.
+var targetTable = []struct {
+	name    string
+	targets []target
+}{
+	{"q", []target{{"attn.c_attn", "q"}}},
+	{"k", []target{{"attn.c_attn", "k"}}},
+	{"v", []target{{"attn.c_attn", "v"}}},
+	{"o", []target{{"attn.c_proj", ""}}},
+	{"fc", []target{{"mlp.c_fc", ""}}},
+	{"proj", []target{{"mlp.c_proj", ""}}},
+	{"c_attn", []target{{"attn.c_attn", ""}}},
+	{"attn.c_attn", []target{{"attn.c_attn", ""}}},
+	{"c_proj", []target{{"attn.c_proj", ""}, {"mlp.c_proj", ""}}},
+	{"attn.c_proj", []target{{"attn.c_proj", ""}}},
+	{"c_fc", []target{{"mlp.c_fc", ""}}},
+	{"mlp.c_fc", []target{{"mlp.c_fc", ""}}},
+	{"mlp.c_proj", []target{{"mlp.c_proj", ""}}},
+}
+
+// TargetNames returns every name Config.Targets accepts, in documentation order.
+func TargetNames() []string {
+	names := make([]string, len(targetTable))
+	for i, t := range targetTable {
+		names[i] = t.name
+	}
+	return names
+}
+
+// lookupTarget returns what the target name adapts, or false.
+func lookupTarget(name string) ([]target, bool) {
+	for _, t := range targetTable {
+		if t.name == name {
+			return t.targets, true
+		}
+	}
+	return nil, false
 }
 
 // Scaling returns the factor of the low-rank delta: Alpha/Rank, or Alpha/√Rank with RSLoRA.
@@ -70,9 +93,9 @@ func (c Config) targets() ([]target, error) {
 	set := map[target]bool{}
 	var errs []error
 	for _, n := range names {
-		ts, ok := targetNames[n]
+		ts, ok := lookupTarget(n)
 		if !ok {
-			errs = append(errs, fmt.Errorf("unknown target %q (want q, k, v, o, fc, proj, c_attn, attn.c_proj, c_fc, mlp.c_proj or c_proj)", n))
+			errs = append(errs, fmt.Errorf("unknown target %q (want one of %s)", n, strings.Join(TargetNames(), ", ")))
 		}
 		for _, t := range ts {
 			set[t] = true

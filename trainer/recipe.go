@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/llmtune/llmtune/lora"
 )
 
 // Recipe is one fine-tuning run: the base model, the adapter, the data, the optimisation,
@@ -295,8 +297,8 @@ func unmarshalChoice[T ~string](dst *T, text []byte, allowed ...T) error {
 	return fmt.Errorf("unknown value %q (allowed: %s)", text, strings.Join(names, ", "))
 }
 
-// targetModules are the names AdapterConfig.TargetModules accepts.
-var targetModules = []string{"q", "k", "v", "o", "fc", "proj", "c_attn", "c_proj", "c_fc", "attn.c_proj", "mlp.c_proj"}
+// targetModules are the names AdapterConfig.TargetModules accepts: package lora's.
+var targetModules = lora.TargetNames()
 
 // LoadRecipe reads the recipe file at path, applies the overrides in order, decodes the
 // result strictly over DefaultRecipe and validates it. Decoding reports every unknown or

@@ -134,7 +134,7 @@ func TestValidate(t *testing.T) {
 		"output_dir: is required",
 		"adapter.r: must be ≥ 1, got 0",
 		"adapter.dropout: must be in [0, 1), got 1",
-		`adapter.target_modules: unknown module "q_proj" (allowed: q, k, v, o, fc, proj, c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj)`,
+		`adapter.target_modules: unknown module "q_proj" (allowed: q, k, v, o, fc, proj, c_attn, attn.c_attn, c_proj, attn.c_proj, c_fc, mlp.c_fc, mlp.c_proj)`,
 		`adapter.target_modules: module "q" listed twice`,
 		"data.train: train.csv: want a .txt or .jsonl file",
 		"data.val_set_size: a count must be a whole number, got 2.5",
