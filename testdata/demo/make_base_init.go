@@ -3,12 +3,12 @@
 // Command make_base_init writes testdata/demo/base-init: the tokenizer of the demo base
 // model, trained with llmtune's BPE trainer on the bilingual corpus (the pretraining
 // text and both sides of the translation training pairs), and the config.json of its
-// GPT-2 architecture; and runs/pretrain-data/train.txt, the pretraining text: the
-// English and Spanish paragraphs of testdata/demo/pretrain/train.txt interleaved with the
-// translation training pairs, each pair a paragraph of its English sentence and its
-// Spanish one (parallel text, as real base models see on the web; the validation and
-// test pairs are never in it). recipes/pretrain-tiny.yaml then pretrains the model from
-// scratch on it:
+// GPT-2 architecture; and runs/pretrain-data/train.txt, the pretraining text: each English
+// paragraph of testdata/demo/pretrain/train.txt joined with its Spanish translation into
+// one bilingual example (parallel documents, as real base models see on the web). The
+// translation pairs that recipes/translate.yaml fine-tunes on are not in it: the base
+// model learns from paragraphs, the fine-tuning teaches sentence translation on new
+// text. recipes/pretrain-tiny.yaml then pretrains the model from scratch on it:
 //
 //	go run testdata/demo/make_base_init.go          (from the repository root)
 //	go run ./cmd/llmtune run recipes/pretrain-tiny.yaml
@@ -17,6 +17,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"log"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ import (
 
 const (
 	out       = "testdata/demo/base-init"
-	mixed     = "runs/pretrain-data/train.txt"
+	text      = "runs/pretrain-data/train.txt"
 	vocabSize = 4096
 )
 
@@ -52,7 +53,7 @@ func main() {
 	cfg.NumLayers, cfg.NumHeads, cfg.EmbedDim = 4, 4, 256
 	cfg.MaxPositions, cfg.VocabSize = 256, tok.VocabSize()
 	cfg.BOSTokenID, cfg.EOSTokenID = tok.EOS(), tok.EOS()
-	if err := mix("testdata/demo/pretrain/train.txt", "testdata/demo/translate/train.jsonl", mixed); err != nil {
+	if err := bilingual("testdata/demo/pretrain/train.txt", text); err != nil {
 		log.Fatal(err)
 	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
@@ -64,10 +65,10 @@ func main() {
 	}
 }
 
-// mix writes the paragraphs of the text file txt (separated by blank lines) alternating
-// with the pairs of the JSONL file pairs, each as the paragraph "source\ntarget", until
-// both are used up.
-func mix(txt, pairs, dst string) error {
+// bilingual writes the paragraphs of the text file txt (separated by blank lines), which
+// alternate English paragraph, its Spanish translation, …, as bilingual examples: each
+// English paragraph and its translation joined by a newline into one example.
+func bilingual(txt, dst string) error {
 	raw, err := os.ReadFile(txt)
 	if err != nil {
 		return err
@@ -78,35 +79,15 @@ func mix(txt, pairs, dst string) error {
 			paras = append(paras, p)
 		}
 	}
-	in, err := os.Open(pairs)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	var pp []string
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		var p struct{ Source, Target string }
-		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
-			return err
-		}
-		pp = append(pp, p.Source+"\n"+p.Target)
-	}
-	if err := sc.Err(); err != nil {
-		return err
+	if len(paras)%2 != 0 {
+		return fmt.Errorf("%s: %d paragraphs, want English/Spanish pairs (an even number)", txt, len(paras))
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
 	var b strings.Builder
-	for i := 0; i < max(len(paras), len(pp)); i++ {
-		// About two pairs for each paragraph, spread evenly.
-		if i < len(paras) {
-			b.WriteString(paras[i] + "\n\n")
-		}
-		for j := 2 * i; j < 2*i+2 && j < len(pp); j++ {
-			b.WriteString(pp[j] + "\n\n")
-		}
+	for i := 0; i < len(paras); i += 2 {
+		b.WriteString(paras[i] + "\n" + paras[i+1] + "\n\n")
 	}
 	return os.WriteFile(dst, []byte(b.String()), 0o644)
 }

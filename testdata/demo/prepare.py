@@ -365,7 +365,7 @@ def build_translate(en, es, meta, heldout, tok):
 
 
 def build_pretrain(en, es, meta, tok, banned):
-    """English and Spanish paragraphs as separate examples, alternating, no banned text."""
+    """English paragraphs, each followed by its Spanish translation, no banned text."""
     out = {"train": [], "valid": []}
     dropped = 0
     seen = set()
@@ -396,11 +396,10 @@ def build_pretrain(en, es, meta, tok, banned):
                 break
             chosen.append(p)
             size += len(p[0].encode()) + len(p[1].encode()) + 4
-        # English in the chosen order, Spanish in another seeded order: alternate EN, ES, EN, ES...
-        # (a paragraph and its translation are not neighbours).
-        es_order = seeded_order(chosen, "es-" + split, key=lambda x: x[2])
+        # Each English paragraph, then its Spanish translation, as two examples: the
+        # pretraining recipe may keep them apart or join them into one bilingual example.
         examples = []
-        for (e, _, _), (_, t, _) in zip(chosen, es_order):
+        for e, t, _ in chosen:
             examples += [e, t]
         files[split] = (examples, len(chosen))
     return files, dropped
