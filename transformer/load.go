@@ -124,7 +124,14 @@ func (m *Model) readWeights(path string) error {
 // Load reads it back, and so does transformers.GPT2LMHeadModel.from_pretrained. Each file
 // is written atomically (temporary file, fsync, rename). Parameters wrapped by LoRA are
 // saved as their base weights: merge an adapter first to save it folded in.
-func (m *Model) Save(dir string) error {
+func (m *Model) Save(dir string) error { return m.SaveAs(dir, safetensors.F32) }
+
+// SaveAs is Save with the tensors stored as dtype: F32, or F16 or BF16 (half the size,
+// each value rounded to nearest even), as save_pretrained writes a model in that dtype.
+func (m *Model) SaveAs(dir string, dtype safetensors.DType) error {
+	if dtype != safetensors.F32 && dtype != safetensors.F16 && dtype != safetensors.BF16 {
+		return fmt.Errorf("save model %s: dtype %s: want F32, F16 or BF16", dir, dtype)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
@@ -136,7 +143,7 @@ func (m *Model) Save(dir string) error {
 		}
 		ts = append(ts, safetensors.Tensor{Name: key, Shape: p.hfShape(), Data: data(p.Param)})
 	}
-	if err := safetensors.Write(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}, safetensors.F32); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}, dtype); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
 	cfg, err := json.MarshalIndent(m.Config, "", "  ")

@@ -92,6 +92,48 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+func TestSaveAsHalf(t *testing.T) {
+	m, err := New(tinyConfig(), rand.New(rand.NewPCG(3, 4)))
+	require.NoError(t, err)
+	f32 := filepath.Join(t.TempDir(), "f32")
+	require.NoError(t, m.Save(f32))
+	for _, tc := range []struct {
+		dtype safetensors.DType
+		round func(float32) float32
+	}{
+		{safetensors.BF16, func(v float32) float32 { return safetensors.BFloat16ToFloat32(safetensors.Float32ToBFloat16(v)) }},
+		{safetensors.F16, func(v float32) float32 { return safetensors.Float16ToFloat32(safetensors.Float32ToFloat16(v)) }},
+	} {
+		dir := filepath.Join(t.TempDir(), string(tc.dtype))
+		require.NoError(t, m.SaveAs(dir, tc.dtype))
+		f, err := safetensors.Open(filepath.Join(dir, WeightsFile))
+		require.NoError(t, err)
+		info, ok := f.Tensor("transformer.wte.weight")
+		require.True(t, ok)
+		assert.Equal(t, tc.dtype, info.DType)
+		require.NoError(t, f.Close())
+		half, err := os.Stat(filepath.Join(dir, WeightsFile))
+		require.NoError(t, err)
+		full, err := os.Stat(filepath.Join(f32, WeightsFile))
+		require.NoError(t, err)
+		assert.Less(t, half.Size(), full.Size()*6/10, "%s file is about half the F32 one", tc.dtype)
+
+		// Load gives back each weight rounded to the dtype, exactly.
+		m2, err := Load(dir)
+		require.NoError(t, err)
+		ps, ps2 := m.Params(), m2.Params()
+		require.Equal(t, len(ps), len(ps2))
+		for i := range ps {
+			want := slices.Clone(data(ps[i].Param))
+			for j, v := range want {
+				want[j] = tc.round(v)
+			}
+			assert.Equal(t, want, data(ps2[i].Param), "%s %s", tc.dtype, ps[i].Name)
+		}
+	}
+	assert.ErrorContains(t, m.SaveAs(t.TempDir(), safetensors.I32), "want F32, F16 or BF16")
+}
+
 func TestSaveLoadUntied(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.UntiedLMHead = true

@@ -16,6 +16,7 @@ import (
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
 const tinyDir = "../../testdata/tiny"
@@ -68,6 +69,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"run"}, 2, "missing RECIPE"},
 		{[]string{"run", "--bogus", "x.yaml"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"merge", "--model", "x"}, 2, "missing --adapter, --out"},
+		{[]string{"merge", "--model", "x", "--adapter", "y", "--out", "z", "--dtype", "f8"}, 2, `--dtype "f8": want f32, f16 or bf16`},
 		{[]string{"tokenize"}, 2, "missing --model, --data"},
 		{[]string{"bench", "--workload", "huge"}, 2, `unknown workload "huge"`},
 	} {
@@ -149,6 +151,22 @@ func TestRunThenMerge(t *testing.T) {
 		want = append(want, row...)
 	}
 	numtest.AssertClose(t, "merged logits", got, want, 1e-5)
+
+	// --dtype bf16 writes BF16 tensors; the logits move by the rounding only.
+	mergedBF16 := filepath.Join(t.TempDir(), "merged-bf16")
+	code, _, stderr = llmtune(t, "merge", "--model", tinyDir, "--adapter", filepath.Join(outDir, "adapter"), "--out", mergedBF16, "--dtype", "bf16")
+	require.Equal(t, 0, code, stderr)
+	sf, err := safetensors.Open(filepath.Join(mergedBF16, transformer.WeightsFile))
+	require.NoError(t, err)
+	assert.Equal(t, safetensors.BF16, sf.Tensors()[0].DType)
+	require.NoError(t, sf.Close())
+	mb, err := transformer.Load(mergedBF16)
+	require.NoError(t, err)
+	var gotBF16 []float32
+	for _, row := range mb.Logits(ids) {
+		gotBF16 = append(gotBF16, row...)
+	}
+	numtest.AssertClose(t, "bf16 merged logits", gotBF16, want, 0.05)
 
 	// An adapter for another base is refused with one line and exit 1.
 	other := filepath.Join(t.TempDir(), "other")

@@ -3,20 +3,23 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
 func cmdMerge(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "merge", "--model DIR --adapter DIR --out DIR",
+	fs := newFlags(e, "merge", "--model DIR --adapter DIR --out DIR [--dtype f32|f16|bf16]",
 		`Folds a LoRA adapter (PEFT format, from llmtune or PEFT) into the base model and writes
 the result as a Hugging Face GPT-2 checkpoint (config.json, model.safetensors, and the
 base model's tokenizer files) that llmtune and transformers load without the adapter.`)
 	model := fs.String("model", "", "base model `DIR` (HF GPT-2 checkpoint)")
 	adapter := fs.String("adapter", "", "adapter `DIR` (adapter_config.json + adapter_model.safetensors)")
 	out := fs.String("out", "", "output `DIR`")
+	dtypeFlag := fs.String("dtype", "f32", "`DTYPE` of the written weights: f32, or f16 or bf16 (half the size, rounded)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -25,6 +28,10 @@ base model's tokenizer files) that llmtune and transformers load without the ada
 	}
 	if fs.NArg() > 0 {
 		return usagef("merge: unexpected argument %q", fs.Arg(0))
+	}
+	dtype := safetensors.DType(strings.ToUpper(*dtypeFlag))
+	if dtype != safetensors.F32 && dtype != safetensors.F16 && dtype != safetensors.BF16 {
+		return usagef("merge: --dtype %q: want f32, f16 or bf16", *dtypeFlag)
 	}
 	m, err := transformer.Load(*model)
 	if err != nil {
@@ -37,7 +44,7 @@ base model's tokenizer files) that llmtune and transformers load without the ada
 	if err := ad.Merge(); err != nil {
 		return err
 	}
-	if err := m.Save(*out); err != nil {
+	if err := m.SaveAs(*out, dtype); err != nil {
 		return err
 	}
 	if err := tokenizer.CopyFiles(*model, *out); err != nil {
