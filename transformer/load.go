@@ -129,7 +129,7 @@ func (m *Model) Save(dir string) error { return m.SaveAs(dir, safetensors.F32) }
 // SaveAs is Save with the tensors stored as dtype: F32, or F16 or BF16 (half the size,
 // each value rounded to nearest even), as save_pretrained writes a model in that dtype.
 func (m *Model) SaveAs(dir string, dtype safetensors.DType) error {
-	if dtype != safetensors.F32 && dtype != safetensors.F16 && dtype != safetensors.BF16 {
+	if !dtype.IsWritable() {
 		return fmt.Errorf("save model %s: dtype %s: want F32, F16 or BF16", dir, dtype)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -30,7 +30,7 @@ base model's tokenizer files) that llmtune and transformers load without the ada
 		return usagef("merge: unexpected argument %q", fs.Arg(0))
 	}
 	dtype := safetensors.DType(strings.ToUpper(*dtypeFlag))
-	if dtype != safetensors.F32 && dtype != safetensors.F16 && dtype != safetensors.BF16 {
+	if !dtype.IsWritable() {
 		return usagef("merge: --dtype %q: want f32, f16 or bf16", *dtypeFlag)
 	}
 	m, err := transformer.Load(*model)

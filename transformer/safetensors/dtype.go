@@ -49,6 +49,11 @@ func (d DType) IsFloat32Readable() bool {
 	return d == F32 || d == F16 || d == BF16 || d == F64
 }
 
+// IsWritable reports whether Write can store []float32 data as d: F32, F16 or BF16.
+func (d DType) IsWritable() bool {
+	return d == F32 || d == F16 || d == BF16
+}
+
 // UnmarshalText sets d from its header spelling and rejects a dtype this package does not
 // know.
 func (d *DType) UnmarshalText(text []byte) error {

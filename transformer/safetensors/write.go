@@ -81,7 +81,7 @@ func checkWrite(path string, tensors []Tensor, metadata map[string]string, dtype
 	fail := func(tensor, format string, args ...any) {
 		errs = append(errs, &Error{Op: "write", Path: path, Tensor: tensor, Err: fmt.Errorf(format, args...)})
 	}
-	if dtype != F32 && dtype != F16 && dtype != BF16 {
+	if !dtype.IsWritable() {
 		fail("", "dtype %q: want F32, F16 or BF16", dtype)
 	}
 	for k, v := range metadata {
