@@ -68,7 +68,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"run"}, 2, "missing RECIPE"},
 		{[]string{"run", "--bogus", "x.yaml"}, 2, "flag provided but not defined: -bogus"},
-		{[]string{"merge", "--model", "x"}, 2, "missing --adapter, --out"},
+		{[]string{"merge", "--model", "x"}, 2, "missing --out"},
 		{[]string{"merge", "--model", "x", "--adapter", "y", "--out", "z", "--dtype", "f8"}, 2, `--dtype "f8": want f32, f16 or bf16`},
 		{[]string{"tokenize"}, 2, "missing --model, --data"},
 		{[]string{"bench", "--workload", "huge"}, 2, `unknown workload "huge"`},
@@ -167,6 +167,30 @@ func TestRunThenMerge(t *testing.T) {
 		gotBF16 = append(gotBF16, row...)
 	}
 	numtest.AssertClose(t, "bf16 merged logits", gotBF16, want, 0.05)
+
+	// Without --adapter, merge only converts: the base model as BF16, with its tokenizer.
+	conv := filepath.Join(t.TempDir(), "base-bf16")
+	code, out, stderr = llmtune(t, "merge", "--model", tinyDir, "--out", conv, "--dtype", "bf16")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "converted "+tinyDir)
+	sf, err = safetensors.Open(filepath.Join(conv, transformer.WeightsFile))
+	require.NoError(t, err)
+	assert.Equal(t, safetensors.BF16, sf.Tensors()[0].DType)
+	require.NoError(t, sf.Close())
+	_, err = tokenizer.Load(conv)
+	require.NoError(t, err)
+	mc, err := transformer.Load(conv)
+	require.NoError(t, err)
+	plain, err := transformer.Load(tinyDir) // no adapter
+	require.NoError(t, err)
+	var gotConv, wantBase []float32
+	for _, row := range mc.Logits(ids) {
+		gotConv = append(gotConv, row...)
+	}
+	for _, row := range plain.Logits(ids) {
+		wantBase = append(wantBase, row...)
+	}
+	numtest.AssertClose(t, "converted bf16 logits", gotConv, wantBase, 0.1) // rounding only: TestSaveAsHalf checks each weight
 
 	// An adapter for another base is refused with one line and exit 1.
 	other := filepath.Join(t.TempDir(), "other")

@@ -12,18 +12,20 @@ import (
 )
 
 func cmdMerge(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "merge", "--model DIR --adapter DIR --out DIR [--dtype f32|f16|bf16]",
+	fs := newFlags(e, "merge", "--model DIR [--adapter DIR] --out DIR [--dtype f32|f16|bf16]",
 		`Folds a LoRA adapter (PEFT format, from llmtune or PEFT) into the base model and writes
 the result as a Hugging Face GPT-2 checkpoint (config.json, model.safetensors, and the
-base model's tokenizer files) that llmtune and transformers load without the adapter.`)
+base model's tokenizer files) that llmtune and transformers load without the adapter.
+Without --adapter it only rewrites the model, in --dtype: for example a fully fine-tuned
+or pretrained model (run without an adapter) as BF16, at half the size.`)
 	model := fs.String("model", "", "base model `DIR` (HF GPT-2 checkpoint)")
-	adapter := fs.String("adapter", "", "adapter `DIR` (adapter_config.json + adapter_model.safetensors)")
+	adapter := fs.String("adapter", "", "adapter `DIR` (adapter_config.json + adapter_model.safetensors); none: convert only")
 	out := fs.String("out", "", "output `DIR`")
 	dtypeFlag := fs.String("dtype", "f32", "`DTYPE` of the written weights: f32, or f16 or bf16 (half the size, rounded)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "model", "adapter", "out"); err != nil {
+	if err := required(fs, "model", "out"); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -37,12 +39,16 @@ base model's tokenizer files) that llmtune and transformers load without the ada
 	if err != nil {
 		return err
 	}
-	ad, err := lora.Load(m, *adapter)
-	if err != nil {
-		return err
-	}
-	if err := ad.Merge(); err != nil {
-		return err
+	what := "converted " + *model
+	if *adapter != "" {
+		ad, err := lora.Load(m, *adapter)
+		if err != nil {
+			return err
+		}
+		if err := ad.Merge(); err != nil {
+			return err
+		}
+		what = fmt.Sprintf("merged %s (%d LoRA layers) into %s", *adapter, len(ad.Layers), *model)
 	}
 	if err := m.SaveAs(*out, dtype); err != nil {
 		return err
@@ -50,6 +56,6 @@ base model's tokenizer files) that llmtune and transformers load without the ada
 	if err := tokenizer.CopyFiles(*model, *out); err != nil {
 		return fmt.Errorf("merge: copy tokenizer files: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "merged %s (%d LoRA layers) into %s: wrote %s\n", *adapter, len(ad.Layers), *model, *out)
+	fmt.Fprintf(e.stdout, "%s: wrote %s (%s)\n", what, *out, dtype)
 	return nil
 }
