@@ -5,7 +5,8 @@
 // text and both sides of the translation training pairs), and the config.json of its
 // GPT-2 architecture; and runs/pretrain-data/train.txt, the pretraining text: each English
 // paragraph of testdata/demo/pretrain/train.txt joined with its Spanish translation into
-// one bilingual example (parallel documents, as real base models see on the web). The
+// one bilingual example (parallel documents, as real base models see on the web), and
+// runs/pretrain-data/valid.txt, the same from testdata/demo/pretrain/valid.txt. The
 // translation pairs that recipes/translate.yaml fine-tunes on are not in it: the base
 // model learns from paragraphs, the fine-tuning teaches sentence translation on new
 // text. recipes/pretrain-tiny.yaml then pretrains the model from scratch on it:
@@ -30,6 +31,7 @@ import (
 const (
 	out       = "testdata/demo/base-init"
 	text      = "runs/pretrain-data/train.txt"
+	valid     = "runs/pretrain-data/valid.txt"
 	vocabSize = 4096
 )
 
@@ -54,6 +56,9 @@ func main() {
 	cfg.MaxPositions, cfg.VocabSize = 256, tok.VocabSize()
 	cfg.BOSTokenID, cfg.EOSTokenID = tok.EOS(), tok.EOS()
 	if err := bilingual("testdata/demo/pretrain/train.txt", text); err != nil {
+		log.Fatal(err)
+	}
+	if err := bilingual("testdata/demo/pretrain/valid.txt", valid); err != nil {
 		log.Fatal(err)
 	}
 	raw, err := json.MarshalIndent(cfg, "", "  ")
