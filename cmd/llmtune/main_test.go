@@ -143,13 +143,7 @@ func TestRunThenMerge(t *testing.T) {
 	require.NoError(t, err)
 	_, err = lora.Load(base, filepath.Join(outDir, "adapter"))
 	require.NoError(t, err)
-	var got, want []float32
-	for _, row := range m.Logits(ids) {
-		got = append(got, row...)
-	}
-	for _, row := range base.Logits(ids) {
-		want = append(want, row...)
-	}
+	got, want := flatLogits(m, ids), flatLogits(base, ids)
 	numtest.AssertClose(t, "merged logits", got, want, 1e-5)
 
 	// --dtype bf16 writes BF16 tensors; the logits move by the rounding only.
@@ -162,11 +156,7 @@ func TestRunThenMerge(t *testing.T) {
 	require.NoError(t, sf.Close())
 	mb, err := transformer.Load(mergedBF16)
 	require.NoError(t, err)
-	var gotBF16 []float32
-	for _, row := range mb.Logits(ids) {
-		gotBF16 = append(gotBF16, row...)
-	}
-	numtest.AssertClose(t, "bf16 merged logits", gotBF16, want, 0.05)
+	numtest.AssertClose(t, "bf16 merged logits", flatLogits(mb, ids), want, 0.05)
 
 	// Without --adapter, merge only converts: the base model as BF16, with its tokenizer.
 	conv := filepath.Join(t.TempDir(), "base-bf16")
@@ -183,14 +173,7 @@ func TestRunThenMerge(t *testing.T) {
 	require.NoError(t, err)
 	plain, err := transformer.Load(tinyDir) // no adapter
 	require.NoError(t, err)
-	var gotConv, wantBase []float32
-	for _, row := range mc.Logits(ids) {
-		gotConv = append(gotConv, row...)
-	}
-	for _, row := range plain.Logits(ids) {
-		wantBase = append(wantBase, row...)
-	}
-	numtest.AssertClose(t, "converted bf16 logits", gotConv, wantBase, 0.1) // rounding only: TestSaveAsHalf checks each weight
+	numtest.AssertClose(t, "converted bf16 logits", flatLogits(mc, ids), flatLogits(plain, ids), 0.1) // rounding only: TestSaveAsHalf checks each weight
 
 	// An adapter for another base is refused with one line and exit 1.
 	other := filepath.Join(t.TempDir(), "other")
@@ -206,6 +189,15 @@ func TestRunThenMerge(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "want [")
 	assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+}
+
+// flatLogits returns m's logits for ids, one row after another.
+func flatLogits(m *transformer.Model, ids []int) []float32 {
+	var out []float32
+	for _, row := range m.Logits(ids) {
+		out = append(out, row...)
+	}
+	return out
 }
 
 func must[T any](v T, err error) T {

@@ -9,7 +9,8 @@
 // runs/pretrain-data/valid.txt, the same from testdata/demo/pretrain/valid.txt. The
 // translation pairs that recipes/translate.yaml fine-tunes on are not in it: the base
 // model learns from paragraphs, the fine-tuning teaches sentence translation on new
-// text. recipes/pretrain-tiny.yaml then pretrains the model from scratch on it:
+// text. recipes/pretrain-tiny.yaml then pretrains the model from scratch on it, and a
+// fifth epoch with a warm restart follows (the commands are in the recipe's header):
 //
 //	go run testdata/demo/make_base_init.go          (from the repository root)
 //	go run ./cmd/llmtune run recipes/pretrain-tiny.yaml
