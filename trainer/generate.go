@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/llmtune/llmtune/trainer/sacrebleu"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -153,14 +154,14 @@ func (t *run) generationMetrics(ctx context.Context, e *EvalLog) error {
 		return errors.New("eval: no example to generate for")
 	}
 	if bleu {
-		s, err := CorpusBLEU(hyps, [][]string{refs})
+		s, err := sacrebleu.CorpusBLEU(hyps, [][]string{refs})
 		if err != nil {
 			return fmt.Errorf("eval: bleu: %w", err)
 		}
 		e.EvalBLEU = &s.Score
 	}
 	if chrf {
-		s, err := CorpusChrF(hyps, [][]string{refs})
+		s, err := sacrebleu.CorpusChrF(hyps, [][]string{refs})
 		if err != nil {
 			return fmt.Errorf("eval: chrf: %w", err)
 		}

@@ -306,7 +306,9 @@ func yamlErrorText(err error) string {
 	return strings.TrimPrefix(err.Error(), "yaml: ")
 }
 
-// yamlFields maps the YAML keys of struct type t to its fields.
+// yamlFields maps the YAML keys of struct type t to its fields, with the fields of an
+// `yaml:",inline"` struct (a package's Config embedded in a section) as t's own; the
+// Index of such a field is its path from t.
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	m := map[string]reflect.StructField{}
 	for i := range t.NumField() {
@@ -314,8 +316,15 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			for k, sub := range yamlFields(f.Type) {
+				sub.Index = append([]int{i}, sub.Index...)
+				m[k] = sub
+			}
 			continue
 		}
 		if name == "" {
@@ -332,7 +341,7 @@ func sortedKeys(m map[string]reflect.StructField) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b string) int { return m[a].Index[0] - m[b].Index[0] })
+	slices.SortFunc(keys, func(a, b string) int { return slices.Compare(m[a].Index, m[b].Index) })
 	return keys
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/trainer/optim"
 )
 
 // Recipe is one fine-tuning run: the base model, the adapter, the data, the optimisation,
@@ -123,20 +124,10 @@ type TrainConfig struct {
 	BatchSize int `yaml:"batch_size"`
 	// GradientAccumulationSteps is the number of micro-batches per optimizer step. Default 1.
 	GradientAccumulationSteps int `yaml:"gradient_accumulation_steps"`
-	// LearningRate is the peak learning rate, reached after warmup. Default 2e-4, the usual
-	// LoRA rate; full fine-tuning usually wants about 5e-5.
-	LearningRate float64 `yaml:"learning_rate"`
-	// LRScheduler is the decay after warmup: constant, linear or cosine. Default linear (HF).
-	LRScheduler Scheduler `yaml:"lr_scheduler"`
-	// WarmupSteps is the number of steps of linear warmup from 0. Default 0.
-	WarmupSteps int `yaml:"warmup_steps"`
-	// WarmupRatio, used when WarmupSteps is 0, sets the warmup to ceil(ratio · total
-	// steps), in [0, 1). Default 0.
-	WarmupRatio float64 `yaml:"warmup_ratio"`
-	// WeightDecay is AdamW's decoupled weight decay. Default 0.
-	WeightDecay float64 `yaml:"weight_decay"`
-	// MaxGradNorm clips the global gradient norm; 0 disables clipping. Default 1.0 (HF).
-	MaxGradNorm float64 `yaml:"max_grad_norm"`
+	// Config holds the optimiser's settings: learning_rate, lr_scheduler, warmup_steps,
+	// warmup_ratio, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm
+	// (see optim.Config for each one's meaning and default).
+	optim.Config `yaml:",inline"`
 	// LogSteps is how often, in optimizer steps, a line goes to metrics.jsonl. Default 10.
 	LogSteps int `yaml:"log_steps"`
 	// EvalSteps is how often to evaluate; 0 evaluates only before and after training.
@@ -199,9 +190,7 @@ func DefaultRecipe() Recipe {
 			Epochs:                    3,
 			BatchSize:                 8,
 			GradientAccumulationSteps: 1,
-			LearningRate:              2e-4,
-			LRScheduler:               SchedulerLinear,
-			MaxGradNorm:               1.0,
+			Config:                    optim.DefaultConfig(),
 			LogSteps:                  10,
 			SaveSteps:                 500,
 		},
@@ -249,21 +238,6 @@ const (
 // UnmarshalText sets f from text, rejecting an unknown format with the allowed list.
 func (f *Format) UnmarshalText(text []byte) error {
 	return unmarshalChoice(f, text, FormatText, FormatPromptCompletion, FormatSourceTarget)
-}
-
-// Scheduler names a learning-rate schedule; see Schedule.
-type Scheduler string
-
-// The learning-rate schedules, each after a linear warmup from 0.
-const (
-	SchedulerConstant Scheduler = "constant"
-	SchedulerLinear   Scheduler = "linear"
-	SchedulerCosine   Scheduler = "cosine"
-)
-
-// UnmarshalText sets s from text, rejecting an unknown schedule with the allowed list.
-func (s *Scheduler) UnmarshalText(text []byte) error {
-	return unmarshalChoice(s, text, SchedulerConstant, SchedulerLinear, SchedulerCosine)
 }
 
 // Metric names an evaluation metric.
@@ -419,27 +393,7 @@ func (r *Recipe) Validate() error {
 	if t.GradientAccumulationSteps < 1 {
 		bad("train.gradient_accumulation_steps", "must be ≥ 1, got %d", t.GradientAccumulationSteps)
 	}
-	if !(t.LearningRate > 0) || math.IsInf(t.LearningRate, 0) {
-		bad("train.learning_rate", "must be > 0, got %g", t.LearningRate)
-	}
-	if err := unmarshalChoice(new(Scheduler), []byte(t.LRScheduler), SchedulerConstant, SchedulerLinear, SchedulerCosine); err != nil {
-		bad("train.lr_scheduler", "%v", err)
-	}
-	if t.WarmupSteps < 0 {
-		bad("train.warmup_steps", "must be ≥ 0, got %d", t.WarmupSteps)
-	}
-	if !(t.WarmupRatio >= 0 && t.WarmupRatio < 1) {
-		bad("train.warmup_ratio", "must be in [0, 1), got %g", t.WarmupRatio)
-	}
-	if t.WarmupSteps > 0 && t.WarmupRatio > 0 {
-		bad("train.warmup_ratio", "set either train.warmup_steps or train.warmup_ratio, not both")
-	}
-	if !(t.WeightDecay >= 0) || math.IsInf(t.WeightDecay, 0) {
-		bad("train.weight_decay", "must be ≥ 0, got %g", t.WeightDecay)
-	}
-	if !(t.MaxGradNorm >= 0) || math.IsInf(t.MaxGradNorm, 0) {
-		bad("train.max_grad_norm", "must be ≥ 0 (0 = no clipping), got %g", t.MaxGradNorm)
-	}
+	errs = append(errs, prefixed("train.", t.Config.Validate())...)
 	if t.LogSteps < 1 {
 		bad("train.log_steps", "must be ≥ 1, got %d", t.LogSteps)
 	}
@@ -539,4 +493,21 @@ func (d DataConfig) validate() []error {
 		bad("data.shuffle_buffer", "must be ≥ 1 (1 = file order), got %d", d.ShuffleBuffer)
 	}
 	return errs
+}
+
+// prefixed returns the problems joined in err (a Validate result) with prefix before
+// each, so that a package's key becomes the recipe's key path ("r" → "adapter.r").
+func prefixed(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Errorf("%s%w", prefix, e)
+	}
+	return out
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/trainer/optim"
 )
 
 // minimal is the least a recipe must say.
@@ -30,9 +32,10 @@ func TestLoadRecipeDesign(t *testing.T) {
 		Data: DataConfig{Train: "testdata/translate/train.jsonl", Eval: "testdata/translate/valid.jsonl",
 			Format: FormatSourceTarget, Template: "English: {source}\nSpanish: {target}",
 			MaxSeqLen: 128, Packing: true, ShuffleBuffer: 10000},
-		Train: TrainConfig{Epochs: 3, BatchSize: 8, GradientAccumulationSteps: 1, LearningRate: 2e-3,
-			LRScheduler: SchedulerCosine, WarmupSteps: 20, MaxGradNorm: 1, LogSteps: 10, EvalSteps: 50,
-			SaveSteps: 100, SaveTotalLimit: 3},
+		Train: TrainConfig{Epochs: 3, BatchSize: 8, GradientAccumulationSteps: 1,
+			Config: optim.Config{LearningRate: 2e-3, LRScheduler: optim.SchedulerCosine, WarmupSteps: 20,
+				AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEpsilon: 1e-8, MaxGradNorm: 1},
+			LogSteps: 10, EvalSteps: 50, SaveSteps: 100, SaveTotalLimit: 3},
 		Eval: EvalConfig{Metrics: []Metric{MetricLoss, MetricPerplexity, MetricBLEU, MetricChrF}, MaxExamples: 200},
 		Generation: GenerationConfig{MaxNewTokens: 64, TopP: 1, RepetitionPenalty: 1,
 			Stop: []string{"\n"}},
@@ -74,7 +77,7 @@ func TestParseRecipeErrors(t *testing.T) {
 		{"unknown key", minimal + "train:\n  learnin_rate: 1e-3\n", []string{
 			`r.yaml:6: unknown key "train.learnin_rate" (known keys in train: epochs, max_steps, batch_size, ` +
 				`gradient_accumulation_steps, learning_rate, lr_scheduler, warmup_steps, warmup_ratio, weight_decay, ` +
-				`max_grad_norm, log_steps, eval_steps, save_steps, save_total_limit, resume_from_checkpoint)`}},
+				`adam_beta1, adam_beta2, adam_epsilon, max_grad_norm, log_steps, eval_steps, save_steps, save_total_limit, resume_from_checkpoint)`}},
 		{"unknown top-level key", "lora_r: 8\n" + minimal, []string{
 			`r.yaml:1: unknown key "lora_r" (known keys: base_model, from_scratch, output_dir, seed, adapter, data, train, eval, generation)`}},
 		{"bad enums", minimal + "  format: jsonl\ntrain:\n  lr_scheduler: cosine_with_restarts\neval:\n  metrics: [loss, rouge]\n", []string{
@@ -142,7 +145,7 @@ func TestValidate(t *testing.T) {
 		"train.batch_size: must be ≥ 1, got 0",
 		"train.learning_rate: must be > 0, got -1",
 		`train.lr_scheduler: unknown value "step" (allowed: constant, linear, cosine)`,
-		"train.warmup_ratio: set either train.warmup_steps or train.warmup_ratio, not both",
+		"train.warmup_ratio: set either warmup_steps or warmup_ratio, not both",
 		"eval.metrics: bleu needs references: use data.format prompt_completion or source_target",
 		"generation.top_p: must be in (0, 1], got 0",
 	}

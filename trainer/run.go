@@ -18,6 +18,7 @@ import (
 	"github.com/llmtune/llmtune/internal/atomicfile"
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/trainer/optim"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -106,8 +107,8 @@ type run struct {
 	tok       Tokenizer
 	adapter   *lora.Adapter
 	params    []transformer.NamedParam
-	opt       *AdamW
-	sched     Schedule
+	opt       *optim.AdamW
+	sched     optim.Schedule
 	train     *Dataset
 	eval      *Dataset
 	step      int // optimizer steps done
@@ -199,7 +200,7 @@ func (t *run) setup() error {
 	for _, p := range t.params {
 		ps = append(ps, p.Param)
 	}
-	t.opt = NewAdamW(ps, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: r.Train.WeightDecay})
+	t.opt = optim.NewAdamW(ps, r.Train.Config)
 
 	var err error
 	if t.train, t.eval, err = OpenData(r, t.tok); err != nil {
@@ -208,7 +209,7 @@ func (t *run) setup() error {
 	if t.total, err = t.totalSteps(); err != nil {
 		return err
 	}
-	t.sched = r.Schedule(t.total)
+	t.sched = r.Train.Schedule(t.total)
 
 	if err := os.MkdirAll(r.OutputDir, 0o755); err != nil {
 		return err
@@ -368,41 +369,16 @@ func (t *run) trainStep(loader *Loader) (float64, int, error) {
 	if done == 0 {
 		return 0, 0, io.EOF
 	}
-	norm := t.gradNorm()
+	norm := optim.GradNorm(t.opt.Params)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return 0, 0, t.nonFinite(t.step+1, "gradient norm", norm)
 	}
-	if maxNorm := r.Train.MaxGradNorm; maxNorm > 0 && norm > maxNorm {
-		// torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6).
-		scale := float32(maxNorm / (norm + 1e-6))
-		for _, p := range t.params {
-			if p.Param.HasGrad() {
-				g := dataOf(p.Param.Grad())
-				for i := range g {
-					g[i] *= scale
-				}
-			}
-		}
-	}
+	optim.ClipGrads(t.opt.Params, norm, r.Train.MaxGradNorm)
 	t.lastLR = t.sched.LR(t.step)
 	t.lastNorm = norm
 	t.opt.Step(t.lastLR)
 	t.step++
 	return sum / float64(done), tokens, nil
-}
-
-// gradNorm returns the global L2 norm of the trainable parameters' gradients.
-func (t *run) gradNorm() float64 {
-	var ss float64
-	for _, p := range t.params {
-		if !p.Param.HasGrad() {
-			continue
-		}
-		for _, v := range dataOf(p.Param.Grad()) {
-			ss += float64(v) * float64(v)
-		}
-	}
-	return math.Sqrt(ss)
 }
 
 // nonFinite is the error that stops a run at step when what is v (NaN or Inf).

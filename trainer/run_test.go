@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/transformer"
@@ -86,7 +87,7 @@ train:
 
 func tinyModel(t *testing.T) *transformer.Model {
 	t.Helper()
-	m, err := transformer.Load(filepath.Join(refDir, "tiny-f32"))
+	m, err := transformer.Load(reftest.Path("tiny-f32"))
 	require.NoError(t, err)
 	return m
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/trainer/sacrebleu"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -160,14 +161,14 @@ recipe's eval.metrics, else all that the format allows.`)
 			return err
 		}
 		if bleu {
-			s, err := trainer.CorpusBLEU(hyps, [][]string{refs})
+			s, err := sacrebleu.CorpusBLEU(hyps, [][]string{refs})
 			if err != nil {
 				return fmt.Errorf("eval: bleu: %w", err)
 			}
 			res.EvalBLEU = &s.Score
 		}
 		if chrf {
-			s, err := trainer.CorpusChrF(hyps, [][]string{refs})
+			s, err := sacrebleu.CorpusChrF(hyps, [][]string{refs})
 			if err != nil {
 				return fmt.Errorf("eval: chrf: %w", err)
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 
 	"github.com/llmtune/llmtune/lora"
-	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/trainer/optim"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -85,7 +85,7 @@ type Trainer struct {
 	W       Workload
 	Model   *transformer.Model
 	Adapter *lora.Adapter // nil for full fine-tuning
-	Opt     *trainer.AdamW
+	Opt     *optim.AdamW
 	rng     *rand.Rand
 }
 
@@ -113,8 +113,8 @@ func NewTrainer(w Workload) (*Trainer, error) {
 			params = append(params, p.Param)
 		}
 	}
-	opt := trainer.DefaultAdamW()
-	t.Opt = trainer.NewAdamW(params, opt)
+	opt := optim.DefaultConfig()
+	t.Opt = optim.NewAdamW(params, opt)
 	return t, nil
 }
 

@@ -1,4 +1,4 @@
-package trainer
+package optim
 
 import (
 	"fmt"
@@ -9,27 +9,13 @@ import (
 	"github.com/nlpodyssey/spago/nn"
 )
 
-// AdamWConfig holds AdamW's hyper-parameters other than the learning rate, which each
-// Step takes (schedules change it). The zero value is not useful: see DefaultAdamW.
-type AdamWConfig struct {
-	Beta1, Beta2 float64 // moment decay rates, PyTorch's betas
-	Eps          float64 // added to the denominator
-	WeightDecay  float64 // decoupled: p -= lr·WeightDecay·p before the Adam update
-}
-
-// DefaultAdamW returns PyTorch's defaults except weight decay, which is 0 as in most
-// LoRA recipes: betas (0.9, 0.999), eps 1e-8.
-func DefaultAdamW() AdamWConfig {
-	return AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
-}
-
 // AdamW is torch.optim.AdamW (Loshchilov & Hutter, arXiv:1711.05101) over a fixed list of
 // parameters, with the same order of float32 operations as PyTorch's single-tensor
 // implementation. Like PyTorch, a parameter without a gradient is skipped by a step and
 // keeps its own step count. It is written here rather than taken from spago, whose
 // optimizer returns before its updates finish.
 type AdamW struct {
-	Config AdamWConfig
+	Config Config // AdamBeta1, AdamBeta2, AdamEpsilon and WeightDecay are used
 	Params []*nn.Param
 	state  []adamState
 }
@@ -41,8 +27,9 @@ type adamState struct {
 	expAvgSq []float32 // second moment v
 }
 
-// NewAdamW returns an optimizer for params with zero moments.
-func NewAdamW(params []*nn.Param, cfg AdamWConfig) *AdamW {
+// NewAdamW returns an optimizer for params with zero moments, with cfg's betas, epsilon
+// and weight decay; the learning rate is given to each Step.
+func NewAdamW(params []*nn.Param, cfg Config) *AdamW {
 	return &AdamW{Config: cfg, Params: params, state: make([]adamState, len(params))}
 }
 
@@ -62,12 +49,12 @@ func (o *AdamW) Step(lr float64) {
 		}
 		s.step++
 		decay := float32(1 - lr*c.WeightDecay)
-		b1, b2 := float32(c.Beta1), float32(c.Beta2)
-		bc1 := 1 - math.Pow(c.Beta1, float64(s.step))
-		bc2 := 1 - math.Pow(c.Beta2, float64(s.step))
+		b1, b2 := float32(c.AdamBeta1), float32(c.AdamBeta2)
+		bc1 := 1 - math.Pow(c.AdamBeta1, float64(s.step))
+		bc2 := 1 - math.Pow(c.AdamBeta2, float64(s.step))
 		stepSize := float32(lr / bc1)
 		bc2Sqrt := float32(math.Sqrt(bc2))
-		eps := float32(c.Eps)
+		eps := float32(c.AdamEpsilon)
 		m, v := s.expAvg, s.expAvgSq
 		for j, gj := range grad {
 			w[j] *= decay

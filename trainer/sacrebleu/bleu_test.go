@@ -1,4 +1,4 @@
-package trainer
+package sacrebleu
 
 import (
 	"encoding/json"
@@ -352,7 +352,7 @@ type metricsGolden struct {
 
 func loadMetricsGolden(t *testing.T) metricsGolden {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "testdata", "metrics", "golden.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "metrics", "golden.json"))
 	require.NoError(t, err)
 	var g metricsGolden
 	require.NoError(t, json.Unmarshal(raw, &g))

@@ -1,4 +1,4 @@
-package trainer
+package sacrebleu
 
 import (
 	"errors"
@@ -269,10 +269,10 @@ func (s ChrFScore) String() string {
 
 // Signature is sacreBLEU's chrF signature of the configuration behind s, e.g.
 // "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.0.0"; the version is
-// SacreBLEUVersion.
+// Version.
 func (s ChrFScore) Signature() string {
 	c := s.Config
 	return fmt.Sprintf("nrefs:%s|case:%s|eff:%s|nc:%d|nw:%d|space:%s|version:%s",
 		sigNRefs(s.NumRefs), sigCase(c.Lowercase), sigYesNo(!c.EpsSmoothing), c.CharOrder,
-		c.WordOrder, sigYesNo(c.Whitespace), SacreBLEUVersion)
+		c.WordOrder, sigYesNo(c.Whitespace), Version)
 }

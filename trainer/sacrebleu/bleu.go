@@ -1,4 +1,4 @@
-package trainer
+package sacrebleu
 
 import (
 	"errors"
@@ -9,18 +9,11 @@ import (
 	"unicode/utf8"
 )
 
-// This file and chrf.go compute BLEU and chrF exactly as sacreBLEU 2.x does
-// (https://github.com/mjpost/sacrebleu, metrics/bleu.py, metrics/chrf.py,
-// tokenizers/tokenizer_13a.py), so that eval_bleu and eval_chrf can be compared with
-// numbers reported elsewhere. Text is handled as Python handles str: characters are
-// Unicode code points, whitespace is what str.split() splits on, lowercasing is
-// str.lower(). Input is expected to be UTF-8; an invalid byte counts as one character.
-
-// SacreBLEUVersion is the sacreBLEU release named in the version field of
+// Version is the sacreBLEU release named in the version field of
 // BLEUScore.Signature and ChrFScore.Signature: 2.0.0 introduced the semantics reproduced
 // here (scores in 0..100, empty references dropped, chrF effective-order averaging by
 // default) and later 2.x releases keep them.
-const SacreBLEUVersion = "2.0.0"
+const Version = "2.0.0"
 
 // ErrNoReference reports a hypothesis whose references are all empty strings;
 // sacreBLEU raises "Empty or `None` reference sentence found." for the same input.
@@ -332,7 +325,7 @@ func (s BLEUScore) String() string {
 
 // Signature is sacreBLEU's BLEU signature of the configuration behind s, e.g.
 // "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.0.0"; the version is
-// SacreBLEUVersion.
+// Version.
 func (s BLEUScore) Signature() string {
 	c := s.Config
 	smooth := string(c.Smooth)
@@ -341,7 +334,7 @@ func (s BLEUScore) Signature() string {
 	}
 	return fmt.Sprintf("nrefs:%s|case:%s|eff:%s|tok:%s|smooth:%s|version:%s",
 		sigNRefs(s.NumRefs), sigCase(c.Lowercase), sigYesNo(c.EffectiveOrder), c.Tokenize, smooth,
-		SacreBLEUVersion)
+		Version)
 }
 
 // Tokenize13aString tokenizes one line as sacreBLEU's Tokenizer13a (mteval-v13a.pl)

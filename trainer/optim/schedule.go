@@ -1,4 +1,4 @@
-package trainer
+package optim
 
 import (
 	"fmt"
@@ -18,24 +18,24 @@ type Schedule struct {
 	TotalSteps  int       // optimizer steps of the whole run
 }
 
-// Schedule returns the recipe's schedule for a run of total optimizer steps, with the
-// warmup of TrainConfig.Warmup.
-func (r *Recipe) Schedule(total int) Schedule {
-	return Schedule{Scheduler: r.Train.LRScheduler, PeakLR: r.Train.LearningRate,
-		WarmupSteps: r.Train.Warmup(total), TotalSteps: total}
+// Schedule returns c's schedule for a run of total optimizer steps, with the warmup of
+// Warmup.
+func (c Config) Schedule(total int) Schedule {
+	return Schedule{Scheduler: c.LRScheduler, PeakLR: c.LearningRate,
+		WarmupSteps: c.Warmup(total), TotalSteps: total}
 }
 
 // Warmup returns the warmup steps for a run of total optimizer steps: WarmupSteps if set,
 // else ceil(WarmupRatio · total), as HF's TrainingArguments.get_warmup_steps.
-func (t TrainConfig) Warmup(total int) int {
-	if t.WarmupSteps > 0 {
-		return t.WarmupSteps
+func (c Config) Warmup(total int) int {
+	if c.WarmupSteps > 0 {
+		return c.WarmupSteps
 	}
-	return int(math.Ceil(float64(total) * t.WarmupRatio))
+	return int(math.Ceil(float64(total) * c.WarmupRatio))
 }
 
 // LR returns the learning rate for the optimizer step that follows step steps (0 for the
-// first). It panics on an unknown Scheduler, which Recipe.Validate rejects.
+// first). It panics on an unknown Scheduler, which Config.Validate rejects.
 func (s Schedule) LR(step int) float64 {
 	return s.PeakLR * s.Factor(step)
 }
@@ -56,5 +56,5 @@ func (s Schedule) Factor(step int) float64 {
 		progress := (x - w) / math.Max(1, n-w)
 		return math.Max(0, 0.5*(1+math.Cos(math.Pi*0.5*2*progress)))
 	}
-	panic(fmt.Sprintf("trainer: unknown lr scheduler %q", s.Scheduler))
+	panic(fmt.Sprintf("optim: unknown lr scheduler %q", s.Scheduler))
 }

@@ -1,4 +1,4 @@
-package trainer
+package optim
 
 import (
 	"math"
@@ -16,8 +16,6 @@ import (
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/transformer"
 )
-
-var refDir = reftest.Dir()
 
 // TestAdamWGolden runs 3 AdamW steps (lr 1e-2, weight decay 0.01) on every parameter of
 // the reference model and compares the losses and some updated weights with PyTorch's.
@@ -42,7 +40,7 @@ func TestAdamWGolden(t *testing.T) {
 		params = append(params, p.Param)
 		byName[p.Name] = p.Param
 	}
-	opt := NewAdamW(params, AdamWConfig{Beta1: adam.Betas[0], Beta2: adam.Betas[1], Eps: adam.Eps, WeightDecay: adam.WeightDecay})
+	opt := NewAdamW(params, Config{AdamBeta1: adam.Betas[0], AdamBeta2: adam.Betas[1], AdamEpsilon: adam.Eps, WeightDecay: adam.WeightDecay})
 	for step := 0; step < 4; step++ {
 		opt.ZeroGrad()
 		loss, err := m.Loss(batch)
@@ -69,7 +67,7 @@ func TestAdamWGolden(t *testing.T) {
 func TestAdamWSteps(t *testing.T) {
 	p := nn.NewParam(mat.NewDense[float32](mat.WithShape(2, 1), mat.WithBacking([]float32{0.5, -2})))
 	frozen := nn.NewParam(mat.NewDense[float32](mat.WithShape(1, 1), mat.WithBacking([]float32{3})))
-	cfg := AdamWConfig{Beta1: 0.8, Beta2: 0.9, Eps: 1e-3, WeightDecay: 0.1}
+	cfg := Config{AdamBeta1: 0.8, AdamBeta2: 0.9, AdamEpsilon: 1e-3, WeightDecay: 0.1}
 	opt := NewAdamW([]*nn.Param{p, frozen}, cfg)
 	grads := [][]float32{{0.3, -1}, {-0.2, 4}}
 	lrs := []float64{0.1, 0.05}
@@ -83,11 +81,11 @@ func TestAdamWSteps(t *testing.T) {
 		for j := range w {
 			g := float64(grads[step][j])
 			w[j] *= 1 - lr*cfg.WeightDecay
-			m[j] = cfg.Beta1*m[j] + (1-cfg.Beta1)*g
-			v[j] = cfg.Beta2*v[j] + (1-cfg.Beta2)*g*g
-			mHat := m[j] / (1 - math.Pow(cfg.Beta1, float64(step+1)))
-			vHat := v[j] / (1 - math.Pow(cfg.Beta2, float64(step+1)))
-			w[j] -= lr * mHat / (math.Sqrt(vHat) + cfg.Eps)
+			m[j] = cfg.AdamBeta1*m[j] + (1-cfg.AdamBeta1)*g
+			v[j] = cfg.AdamBeta2*v[j] + (1-cfg.AdamBeta2)*g*g
+			mHat := m[j] / (1 - math.Pow(cfg.AdamBeta1, float64(step+1)))
+			vHat := v[j] / (1 - math.Pow(cfg.AdamBeta2, float64(step+1)))
+			w[j] -= lr * mHat / (math.Sqrt(vHat) + cfg.AdamEpsilon)
 		}
 		got := mat.Data[float32](p)
 		for j := range w {
@@ -115,7 +113,7 @@ func TestAdamWGoldenLoRA(t *testing.T) {
 		copy(mat.Data[float32](p.Param), g.Tensor(t, "lora_init."+p.Name))
 		params = append(params, p.Param)
 	}
-	opt := NewAdamW(params, AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01})
+	opt := NewAdamW(params, Config{AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEpsilon: 1e-8, WeightDecay: 0.01})
 	for step := range 4 {
 		opt.ZeroGrad()
 		loss, err := m.Loss(batch)

@@ -1,4 +1,4 @@
-package trainer
+package optim
 
 import (
 	"encoding/json"
@@ -14,7 +14,7 @@ import (
 // TestScheduleMatchesHF compares Schedule.Factor for step = 0…total+1 with the lr_lambda
 // values of HF transformers' schedules written by testdata/trainer/gen_schedules.py.
 func TestScheduleMatchesHF(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "testdata", "trainer", "schedules.json"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "trainer", "schedules.json"))
 	require.NoError(t, err)
 	var cases []struct {
 		Total    int       `json:"total"`
@@ -65,20 +65,20 @@ func TestScheduleShape(t *testing.T) {
 
 func TestWarmup(t *testing.T) {
 	tests := []struct {
-		cfg   TrainConfig
+		cfg   Config
 		total int
 		want  int
 	}{
-		{TrainConfig{WarmupSteps: 20}, 1000, 20},
-		{TrainConfig{WarmupRatio: 0.1}, 1000, 100},
-		{TrainConfig{WarmupRatio: 0.1}, 95, 10}, // ceil(9.5), as HF
-		{TrainConfig{}, 1000, 0},
+		{Config{WarmupSteps: 20}, 1000, 20},
+		{Config{WarmupRatio: 0.1}, 1000, 100},
+		{Config{WarmupRatio: 0.1}, 95, 10}, // ceil(9.5), as HF
+		{Config{}, 1000, 0},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, tt.cfg.Warmup(tt.total), "%+v.Warmup(%d)", tt.cfg, tt.total)
 	}
-	r := DefaultRecipe()
-	r.Train.WarmupSteps, r.Train.LRScheduler, r.Train.LearningRate = 3, SchedulerCosine, 0.5
-	assert.Equal(t, Schedule{SchedulerCosine, 0.5, 3, 30}, r.Schedule(30))
+	c := DefaultConfig()
+	c.WarmupSteps, c.LRScheduler, c.LearningRate = 3, SchedulerCosine, 0.5
+	assert.Equal(t, Schedule{SchedulerCosine, 0.5, 3, 30}, c.Schedule(30))
 	assert.False(t, math.IsNaN(Schedule{SchedulerCosine, 1, 0, 0}.LR(0)), "a zero-step schedule is finite")
 }
