@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/llmtune/llmtune/internal/atomicfile"
 )
 
@@ -101,9 +103,7 @@ type progress struct {
 func newProgress(w io.Writer, total int) *progress {
 	p := &progress{w: w, total: total}
 	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
+		p.tty = term.IsTerminal(int(f.Fd()))
 	}
 	return p
 }

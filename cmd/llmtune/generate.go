@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
@@ -123,11 +123,7 @@ func loadModel(dir, adapterDir string) (*transformer.Model, *tokenizer.BPE, erro
 // isTerminal reports whether r is an *os.File open on a terminal.
 func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // isFlagSet reports whether the flag name was given on the command line.

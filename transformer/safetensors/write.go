@@ -8,13 +8,13 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/llmtune/llmtune/internal/atomicfile"
 )
 
 // Tensor is a named float32 tensor for Write: Data holds its elements row-major, and
@@ -32,10 +32,11 @@ type Tensor struct {
 // order; it is padded with spaces to a multiple of 8 bytes, as the reference writer does.
 // PEFT writes metadata {"format": "pt"}.
 //
-// The write is atomic: the data go to a temporary file in path's directory, which is
-// fsynced and renamed over path, and the directory is fsynced. On error the temporary
-// file is removed and a file already at path is untouched. The new file keeps the
-// permissions of the file it replaces, or gets 0644.
+// The write is atomic (atomicfile.Write): the data go to a temporary file in path's
+// directory, which is fsynced and renamed over path, and the directory is fsynced. On
+// error the temporary file is removed and a file already at path is untouched. The new
+// file keeps the permissions of the regular file it replaces, or gets 0644 less the
+// umask, as with os.WriteFile.
 //
 // It is an error (every problem is reported, each an *Error) if dtype is not F32, F16 or
 // BF16, a name is empty, repeats, is "__metadata__" or is not UTF-8, a dimension is
@@ -52,7 +53,8 @@ func Write(path string, tensors []Tensor, metadata map[string]string, dtype DTyp
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(tensors[a].Name, tensors[b].Name) })
 	header := buildHeader(tensors, order, metadata, dtype)
 
-	err := writeAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, chunkSize)
 		var lenBuf [8]byte
 		binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(header)))
 		if _, err := w.Write(lenBuf[:]); err != nil {
@@ -67,7 +69,7 @@ func Write(path string, tensors []Tensor, metadata map[string]string, dtype DTyp
 				return err
 			}
 		}
-		return nil
+		return w.Flush()
 	})
 	if err != nil {
 		return &Error{Op: "write", Path: path, Err: err}
@@ -233,57 +235,6 @@ func encode(w io.Writer, data []float32, dtype DType, scratch *[]byte) error {
 		if _, err := w.Write(b); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeAtomic calls write with a buffered temporary file in path's directory, then
-// fsyncs it, renames it over path and fsyncs the directory. On error the temporary file
-// is removed and path is untouched.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	perm := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
-		perm = st.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	renamed := false
-	defer func() {
-		if err != nil && !renamed {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, chunkSize)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	renamed = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory: %w", err) // the new file is in place; only durability is in doubt
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory: %w", err)
 	}
 	return nil
 }

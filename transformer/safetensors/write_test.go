@@ -260,12 +260,16 @@ func TestWriteAtomic(t *testing.T) {
 	_, ok := f.Tensor("v")
 	assert.True(t, ok)
 
-	// A new file gets 0644.
+	// A new file gets 0644 less the umask, as from os.WriteFile.
 	fresh := filepath.Join(dir, "fresh.safetensors")
 	require.NoError(t, Write(fresh, good, nil, F32))
 	st, err = os.Stat(fresh)
 	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
+	ref := filepath.Join(t.TempDir(), "ref")
+	require.NoError(t, os.WriteFile(ref, nil, 0o644))
+	want, err := os.Stat(ref)
+	require.NoError(t, err)
+	assert.Equal(t, want.Mode().Perm(), st.Mode().Perm())
 }
 
 // failingWriter fails after limit bytes.
