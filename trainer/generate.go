@@ -5,95 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/llmtune/llmtune/trainer/sacrebleu"
-	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
-
-// Complete generates a continuation of prompt with the model and the generation settings
-// (max_new_tokens, temperature, top_k, top_p, repetition_penalty, stop) and returns it as
-// text: generation stops at EOS or at the first stop string, neither of which is part of
-// the result. rng draws the samples when temperature > 0. onText, if not nil, receives
-// the new text piece by piece as it is produced (streaming); it may be called with text
-// that a stop string later cuts off the result.
-func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt string, g GenerationConfig, rng *rand.Rand, onText func(string)) (string, error) {
-	ids := tok.Encode(prompt)
-	if len(ids) == 0 {
-		ids = []int{tok.EOS()} // an empty prompt starts from the end-of-text token, as GPT-2 does
-	}
-	var out []int
-	shown := 0
-	stopped := false
-	text := func() string { return tok.Decode(out) }
-	opt := transformer.GenerateOptions{
-		MaxNewTokens: g.MaxNewTokens, Temperature: g.Temperature, TopK: g.TopK, TopP: g.TopP,
-		RepetitionPenalty: g.RepetitionPenalty, StopIDs: []int{tok.EOS()}, Rand: rng,
-		OnToken: func(id int) bool {
-			if id == tok.EOS() {
-				return false
-			}
-			out = append(out, id)
-			s := text()
-			if cut := stopIndex(s, g.Stop); cut >= 0 {
-				stopped = true
-				if onText != nil && cut > shown {
-					onText(s[shown:cut])
-				}
-				return false
-			}
-			// Hold back an incomplete rune at the end: the next token may complete it.
-			if end := completeRunes(s); onText != nil && end > shown {
-				onText(s[shown:end])
-				shown = end
-			}
-			return true
-		},
-	}
-	if room := m.Config.MaxPositions - len(ids); opt.MaxNewTokens > room {
-		if room <= 0 {
-			return "", fmt.Errorf("generate: the prompt has %d tokens, the model at most %d", len(ids), m.Config.MaxPositions)
-		}
-		opt.MaxNewTokens = room // the prompt fits, but not max_new_tokens after it
-	}
-	_, err := m.Generate(ctx, ids, opt)
-	s := text()
-	if cut := stopIndex(s, g.Stop); cut >= 0 {
-		s = s[:cut]
-	} else if onText != nil && len(s) > shown && !stopped {
-		onText(s[shown:])
-	}
-	return s, err
-}
-
-// completeRunes returns len(s) less the bytes of an incomplete UTF-8 sequence at its end.
-func completeRunes(s string) int {
-	for i := 1; i <= utf8.UTFMax-1 && i <= len(s); i++ {
-		if utf8.RuneStart(s[len(s)-i]) {
-			if !utf8.FullRuneInString(s[len(s)-i:]) {
-				return len(s) - i
-			}
-			break
-		}
-	}
-	return len(s)
-}
-
-// stopIndex returns where the first of the stop strings begins in s, or −1.
-func stopIndex(s string, stop []string) int {
-	best := -1
-	for _, st := range stop {
-		if st == "" {
-			continue
-		}
-		if i := strings.Index(s, st); i >= 0 && (best < 0 || i < best) {
-			best = i
-		}
-	}
-	return best
-}
 
 // Sample is one generated evaluation completion next to its reference.
 type Sample struct {
@@ -107,8 +23,8 @@ type modelGenerator struct {
 }
 
 func (g modelGenerator) Complete(ctx context.Context, prompt string) (string, error) {
-	rng := rand.New(rand.NewPCG(g.t.recipe.Seed, 0x6e6))
-	return Complete(ctx, g.t.model, g.t.tok, prompt, g.t.recipe.Generation, rng, nil)
+	rng := generate.NewRand(g.t.recipe.Seed)
+	return generate.Complete(ctx, g.t.model, g.t.tok, prompt, g.t.recipe.Generation, rng, nil)
 }
 
 // generationMetrics adds BLEU and chrF to e when the recipe asks for them: it completes

@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/trainer/optim"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 // Recipe is one fine-tuning run: the base model, the adapter, the data, the optimisation,
@@ -52,8 +53,9 @@ type Recipe struct {
 	Train TrainConfig `yaml:"train"`
 	// Eval holds the evaluation settings.
 	Eval EvalConfig `yaml:"eval"`
-	// Generation holds the sampling settings used by evaluation and `llmtune generate`.
-	Generation GenerationConfig `yaml:"generation"`
+	// Generation holds the sampling settings used by evaluation and `llmtune generate`
+	// (see generate.Options).
+	Generation generate.Options `yaml:"generation"`
 }
 
 // AdapterConfig is the LoRA adapter of a recipe (PEFT's LoraConfig). Defaults are PEFT's.
@@ -158,24 +160,6 @@ type EvalConfig struct {
 	Samples int `yaml:"samples"`
 }
 
-// GenerationConfig holds the sampling settings (HF GenerationConfig names).
-type GenerationConfig struct {
-	// MaxNewTokens is the most tokens generated per prompt. Default 64.
-	MaxNewTokens int `yaml:"max_new_tokens"`
-	// Temperature divides the logits before sampling; 0 means greedy. Default 0.
-	Temperature float64 `yaml:"temperature"`
-	// TopK keeps the K most likely tokens; 0 disables it. Default 0.
-	TopK int `yaml:"top_k"`
-	// TopP keeps the smallest set of tokens whose probability reaches TopP, in (0, 1].
-	// Default 1 (disabled).
-	TopP float64 `yaml:"top_p"`
-	// RepetitionPenalty divides the logits of tokens already seen (CTRL, as in HF); 1
-	// disables it. Default 1.
-	RepetitionPenalty float64 `yaml:"repetition_penalty"`
-	// Stop lists strings that end a generation (EOS always does). Default none.
-	Stop []string `yaml:"stop"`
-}
-
 // DefaultRecipe returns a recipe with every default filled in and the required fields
 // (BaseModel, OutputDir, Data.Train) empty. Adapter is nil: full fine-tuning.
 func DefaultRecipe() Recipe {
@@ -194,12 +178,8 @@ func DefaultRecipe() Recipe {
 			LogSteps:                  10,
 			SaveSteps:                 500,
 		},
-		Eval: EvalConfig{Metrics: []Metric{MetricLoss, MetricPerplexity}},
-		Generation: GenerationConfig{
-			MaxNewTokens:      64,
-			TopP:              1,
-			RepetitionPenalty: 1,
-		},
+		Eval:       EvalConfig{Metrics: []Metric{MetricLoss, MetricPerplexity}},
+		Generation: generate.DefaultOptions(),
 	}
 }
 
@@ -420,27 +400,7 @@ func (r *Recipe) Validate() error {
 	if r.Eval.MaxExamples < 0 {
 		bad("eval.max_examples", "must be ≥ 0 (0 = all), got %d", r.Eval.MaxExamples)
 	}
-	g := r.Generation
-	if g.MaxNewTokens < 1 {
-		bad("generation.max_new_tokens", "must be ≥ 1, got %d", g.MaxNewTokens)
-	}
-	if !(g.Temperature >= 0) || math.IsInf(g.Temperature, 0) {
-		bad("generation.temperature", "must be ≥ 0 (0 = greedy), got %g", g.Temperature)
-	}
-	if g.TopK < 0 {
-		bad("generation.top_k", "must be ≥ 0 (0 = off), got %d", g.TopK)
-	}
-	if !(g.TopP > 0 && g.TopP <= 1) {
-		bad("generation.top_p", "must be in (0, 1], got %g", g.TopP)
-	}
-	if !(g.RepetitionPenalty > 0) || math.IsInf(g.RepetitionPenalty, 0) {
-		bad("generation.repetition_penalty", "must be > 0 (1 = off), got %g", g.RepetitionPenalty)
-	}
-	for _, s := range g.Stop {
-		if s == "" {
-			bad("generation.stop", "an empty stop string would stop at once")
-		}
-	}
+	errs = append(errs, prefixed("generation.", r.Generation.Validate())...)
 	return errors.Join(errs...)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/trainer/optim"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 // minimal is the least a recipe must say.
@@ -37,7 +38,7 @@ func TestLoadRecipeDesign(t *testing.T) {
 				AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEpsilon: 1e-8, MaxGradNorm: 1},
 			LogSteps: 10, EvalSteps: 50, SaveSteps: 100, SaveTotalLimit: 3},
 		Eval: EvalConfig{Metrics: []Metric{MetricLoss, MetricPerplexity, MetricBLEU, MetricChrF}, MaxExamples: 200},
-		Generation: GenerationConfig{MaxNewTokens: 64, TopP: 1, RepetitionPenalty: 1,
+		Generation: generate.Options{MaxNewTokens: 64, TopP: 1, RepetitionPenalty: 1,
 			Stop: []string{"\n"}},
 	}
 	assert.Equal(t, &want, r)

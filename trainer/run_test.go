@@ -19,7 +19,6 @@ import (
 
 	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/lora"
-	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -396,26 +395,6 @@ func TestRunGenerationMetrics(t *testing.T) {
 	assert.InDelta(t, 100, *res.Evals[0].EvalChrF, 1e-9)
 }
 
-// TestComplete: stop strings end the completion and are not part of it; the streamed
-// pieces add up to the result.
-func TestComplete(t *testing.T) {
-	m := tinyModel(t)
-	tok, err := tokenizer.Load("../testdata/tiny")
-	require.NoError(t, err)
-	g := GenerationConfig{MaxNewTokens: 30, TopP: 1, RepetitionPenalty: 1}
-	var streamed strings.Builder
-	full, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, func(s string) { streamed.WriteString(s) })
-	require.NoError(t, err)
-	assert.Equal(t, full, streamed.String())
-	i := strings.IndexFunc(full[1:], func(r rune) bool { return r >= 'a' && r <= 'z' }) + 1
-	require.Positive(t, i, "no ASCII letter in %q", full)
-	stop := full[i : i+1]
-	g.Stop = []string{"zzzz", stop}
-	cut, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, nil)
-	require.NoError(t, err)
-	assert.Equal(t, full[:strings.Index(full, stop)], cut)
-}
-
 // TestSamplesText: for text data, samples continue the first words of eval examples.
 func TestSamplesText(t *testing.T) {
 	dir := t.TempDir()
@@ -427,13 +406,4 @@ func TestSamplesText(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, progress.String(), `prompt:    "one two three four five six seven eight"`)
 	assert.Contains(t, progress.String(), `reference: "nine ten eleven"`)
-}
-
-func TestCompleteRunes(t *testing.T) {
-	for _, c := range []struct {
-		s    string
-		want int
-	}{{"", 0}, {"abc", 3}, {"a\xc3", 1}, {"aé", 3}, {"a\xe2\x82", 1}, {"a€", 4}, {"\xff\xfeab", 4}, {"ab\xf0\x9f\x98", 2}} {
-		assert.Equal(t, c.want, completeRunes(c.s), "completeRunes(%q)", c.s)
-	}
 }

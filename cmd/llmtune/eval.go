@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/llmtune/llmtune/trainer"
 	"github.com/llmtune/llmtune/trainer/sacrebleu"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 const evalArgs = "--model DIR [--adapter DIR] --data FILE [--recipe R] [--format F] [--template T]\n" +
@@ -235,8 +235,7 @@ func completeAll(ctx context.Context, m *transformer.Model, tok *tokenizer.BPE, 
 		if limit > 0 && len(hyps) >= limit {
 			break
 		}
-		rng := rand.New(rand.NewPCG(rec.Seed, 0x6e6))
-		h, err := trainer.Complete(ctx, m, tok, ex.Prompt, rec.Generation, rng, nil)
+		h, err := generate.Complete(ctx, m, tok, ex.Prompt, rec.Generation, generate.NewRand(rec.Seed), nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("eval: generate for %s:%d: %w", ds.Path, ex.Line, err)
 		}

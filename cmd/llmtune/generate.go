@@ -19,6 +19,7 @@ import (
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 const generateArgs = "--model DIR [--adapter DIR] [--prompt TEXT] [--recipe R] [--template T]\n" +
@@ -67,7 +68,7 @@ escapes such as \n; given once or more it replaces the recipe's stop list.`)
 		if err != nil {
 			return err
 		}
-		cfg = genSettings{GenerationConfig: rec.Generation, Seed: rec.Seed}
+		cfg = genSettings{Options: rec.Generation, Seed: rec.Seed}
 		if *model == "" {
 			*model = rec.BaseModel
 		}
@@ -136,14 +137,14 @@ func isFlagSet(fs *flag.FlagSet, name string) bool {
 // genSettings are what generate's flags and the REPL's /set change: the recipe's
 // generation settings and the sampling seed.
 type genSettings struct {
-	trainer.GenerationConfig
+	generate.Options
 	Seed uint64
 }
 
 // defaultSettings returns the settings without a recipe: the recipe defaults (greedy,
 // 64 new tokens, no stop string) and seed 0.
 func defaultSettings() genSettings {
-	return genSettings{GenerationConfig: trainer.DefaultRecipe().Generation}
+	return genSettings{Options: generate.DefaultOptions()}
 }
 
 // setting is one generation setting: name is its recipe key and the REPL's /set NAME,
@@ -329,47 +330,24 @@ func (sv *settingValues) apply(g *genSettings) error {
 	return nil
 }
 
-// genTemplate wraps an input into a prompt: before + input + after.
-type genTemplate struct {
-	before, after string
-	set           bool
-}
-
-// parseGenTemplate parses --template: escapes are interpreted, {prompt} or {source}
-// marks the input, and {completion} or {target} and what follows are dropped.
-func parseGenTemplate(t string) (genTemplate, error) {
+// parseGenTemplate parses --template: escapes are interpreted, then it is a prompt
+// template (generate.ParsePromptTemplate); "" renders each input as it is.
+func parseGenTemplate(t string) (generate.Template, error) {
 	if t == "" {
-		return genTemplate{}, nil
+		return generate.Template{}, nil
 	}
 	s, err := unescape(t)
 	if err != nil {
-		return genTemplate{}, err
+		return generate.Template{}, err
 	}
-	for _, end := range []string{"{completion}", "{target}"} {
-		if i := strings.Index(s, end); i >= 0 {
-			s = s[:i]
-		}
-	}
-	for _, ph := range []string{"{prompt}", "{source}"} {
-		if before, after, ok := strings.Cut(s, ph); ok {
-			return genTemplate{before: before, after: after, set: true}, nil
-		}
-	}
-	return genTemplate{}, fmt.Errorf("%q has no {prompt} or {source} for the input", t)
-}
-
-func (t genTemplate) render(input string) string {
-	if !t.set {
-		return input
-	}
-	return t.before + input + t.after
+	return generate.ParsePromptTemplate(s)
 }
 
 // generator completes prompts with one model and the current settings.
 type generator struct {
 	model *transformer.Model
 	tok   *tokenizer.BPE
-	tmpl  genTemplate
+	tmpl  generate.Template
 	cfg   genSettings
 	rng   *rand.Rand
 }
@@ -377,13 +355,13 @@ type generator struct {
 // reseed restarts the sampling generator from cfg.Seed. The stream constant is the
 // trainer's, so a recipe's evaluation samples are reproduced by generate --recipe.
 func (g *generator) reseed() {
-	g.rng = rand.New(rand.NewPCG(g.cfg.Seed, 0x6e6))
+	g.rng = generate.NewRand(g.cfg.Seed)
 }
 
 // complete writes the completion of input to w as it is produced and returns it.
 func (g *generator) complete(ctx context.Context, w io.Writer, input string) (string, error) {
 	var werr error
-	s, err := trainer.Complete(ctx, g.model, g.tok, g.tmpl.render(input), g.cfg.GenerationConfig, g.rng, func(piece string) {
+	s, err := generate.Complete(ctx, g.model, g.tok, g.tmpl.Prompt(input), g.cfg.Options, g.rng, func(piece string) {
 		if werr == nil {
 			_, werr = io.WriteString(w, piece)
 		}

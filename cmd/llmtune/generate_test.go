@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/tokenizer"
-	"github.com/llmtune/llmtune/trainer"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 // peftAdapter is a PEFT adapter (r 3 on c_attn and mlp.c_proj) whose shapes fit the tiny model.
@@ -29,19 +28,19 @@ func llmtuneIn(t *testing.T, stdin string, args ...string) (int, string, string)
 }
 
 // complete is the completion of prompt by the tiny model, computed with the packages.
-func complete(t *testing.T, prompt string, g trainer.GenerationConfig, seed uint64) string {
+func complete(t *testing.T, prompt string, g generate.Options, seed uint64) string {
 	t.Helper()
 	m, err := transformer.Load(tinyDir)
 	require.NoError(t, err)
 	tok, err := tokenizer.Load(tinyDir)
 	require.NoError(t, err)
-	s, err := trainer.Complete(context.Background(), m, tok, prompt, g, rand.New(rand.NewPCG(seed, 0x6e6)), nil)
+	s, err := generate.Complete(context.Background(), m, tok, prompt, g, generate.NewRand(seed), nil)
 	require.NoError(t, err)
 	return s
 }
 
-func greedy(n int) trainer.GenerationConfig {
-	return trainer.GenerationConfig{MaxNewTokens: n, TopP: 1, RepetitionPenalty: 1}
+func greedy(n int) generate.Options {
+	return generate.Options{MaxNewTokens: n, TopP: 1, RepetitionPenalty: 1}
 }
 
 func TestGeneratePrompt(t *testing.T) {
@@ -61,7 +60,7 @@ func TestGeneratePrompt(t *testing.T) {
 	a, b, c := sample("7"), sample("7"), sample("8")
 	assert.Equal(t, a, b, "same seed, same sample")
 	assert.NotEqual(t, a, c, "another seed, another sample")
-	g := trainer.GenerationConfig{MaxNewTokens: 12, Temperature: 1.5, TopK: 50, TopP: 0.95, RepetitionPenalty: 1.2}
+	g := generate.Options{MaxNewTokens: 12, Temperature: 1.5, TopK: 50, TopP: 0.95, RepetitionPenalty: 1.2}
 	assert.Equal(t, complete(t, "red cat", g, 7)+"\n", a)
 
 	// Stop strings end the completion and are not printed.
@@ -98,7 +97,7 @@ func TestGenerateRecipeDefaults(t *testing.T) {
 	r := recipe(t, "generation:\n  max_new_tokens: 7\n  temperature: 0.9\n  top_k: 20\n  stop: [\"zzz\"]\n")
 	code, out, stderr := llmtune(t, "generate", "--recipe", r, "--prompt", "sea big") // base_model and seed 3 from the recipe
 	require.Equal(t, 0, code, stderr)
-	g := trainer.GenerationConfig{MaxNewTokens: 7, Temperature: 0.9, TopK: 20, TopP: 1, RepetitionPenalty: 1, Stop: []string{"zzz"}}
+	g := generate.Options{MaxNewTokens: 7, Temperature: 0.9, TopK: 20, TopP: 1, RepetitionPenalty: 1, Stop: []string{"zzz"}}
 	assert.Equal(t, complete(t, "sea big", g, 3)+"\n", out)
 
 	// Flags win over the recipe.
@@ -113,7 +112,7 @@ func TestGeneratePiped(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	var want []string
 	for _, p := range []string{"red cat", "sea big", "", "green bird"} {
-		want = append(want, complete(t, p, trainer.GenerationConfig{MaxNewTokens: 8, TopP: 1, RepetitionPenalty: 1, Stop: []string{"\n"}}, 0))
+		want = append(want, complete(t, p, generate.Options{MaxNewTokens: 8, TopP: 1, RepetitionPenalty: 1, Stop: []string{"\n"}}, 0))
 	}
 	assert.Equal(t, strings.Join(want, "\n")+"\n", out, "one completion per input line")
 

@@ -297,8 +297,8 @@ func (s *session) show() {
 	for _, st := range settings {
 		fmt.Fprintf(s.out, "  %-18s %s\n", st.name, st.get(&s.g.cfg))
 	}
-	if t := s.g.tmpl; t.set {
-		fmt.Fprintf(s.out, "  %-18s %q\n", "template", t.before+"{prompt}"+t.after)
+	if t := s.g.tmpl.String(); t != "" {
+		fmt.Fprintf(s.out, "  %-18s %q\n", "template", t)
 	}
 	if s.histPath != "" {
 		fmt.Fprintf(s.out, "  %-18s %s\n", "history", s.histPath)

@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llmtune/llmtune/transformer/generate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-
-	"github.com/llmtune/llmtune/trainer"
 )
 
 // TestMain makes the test binary act as llmtune itself when LLMTUNE_TEST_AS_MAIN=1, so
@@ -88,7 +87,7 @@ func TestSessionCommands(t *testing.T) {
 	}, &out)
 	require.NoError(t, s.run(context.Background()))
 	got := out.String()
-	sampled := complete(t, "red cat", trainer.GenerationConfig{MaxNewTokens: 8, Temperature: 0.5, TopP: 1, RepetitionPenalty: 1, Stop: []string{"\n"}}, 0)
+	sampled := complete(t, "red cat", generate.Options{MaxNewTokens: 8, Temperature: 0.5, TopP: 1, RepetitionPenalty: 1, Stop: []string{"\n"}}, 0)
 	for _, want := range []string{
 		"/set NAME VALUE",
 		"temperature = 0.5\n",

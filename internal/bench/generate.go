@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 // Generator is a Generate workload's model and prompt, ready to decode.
@@ -38,21 +39,23 @@ func NewGenerator(w Workload) (*Generator, error) {
 }
 
 // Run decodes W.NewTokens tokens greedily after the prompt, as the anchor's timed unit:
-// one Model.Generate call, which allocates its KV cache, prefills the prompt in one pass
+// one generate.Generate call, which allocates its KV cache, prefills the prompt in one pass
 // and then feeds one token per step. It returns the ids, the time to the first new token
 // (the prefill, with its LM head and argmax) and the time of the whole call.
 func (g *Generator) Run() (ids []int, prefill, total time.Duration, err error) {
 	var first time.Duration
 	start := time.Now()
-	ids, err = g.Model.Generate(context.Background(), g.Prompt, transformer.GenerateOptions{
-		MaxNewTokens: g.W.NewTokens,
+	opt := generate.DefaultOptions()
+	opt.MaxNewTokens = g.W.NewTokens
+	ids, err = generate.Generate(context.Background(), g.Model, generate.Request{
+		Prompt: g.Prompt,
 		OnToken: func(int) bool {
 			if first == 0 {
 				first = time.Since(start)
 			}
 			return true
 		},
-	})
+	}, opt)
 	total = time.Since(start)
 	if err == nil && len(ids) != g.W.NewTokens {
 		err = fmt.Errorf("generated %d tokens, want %d", len(ids), g.W.NewTokens)

@@ -1,4 +1,4 @@
-package transformer_test
+package generate_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 // TestGenerateLoRAGolden decodes greedily with the KV cache through a LoRA adapter (r=4,
@@ -29,8 +30,10 @@ func TestGenerateLoRAGolden(t *testing.T) {
 
 	m, err := transformer.Load(reftest.Path("tiny-f32"))
 	require.NoError(t, err)
-	opt := transformer.GenerateOptions{MaxNewTokens: len(want)}
-	base, err := m.Generate(context.Background(), greedy.Prompt, opt)
+	opt := generate.DefaultOptions()
+	opt.MaxNewTokens = len(want)
+	req := generate.Request{Prompt: greedy.Prompt}
+	base, err := generate.Generate(context.Background(), m, req, opt)
 	require.NoError(t, err)
 
 	ad, err := lora.Apply(m, lora.Config{Rank: 4, Alpha: 8}, rand.New(rand.NewPCG(1, 1)))
@@ -39,31 +42,33 @@ func TestGenerateLoRAGolden(t *testing.T) {
 	for _, p := range ad.Params() {
 		copy(mat.Data[float32](p.Param.Value()), g.Tensor(t, "lora_init."+p.Name))
 	}
-	got, err := m.Generate(context.Background(), greedy.Prompt, opt)
+	got, err := generate.Generate(context.Background(), m, req, opt)
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "greedy ids with the LoRA adapter")
 	assert.NotEqual(t, want, base, "the adapter changes nothing: the test proves nothing")
 
 	// Merged into the base weights, the adapter gives the same ids on the plain path.
 	require.NoError(t, ad.Merge())
-	merged, err := m.Generate(context.Background(), greedy.Prompt, opt)
+	merged, err := generate.Generate(context.Background(), m, req, opt)
 	require.NoError(t, err)
 	assert.Equal(t, want, merged, "greedy ids with the adapter merged")
 }
 
 // Generate decodes greedily by default; OnToken streams the ids as they come.
-func ExampleModel_Generate() {
-	m, err := transformer.Load(filepath.Join("..", "testdata", "reference", "tiny-f32"))
+func ExampleGenerate() {
+	m, err := transformer.Load(filepath.Join("..", "..", "testdata", "reference", "tiny-f32"))
 	if err != nil {
 		panic(err)
 	}
 	prompt := []int{196, 25, 502, 67, 211, 407, 103}
 	fmt.Print("streamed:")
-	ids, err := m.Generate(context.Background(), prompt, transformer.GenerateOptions{
-		MaxNewTokens: 8,
-		StopIDs:      []int{m.Config.EOSTokenID},
-		OnToken:      func(id int) bool { fmt.Print(" ", id); return true },
-	})
+	opt := generate.DefaultOptions()
+	opt.MaxNewTokens = 8
+	ids, err := generate.Generate(context.Background(), m, generate.Request{
+		Prompt:  prompt,
+		StopIDs: []int{m.Config.EOSTokenID},
+		OnToken: func(id int) bool { fmt.Print(" ", id); return true },
+	}, opt)
 	fmt.Println()
 	fmt.Println("returned:", ids, err)
 	// Output:

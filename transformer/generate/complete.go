@@ -1,0 +1,99 @@
+package generate
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/llmtune/llmtune/transformer"
+)
+
+// Tokenizer is what Complete needs of a tokenizer (tokenizer.BPE has it).
+type Tokenizer interface {
+	Encode(text string) []int
+	Decode(ids []int) string
+	EOS() int
+}
+
+// Complete generates a continuation of prompt with m and the options and returns it as
+// text: generation stops at EOS or at the first of o.Stop, neither of which is part of the
+// result. An empty prompt starts from EOS, as GPT-2 does. When the prompt leaves less room
+// than o.MaxNewTokens in the model's n_positions, fewer tokens are generated; a prompt
+// that does not fit at all is an error. rng draws the samples when o.Temperature > 0
+// (NewRand). onText, if not nil, receives the new text piece by piece as it is produced
+// (streaming), never splitting a UTF-8 sequence; it may be called with text that a stop
+// string later cuts off the result. When ctx is done, Complete returns the text so far
+// with ctx.Err().
+func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt string, o Options, rng *rand.Rand, onText func(string)) (string, error) {
+	ids := tok.Encode(prompt)
+	if len(ids) == 0 {
+		ids = []int{tok.EOS()}
+	}
+	if room := m.Config.MaxPositions - len(ids); o.MaxNewTokens > room {
+		if room <= 0 {
+			return "", fmt.Errorf("generate: the prompt has %d tokens, the model at most %d", len(ids), m.Config.MaxPositions)
+		}
+		o.MaxNewTokens = room // the prompt fits, but not max_new_tokens after it
+	}
+	var out []int
+	shown := 0
+	stopped := false
+	text := func() string { return tok.Decode(out) }
+	req := Request{Prompt: ids, StopIDs: []int{tok.EOS()}, Rand: rng, OnToken: func(id int) bool {
+		if id == tok.EOS() {
+			return false
+		}
+		out = append(out, id)
+		s := text()
+		if cut := stopIndex(s, o.Stop); cut >= 0 {
+			stopped = true
+			if onText != nil && cut > shown {
+				onText(s[shown:cut])
+			}
+			return false
+		}
+		// Hold back an incomplete rune at the end: the next token may complete it.
+		if end := completeRunes(s); onText != nil && end > shown {
+			onText(s[shown:end])
+			shown = end
+		}
+		return true
+	}}
+	_, err := Generate(ctx, m, req, o)
+	s := text()
+	if cut := stopIndex(s, o.Stop); cut >= 0 {
+		s = s[:cut]
+	} else if onText != nil && len(s) > shown && !stopped {
+		onText(s[shown:])
+	}
+	return s, err
+}
+
+// completeRunes returns len(s) less the bytes of an incomplete UTF-8 sequence at its end.
+func completeRunes(s string) int {
+	for i := 1; i <= utf8.UTFMax-1 && i <= len(s); i++ {
+		if utf8.RuneStart(s[len(s)-i]) {
+			if !utf8.FullRuneInString(s[len(s)-i:]) {
+				return len(s) - i
+			}
+			break
+		}
+	}
+	return len(s)
+}
+
+// stopIndex returns where the first of the stop strings begins in s, or −1.
+func stopIndex(s string, stop []string) int {
+	best := -1
+	for _, st := range stop {
+		if st == "" {
+			continue
+		}
+		if i := strings.Index(s, st); i >= 0 && (best < 0 || i < best) {
+			best = i
+		}
+	}
+	return best
+}

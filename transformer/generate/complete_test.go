@@ -1,0 +1,41 @@
+package generate
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/tokenizer"
+)
+
+// TestComplete: stop strings end the completion and are not part of it; the streamed
+// pieces add up to the result.
+func TestComplete(t *testing.T) {
+	m := loadTiny(t)
+	tok, err := tokenizer.Load("../../testdata/tiny")
+	require.NoError(t, err)
+	g := opts(30)
+	var streamed strings.Builder
+	full, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, func(s string) { streamed.WriteString(s) })
+	require.NoError(t, err)
+	assert.Equal(t, full, streamed.String())
+	i := strings.IndexFunc(full[1:], func(r rune) bool { return r >= 'a' && r <= 'z' }) + 1
+	require.Positive(t, i, "no ASCII letter in %q", full)
+	stop := full[i : i+1]
+	g.Stop = []string{"zzzz", stop}
+	cut, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, full[:strings.Index(full, stop)], cut)
+}
+
+func TestCompleteRunes(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want int
+	}{{"", 0}, {"abc", 3}, {"a\xc3", 1}, {"aé", 3}, {"a\xe2\x82", 1}, {"a€", 4}, {"\xff\xfeab", 4}, {"ab\xf0\x9f\x98", 2}} {
+		assert.Equal(t, c.want, completeRunes(c.s), "completeRunes(%q)", c.s)
+	}
+}
