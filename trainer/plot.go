@@ -3,175 +3,281 @@ package trainer
 import (
 	"bytes"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"path/filepath"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
 )
 
-// plot draws output_dir/loss.png from metrics.jsonl: the training loss (blue line) and
-// the evaluation loss (orange line with dots) against the step, with labelled axes.
+// plot draws output_dir/loss.png from metrics.jsonl (see lossPlot).
 func (t *run) plot() error {
 	dir := t.recipe.OutputDir
 	steps, evals, err := readMetrics(filepath.Join(dir, "metrics.jsonl"))
 	if err != nil {
 		return err
 	}
-	var train, eval [][2]float64
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	out := filepath.Join(dir, "loss.png")
+	img, err := lossPlot(steps, evals)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", out, err)
+	}
+	return atomicfile.WriteFile(out, img)
+}
+
+// The chart's size: 8×6 in at 100 dpi is 800×600 pixels. The loss panel takes
+// lossShare of the height, the learning-rate panel below it the rest.
+const (
+	plotWidth  = 8 * vg.Inch
+	plotHeight = 6 * vg.Inch
+	plotDPI    = 100
+	plotMargin = 8 // points of white around the chart
+	lossShare  = 0.65
+)
+
+var (
+	colTrain = color.RGBA{31, 119, 180, 255} // matplotlib's first three colours
+	colEval  = color.RGBA{255, 127, 14, 255}
+	colLR    = color.RGBA{44, 160, 44, 255}
+	colGrid  = color.Gray{Y: 210}
+)
+
+// newPanel returns an empty plot in a sans-serif font with a light grid and nicely
+// spaced ticks, its y axis labelled ylabel.
+func newPanel(ylabel string) *plot.Plot {
+	p := plot.New()
+	for _, s := range []*text.Style{&p.Title.TextStyle, &p.Legend.TextStyle,
+		&p.X.Label.TextStyle, &p.X.Tick.Label, &p.Y.Label.TextStyle, &p.Y.Tick.Label} {
+		s.Font.Variant = "Sans"
+	}
+	p.Title.TextStyle.Font.Size = vg.Points(14)
+	p.Title.Padding = vg.Points(8)
+	p.Y.Label.Text = ylabel
+	p.X.Tick.Marker = niceTicks{n: 6, minStep: 1}
+	p.Y.Tick.Marker = niceTicks{n: 5}
+	g := plotter.NewGrid()
+	g.Vertical.Color, g.Horizontal.Color = colGrid, colGrid
+	p.Add(g)
+	return p
+}
+
+// yRange widens an axis that was fitted to its data by 5% on either side, so that no
+// line runs along the frame; fromZero also brings 0 into the range (for the learning
+// rate, which warms up from 0). A constant series gets a range around its value.
+func yRange(a *plot.Axis, fromZero bool) {
+	if a.Min > a.Max { // no data
+		return
+	}
+	if fromZero {
+		a.Min, a.Max = math.Min(a.Min, 0), math.Max(a.Max, 0)
+	}
+	pad := (a.Max - a.Min) * 0.05
+	if pad == 0 {
+		pad = math.Max(math.Abs(a.Min)*0.1, 1e-3)
+	}
+	if !finite(pad) {
+		return
+	}
+	a.Min, a.Max = a.Min-pad, a.Max+pad
+}
+
+// lossPlot renders the PNG that Run writes as loss.png: two panels sharing the step
+// axis, the training loss (line) and the evaluation loss (line with points) above,
+// with a title and a legend, and the learning rate below. Non-finite values are
+// skipped; a series with a single point is drawn as a point.
+func lossPlot(steps []StepLog, evals []EvalLog) (img []byte, err error) {
+	defer func() { // a panic in the drawing library is an error, not a crash after training
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("draw loss plot: %v", r)
+		}
+	}()
+	var train, eval, lr plotter.XYs
 	for _, s := range steps {
 		if finite(s.Loss) {
-			train = append(train, [2]float64{float64(s.Step), s.Loss})
+			train = append(train, plotter.XY{X: float64(s.Step), Y: s.Loss})
+		}
+		if finite(s.LR) {
+			lr = append(lr, plotter.XY{X: float64(s.Step), Y: s.LR})
 		}
 	}
 	for _, e := range evals {
 		if finite(e.EvalLoss) {
-			eval = append(eval, [2]float64{float64(e.Step), e.EvalLoss})
+			eval = append(eval, plotter.XY{X: float64(e.Step), Y: e.EvalLoss})
 		}
 	}
+
+	top := newPanel("loss")
+	top.Title.Text = "Training and evaluation loss"
+	top.X.Tick.Marker = unlabelled{niceTicks{n: 6, minStep: 1}} // the panel below labels the steps
+	top.Legend.Top = true
+	top.Legend.XOffs, top.Legend.YOffs = -vg.Points(4), -vg.Points(2)
+	if err := addSeries(top, "train", train, colTrain, false, true); err != nil {
+		return nil, err
+	}
+	if err := addSeries(top, "eval", eval, colEval, true, true); err != nil {
+		return nil, err
+	}
+	yRange(&top.Y, false)
+
+	bottom := newPanel("learning rate")
+	bottom.X.Label.Text = "step"
+	bottom.Y.Tick.Marker = niceTicks{n: 3}
+	if err := addSeries(bottom, "learning rate", lr, colLR, false, false); err != nil {
+		return nil, err
+	}
+	yRange(&bottom.Y, true)
+
+	// Share the step axis: both panels span every step either shows, from step 0, and
+	// 3% more on either side, so that the end points and the end tick labels fit
+	// without gonum shifting one panel's data area (and its y axis) against the other's.
+	xmax := math.Max(top.X.Max, bottom.X.Max)
+	xmin := math.Min(0, math.Min(top.X.Min, bottom.X.Min))
+	if !(xmax > xmin) { // nothing to draw, or only step 0
+		xmax = xmin + 1
+	}
+	pad := (xmax - xmin) * 0.03
+	top.X.Min, top.X.Max = xmin-pad, xmax+pad
+	bottom.X.Min, bottom.X.Max = xmin-pad, xmax+pad
+
+	c := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI))
+	dc := draw.Crop(draw.New(c), plotMargin, -plotMargin, plotMargin, -plotMargin)
+	split := dc.Min.Y + vg.Length(1-lossShare)*(dc.Max.Y-dc.Min.Y)
+	topC, bottomC := dc, dc
+	topC.Min.Y, bottomC.Max.Y = split, split
+	alignX(top, &topC, bottom, &bottomC)
+	top.Draw(topC)
+	bottom.Draw(bottomC)
+
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, lossChart(train, eval)); err != nil {
-		return err
+	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("encode loss plot: %w", err)
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, "loss.png"), buf.Bytes())
+	return buf.Bytes(), nil
 }
 
-var (
-	colTrain = color.RGBA{31, 119, 180, 255} // matplotlib's first two colours
-	colEval  = color.RGBA{255, 127, 14, 255}
-	colAxis  = color.RGBA{60, 60, 60, 255}
-	colGrid  = color.RGBA{225, 225, 225, 255}
-)
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// lossChart renders the two series on a 800×480 canvas.
-func lossChart(train, eval [][2]float64) *image.RGBA {
-	const W, H, left, right, top, bottom = 800, 480, 70, 20, 40, 50
-	img := image.NewRGBA(image.Rect(0, 0, W, H))
-	for i := range img.Pix {
-		img.Pix[i] = 255
+// addSeries adds the series name to p as a line (with points if points, or if it is a
+// single point), and to the legend if legend. An empty series adds nothing.
+func addSeries(p *plot.Plot, name string, pts plotter.XYs, col color.Color, points, legend bool) error {
+	if len(pts) == 0 {
+		return nil
 	}
-	xmax, ymin, ymax := 1.0, math.Inf(1), math.Inf(-1)
-	for _, p := range append(append([][2]float64{}, train...), eval...) {
-		xmax = math.Max(xmax, p[0])
-		ymin, ymax = math.Min(ymin, p[1]), math.Max(ymax, p[1])
+	l, s, err := plotter.NewLinePoints(pts)
+	if err != nil {
+		return fmt.Errorf("draw %s series: %w", name, err)
 	}
-	if math.IsInf(ymin, 0) {
-		ymin, ymax = 0, 1
-	}
-	if ymax-ymin < 1e-6 {
-		ymin, ymax = ymin-0.5, ymax+0.5
-	}
-	pad := (ymax - ymin) * 0.05
-	ymin, ymax = ymin-pad, ymax+pad
-	px := func(x float64) int { return left + int(math.Round(x/xmax*float64(W-left-right))) }
-	py := func(y float64) int { return H - bottom - int(math.Round((y-ymin)/(ymax-ymin)*float64(H-top-bottom))) }
-	for i := 0; i <= 4; i++ { // grid and y labels
-		y := ymin + (ymax-ymin)*float64(i)/4
-		hline(img, left, W-right, py(y), colGrid)
-		label := fmt.Sprintf("%.3g", y)
-		text(img, left-6-textWidth(label), py(y)-5, label, colAxis)
-		x := xmax * float64(i) / 4
-		lx := fmt.Sprintf("%.0f", x)
-		text(img, px(x)-textWidth(lx)/2, H-bottom+8, lx, colAxis)
-	}
-	hline(img, left, W-right, H-bottom, colAxis)
-	vline(img, left, top, H-bottom, colAxis)
-	text(img, (W-textWidth("step"))/2, H-bottom+26, "step", colAxis)
-	text(img, left, top-28, "loss", colAxis)
-	series := func(pts [][2]float64, c color.RGBA, dots bool) {
-		for i := range pts {
-			if i > 0 {
-				line(img, px(pts[i-1][0]), py(pts[i-1][1]), px(pts[i][0]), py(pts[i][1]), c)
-			}
-			if dots {
-				for dx := -2; dx <= 2; dx++ {
-					for dy := -2; dy <= 2; dy++ {
-						img.SetRGBA(px(pts[i][0])+dx, py(pts[i][1])+dy, c)
-					}
-				}
-			}
+	l.Color, l.Width = col, vg.Points(1.5)
+	s.Color, s.Shape, s.Radius = col, draw.CircleGlyph{}, vg.Points(3)
+	if points || len(pts) == 1 {
+		p.Add(l, s)
+		if legend {
+			p.Legend.Add(name, l, s)
 		}
+		return nil
 	}
-	series(train, colTrain, len(train) == 1)
-	series(eval, colEval, true)
-	hline(img, W-190, W-170, top-22, colTrain) // legend
-	text(img, W-164, top-27, "train", colTrain)
-	hline(img, W-100, W-80, top-22, colEval)
-	text(img, W-74, top-27, "eval", colEval)
-	return img
+	p.Add(l)
+	if legend {
+		p.Legend.Add(name, l)
+	}
+	return nil
 }
 
-func hline(img *image.RGBA, x0, x1, y int, c color.RGBA) {
-	for x := x0; x <= x1; x++ {
-		img.SetRGBA(x, y, c)
-	}
+// alignX narrows the canvases of two stacked plots so that their data areas have the
+// same left and right edges whatever the widths of their tick labels.
+func alignX(a *plot.Plot, ac *draw.Canvas, b *plot.Plot, bc *draw.Canvas) {
+	da, db := a.DataCanvas(*ac), b.DataCanvas(*bc)
+	left := max(da.Min.X-ac.Min.X, db.Min.X-bc.Min.X)
+	right := max(ac.Max.X-da.Max.X, bc.Max.X-db.Max.X)
+	ac.Min.X += left - (da.Min.X - ac.Min.X)
+	ac.Max.X -= right - (ac.Max.X - da.Max.X)
+	bc.Min.X += left - (db.Min.X - bc.Min.X)
+	bc.Max.X -= right - (bc.Max.X - db.Max.X)
 }
 
-func vline(img *image.RGBA, x, y0, y1 int, c color.RGBA) {
-	for y := y0; y <= y1; y++ {
-		img.SetRGBA(x, y, c)
+// unlabelled keeps a ticker's tick marks and drops their labels.
+type unlabelled struct{ plot.Ticker }
+
+// Ticks implements plot.Ticker.
+func (u unlabelled) Ticks(lo, hi float64) []plot.Tick {
+	ticks := u.Ticker.Ticks(lo, hi)
+	for i := range ticks {
+		ticks[i].Label = ""
 	}
+	return ticks
 }
 
-// line draws a two-pixel-thick segment (Bresenham).
-func line(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {
-	dx, dy := abs(x1-x0), -abs(y1-y0)
-	sx, sy := sign(x1-x0), sign(y1-y0)
-	e := dx + dy
-	for {
-		img.SetRGBA(x0, y0, c)
-		img.SetRGBA(x0, y0+1, c)
-		if x0 == x1 && y0 == y1 {
-			return
+// niceTicks is a plot.Ticker with about n labelled ticks at multiples of 1, 2, 2.5 or
+// 5 times a power of ten (at least minStep apart), all labelled in one format: fixed
+// point, or scientific when the values are very small or large.
+type niceTicks struct {
+	n       int
+	minStep float64
+}
+
+// Ticks implements plot.Ticker.
+func (nt niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	span := hi - lo
+	if !(span > 0) || !finite(span) {
+		return nil
+	}
+	exp := math.Floor(math.Log10(span / float64(nt.n)))
+	mant := span / float64(nt.n) / math.Pow(10, exp)
+	var m float64
+	switch {
+	case mant < 1.5:
+		m = 1
+	case mant < 2.25:
+		m = 2
+	case mant < 3.5:
+		m = 2.5
+	case mant < 7.5:
+		m = 5
+	default:
+		m, exp = 1, exp+1
+	}
+	step := m * math.Pow(10, exp)
+	if step < nt.minStep {
+		step, m, exp = nt.minStep, nt.minStep, 0
+	}
+	if !(step > 0) || !finite(step) {
+		return nil
+	}
+	first, last := math.Ceil(lo/step), math.Floor(hi/step)
+	if last-first > 100 { // cannot happen for a finite span; a guard against rounding
+		return nil
+	}
+	maxAbs := math.Max(math.Abs(first*step), math.Abs(last*step))
+	sci := maxAbs >= 1e5 || maxAbs < 1e-2
+	digits := -int(exp) // decimals that the step needs
+	if sci {
+		digits = int(math.Floor(math.Log10(maxAbs))) - int(exp)
+	}
+	if m == 2.5 {
+		digits++
+	}
+	digits = max(digits, 0)
+	var ticks []plot.Tick
+	for i := first; i <= last; i++ {
+		v := i * step
+		var label string
+		switch {
+		case i == 0:
+			v, label = 0, "0"
+		case sci:
+			label = strconv.FormatFloat(v, 'e', digits, 64)
+		default:
+			label = strconv.FormatFloat(v, 'f', digits, 64)
 		}
-		e2 := 2 * e
-		if e2 >= dy {
-			e += dy
-			x0 += sx
-		}
-		if e2 <= dx {
-			e += dx
-			y0 += sy
-		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: label})
 	}
-}
-
-func abs(v int) int  { return max(v, -v) }
-func sign(v int) int { return min(max(v, -1), 1) }
-
-// glyphs is a 3×5 bitmap font for the characters the chart writes; each row is 3 bits.
-var glyphs = map[rune][5]uint8{
-	'0': {7, 5, 5, 5, 7}, '1': {2, 6, 2, 2, 7}, '2': {7, 1, 7, 4, 7}, '3': {7, 1, 7, 1, 7},
-	'4': {5, 5, 7, 1, 1}, '5': {7, 4, 7, 1, 7}, '6': {7, 4, 7, 5, 7}, '7': {7, 1, 2, 2, 2},
-	'8': {7, 5, 7, 5, 7}, '9': {7, 5, 7, 1, 7}, '.': {0, 0, 0, 0, 2}, '-': {0, 0, 7, 0, 0},
-	'+': {0, 2, 7, 2, 0}, 'e': {7, 5, 7, 4, 7}, 'l': {4, 4, 4, 4, 7}, 'o': {0, 7, 5, 5, 7},
-	's': {7, 4, 7, 1, 7}, 't': {2, 7, 2, 2, 3}, 'p': {7, 5, 7, 4, 4}, 'r': {0, 7, 4, 4, 4},
-	'a': {0, 7, 1, 7, 7}, 'i': {2, 0, 2, 2, 2}, 'n': {0, 7, 5, 5, 5}, 'v': {0, 5, 5, 5, 2},
-}
-
-const glyphScale = 2
-
-func textWidth(s string) int { return len([]rune(s)) * 4 * glyphScale }
-
-// text writes s with its top-left corner at (x, y).
-func text(img *image.RGBA, x, y int, s string, c color.RGBA) {
-	for _, r := range s {
-		g := glyphs[r]
-		for row := range 5 {
-			for col := range 3 {
-				if g[row]&(4>>col) == 0 {
-					continue
-				}
-				for i := range glyphScale {
-					for j := range glyphScale {
-						img.SetRGBA(x+col*glyphScale+i, y+row*glyphScale+j, c)
-					}
-				}
-			}
-		}
-		x += 4 * glyphScale
-	}
+	return ticks
 }
