@@ -12,6 +12,7 @@ import (
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
 	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -36,10 +37,10 @@ const (
 
 // trainerState is trainer_state.json.
 type trainerState struct {
-	Step       int       `json:"step"`        // optimizer steps done
-	TotalSteps int       `json:"total_steps"` // of the whole run
-	Data       DataState `json:"data"`        // where the next batch comes from
-	Dropout    []byte    `json:"dropout_rng,omitempty"`
+	Step       int               `json:"step"`        // optimizer steps done
+	TotalSteps int               `json:"total_steps"` // of the whole run
+	Data       dataset.DataState `json:"data"`        // where the next batch comes from
+	Dropout    []byte            `json:"dropout_rng,omitempty"`
 	// OptSteps is each trainable parameter's AdamW step count, by name.
 	OptSteps map[string]int `json:"optimizer_steps"`
 	Seed     uint64         `json:"seed"`

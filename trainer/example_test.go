@@ -11,6 +11,7 @@ import (
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -41,7 +42,7 @@ func Example() {
 	rec := trainer.DefaultRecipe() // or trainer.LoadRecipe("recipes/translate.yaml")
 	rec.BaseModel, rec.OutputDir = "../testdata/tiny", out
 	rec.Data.Train, rec.Data.ValSetSize = "../testdata/tiny/reverse.jsonl", 20
-	rec.Data.Format, rec.Data.Template = trainer.FormatSourceTarget, "{source} = {target}"
+	rec.Data.Format, rec.Data.Template = dataset.FormatSourceTarget, "{source} = {target}"
 	rec.Data.MaxSeqLen, rec.Data.Packing = 64, true
 	rec.Train.MaxSteps, rec.Train.BatchSize, rec.Train.LearningRate = 4, 4, 1e-2
 	res, err := trainer.Run(context.Background(), &rec, trainer.WithModel(model, tok, ad))

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/trainer/optim"
 	"github.com/llmtune/llmtune/transformer/generate"
 )
@@ -47,8 +47,9 @@ type Recipe struct {
 	// fine-tuning of every weight. A present but empty `adapter:` mapping is LoRA with the
 	// defaults of AdapterConfig.
 	Adapter *AdapterConfig `yaml:"adapter,omitempty"`
-	// Data says where the examples come from and how they become batches.
-	Data DataConfig `yaml:"data"`
+	// Data says where the examples come from and how they become batches (see
+	// dataset.Config).
+	Data dataset.Config `yaml:"data"`
 	// Train holds the optimisation settings.
 	Train TrainConfig `yaml:"train"`
 	// Eval holds the evaluation settings.
@@ -75,43 +76,6 @@ type AdapterConfig struct {
 	// RSLoRA scales the update by Alpha/√R instead of Alpha/R (PEFT's use_rslora,
 	// arXiv:2312.03732). Default false.
 	RSLoRA bool `yaml:"rslora"`
-}
-
-// DataConfig says where a recipe's examples come from and how they are tokenized,
-// masked and batched. See Dataset for the file formats.
-type DataConfig struct {
-	// Train is the training file, .txt or .jsonl. Required.
-	Train string `yaml:"train"`
-	// Eval is the evaluation file, .txt or .jsonl, in the same format as Train. Default ""
-	// (none; see ValSetSize).
-	Eval string `yaml:"eval"`
-	// ValSetSize holds examples of Train out for evaluation when Eval is empty: a fraction
-	// in (0, 1) of the examples (rounded up, as HF datasets' train_test_split) or, when ≥ 1,
-	// a whole count. Which examples is decided by hashing each example's index with the
-	// seed, so the split is deterministic and needs no memory. Default 0 (none).
-	ValSetSize float64 `yaml:"val_set_size"`
-	// Format is how a .jsonl line becomes text: text, prompt_completion or
-	// source_target. A .txt file is always text. Default text.
-	Format Format `yaml:"format"`
-	// Template renders a prompt_completion or source_target example, with the
-	// placeholders {prompt} and {completion}, or {source} and {target}, each exactly once
-	// and in that order, e.g. "English: {source}\nSpanish: {target}". The text before
-	// {completion}/{target} is the prompt. Default "{prompt}{completion}" for
-	// prompt_completion; required for source_target; must be empty for text.
-	Template string `yaml:"template"`
-	// TrainOnInputs keeps the prompt (or rendered source) tokens in the loss; false masks
-	// them, so only the completion and EOS are learnt. Default false (axolotl).
-	TrainOnInputs bool `yaml:"train_on_inputs"`
-	// MaxSeqLen is the most tokens in one row (T). Longer examples keep their first
-	// MaxSeqLen tokens. It must not exceed the model's n_positions. Default 1024 (GPT-2's
-	// n_positions).
-	MaxSeqLen int `yaml:"max_seq_len"`
-	// Packing concatenates several examples into each MaxSeqLen row, each attending only
-	// to itself. Default false (one example per row, padded to the batch's longest).
-	Packing bool `yaml:"packing"`
-	// ShuffleBuffer is how many examples the bounded shuffle buffer holds; 1 keeps the
-	// file order. Default 10000.
-	ShuffleBuffer int `yaml:"shuffle_buffer"`
 }
 
 // TrainConfig holds a recipe's optimisation settings. Defaults are HF TrainingArguments'
@@ -165,11 +129,7 @@ type EvalConfig struct {
 func DefaultRecipe() Recipe {
 	return Recipe{
 		Seed: 42,
-		Data: DataConfig{
-			Format:        FormatText,
-			MaxSeqLen:     1024,
-			ShuffleBuffer: 10000,
-		},
+		Data: dataset.DefaultConfig(),
 		Train: TrainConfig{
 			Epochs:                    3,
 			BatchSize:                 8,
@@ -200,24 +160,6 @@ const (
 // UnmarshalText sets t from text, rejecting an unknown adapter type with the allowed list.
 func (t *AdapterType) UnmarshalText(text []byte) error {
 	return unmarshalChoice(t, text, AdapterLoRA)
-}
-
-// Format is how the lines of a .jsonl file become examples.
-type Format string
-
-// The data formats.
-const (
-	// FormatText: {"text": ...}; the whole text is trained. Also every .txt file.
-	FormatText Format = "text"
-	// FormatPromptCompletion: {"prompt": ..., "completion": ...} rendered by the template.
-	FormatPromptCompletion Format = "prompt_completion"
-	// FormatSourceTarget: {"source": ..., "target": ...} rendered by the template.
-	FormatSourceTarget Format = "source_target"
-)
-
-// UnmarshalText sets f from text, rejecting an unknown format with the allowed list.
-func (f *Format) UnmarshalText(text []byte) error {
-	return unmarshalChoice(f, text, FormatText, FormatPromptCompletion, FormatSourceTarget)
 }
 
 // Metric names an evaluation metric.
@@ -359,7 +301,7 @@ func (r *Recipe) Validate() error {
 			}
 		}
 	}
-	errs = append(errs, r.Data.validate()...)
+	errs = append(errs, prefixed("data.", r.Data.Validate())...)
 	t := r.Train
 	if t.Epochs < 1 && t.MaxSteps < 1 {
 		bad("train.epochs", "must be ≥ 1 unless train.max_steps is set, got %d", t.Epochs)
@@ -393,7 +335,7 @@ func (r *Recipe) Validate() error {
 			bad("eval.metrics", "unknown metric %q (allowed: loss, perplexity, bleu, chrf)", m)
 		case slices.Index(r.Eval.Metrics, m) < i:
 			bad("eval.metrics", "metric %q listed twice", m)
-		case (m == MetricBLEU || m == MetricChrF) && r.Data.Format == FormatText:
+		case (m == MetricBLEU || m == MetricChrF) && r.Data.Format == dataset.FormatText:
 			bad("eval.metrics", "%s needs references: use data.format prompt_completion or source_target", m)
 		}
 	}
@@ -402,57 +344,6 @@ func (r *Recipe) Validate() error {
 	}
 	errs = append(errs, prefixed("generation.", r.Generation.Validate())...)
 	return errors.Join(errs...)
-}
-
-// validate checks the data settings; the errors name their keys.
-func (d DataConfig) validate() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	formatOK := unmarshalChoice(new(Format), []byte(d.Format), FormatText, FormatPromptCompletion, FormatSourceTarget) == nil
-	if !formatOK {
-		bad("data.format", "unknown value %q (allowed: text, prompt_completion, source_target)", d.Format)
-	}
-	checkFile := func(key, path string) {
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".jsonl":
-		case ".txt":
-			if d.Format != FormatText && formatOK {
-				bad(key, "%s is a .txt file, which holds plain text: data.format must be text, not %s", path, d.Format)
-			}
-		default:
-			bad(key, "%s: want a .txt or .jsonl file", path)
-		}
-	}
-	if d.Train == "" {
-		bad("data.train", "is required (a .txt or .jsonl file)")
-	} else {
-		checkFile("data.train", d.Train)
-	}
-	if d.Eval != "" {
-		checkFile("data.eval", d.Eval)
-	}
-	switch v := d.ValSetSize; {
-	case !(v >= 0) || math.IsInf(v, 0):
-		bad("data.val_set_size", "must be a fraction in (0, 1) or a count ≥ 1, got %g", v)
-	case v >= 1 && v != math.Trunc(v):
-		bad("data.val_set_size", "a count must be a whole number, got %g", v)
-	case v > 0 && d.Eval != "":
-		bad("data.val_set_size", "set either data.eval or data.val_set_size, not both")
-	}
-	if formatOK {
-		if _, err := parseTemplate(d.Format, d.Template); err != nil {
-			bad("data.template", "%v", err)
-		}
-	}
-	if d.MaxSeqLen < 2 {
-		bad("data.max_seq_len", "must be ≥ 2, got %d", d.MaxSeqLen)
-	}
-	if d.ShuffleBuffer < 1 {
-		bad("data.shuffle_buffer", "must be ≥ 1 (1 = file order), got %d", d.ShuffleBuffer)
-	}
-	return errs
 }
 
 // prefixed returns the problems joined in err (a Validate result) with prefix before
@@ -470,4 +361,24 @@ func prefixed(prefix string, err error) []error {
 		out[i] = fmt.Errorf("%s%w", prefix, e)
 	}
 	return out
+}
+
+// TrainLoaderConfig returns the loader settings of the recipe's training data: its batch
+// size, packing, shuffle buffer and seed, and its epochs (0, forever, when max_steps is
+// set).
+func (r *Recipe) TrainLoaderConfig() dataset.LoaderConfig {
+	epochs := r.Train.Epochs
+	if r.Train.MaxSteps > 0 {
+		epochs = 0
+	}
+	return dataset.LoaderConfig{BatchSize: r.Train.BatchSize, Packing: r.Data.Packing,
+		ShuffleBuffer: r.Data.ShuffleBuffer, Seed: r.Seed, Epochs: epochs}
+}
+
+// EvalLoaderConfig returns the loader settings of the recipe's evaluation data: one
+// pass in file order, at most eval.max_examples examples, batched and packed as for
+// training (packing leaves each example's loss unchanged).
+func (r *Recipe) EvalLoaderConfig() dataset.LoaderConfig {
+	return dataset.LoaderConfig{BatchSize: r.Train.BatchSize, Packing: r.Data.Packing,
+		Seed: r.Seed, Epochs: 1, MaxExamples: r.Eval.MaxExamples}
 }

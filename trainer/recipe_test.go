@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmtune/llmtune/internal/reftest"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/trainer/optim"
+	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/generate"
 )
 
@@ -30,8 +34,8 @@ func TestLoadRecipeDesign(t *testing.T) {
 		Seed:      42,
 		Adapter: &AdapterConfig{Type: AdapterLoRA, R: 8, Alpha: 16, Dropout: 0.05,
 			TargetModules: []string{"q", "v"}},
-		Data: DataConfig{Train: "testdata/translate/train.jsonl", Eval: "testdata/translate/valid.jsonl",
-			Format: FormatSourceTarget, Template: "English: {source}\nSpanish: {target}",
+		Data: dataset.Config{Train: "testdata/translate/train.jsonl", Eval: "testdata/translate/valid.jsonl",
+			Format: dataset.FormatSourceTarget, Template: "English: {source}\nSpanish: {target}",
 			MaxSeqLen: 128, Packing: true, ShuffleBuffer: 10000},
 		Train: TrainConfig{Epochs: 3, BatchSize: 8, GradientAccumulationSteps: 1,
 			Config: optim.Config{LearningRate: 2e-3, LRScheduler: optim.SchedulerCosine, WarmupSteps: 20,
@@ -121,7 +125,7 @@ func TestLoadRecipeErrors(t *testing.T) {
 func TestValidate(t *testing.T) {
 	r := DefaultRecipe()
 	r.Data.Train = "train.csv"
-	r.Data.Format = FormatText
+	r.Data.Format = dataset.FormatText
 	r.Data.Template = "{source}"
 	r.Data.ValSetSize = 2.5
 	r.Train.LearningRate = -1
@@ -181,4 +185,46 @@ func TestRecipeYAML(t *testing.T) {
 		back.Generation.Stop, r.Generation.Stop = nil, nil // nil and [] both write "stop: []"
 		assert.Equal(t, r, back, "ParseRecipe(YAML()) for %s", path)
 	}
+}
+
+// TestRecipeData wires a recipe to its data: OpenData and the loader configs.
+func TestRecipeData(t *testing.T) {
+	dir := t.TempDir()
+	train := filepath.Join(dir, "train.jsonl")
+	require.NoError(t, os.WriteFile(train, []byte(`{"source": "cat", "target": "gato"}`+"\n"+`{"source": "dog", "target": "perro"}`+"\n"), 0o644))
+	r, err := ParseRecipe([]byte(fmt.Sprintf(`
+base_model: m
+output_dir: o
+data:
+  train: %s
+  format: source_target
+  template: "English: {source}\nSpanish: {target}"
+  max_seq_len: 64
+  packing: true
+  shuffle_buffer: 1
+train: {batch_size: 2, max_steps: 10}
+`, train)), "r.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, dataset.LoaderConfig{BatchSize: 2, Packing: true, ShuffleBuffer: 1, Seed: 42}, r.TrainLoaderConfig())
+	assert.Equal(t, dataset.LoaderConfig{BatchSize: 2, Packing: true, Seed: 42, Epochs: 1}, r.EvalLoaderConfig())
+	tr, ev, err := dataset.Open(r.Data, r.Seed, reftest.ByteTokenizer{})
+	require.NoError(t, err)
+	assert.Nil(t, ev)
+	l, err := tr.Loader(r.TrainLoaderConfig(), dataset.DataState{})
+	require.NoError(t, err)
+	defer l.Close()
+	b, err := l.Next()
+	require.NoError(t, err)
+	require.Len(t, b.IDs, 1, "both examples packed in one row")
+	p1, p2 := len("English: cat\nSpanish: "), len("English: dog\nSpanish: ")
+	n1 := p1 + len("gato") + 1
+	for t2, tgt := range b.Targets[0] {
+		inPrompt := t2+1 < p1 || (t2 >= n1 && t2+1-n1 < p2)
+		if inPrompt || t2 == n1-1 || t2 == len(b.Targets[0])-1 {
+			assert.Equal(t, transformer.IgnoreIndex, tgt, "target %d (prompt or example end)", t2)
+		} else {
+			assert.Equal(t, b.IDs[0][t2+1], tgt, "target %d", t2)
+		}
+	}
+	assert.Equal(t, reftest.ByteEOS, b.Targets[0][n1-2], "the EOS of the first example is a target")
 }

@@ -18,8 +18,10 @@ import (
 	"github.com/llmtune/llmtune/internal/atomicfile"
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/trainer/optim"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 // ErrNonFinite is wrapped by Run's error when a loss or gradient norm is NaN or Inf.
@@ -30,7 +32,7 @@ type Option func(*settings)
 
 type settings struct {
 	model    *transformer.Model
-	tok      Tokenizer
+	tok      generate.Tokenizer
 	adapter  *lora.Adapter
 	progress io.Writer
 	onStep   func(StepLog)
@@ -41,7 +43,7 @@ type settings struct {
 // WithModel makes Run train this model, tokenizer and adapter instead of loading
 // recipe.BaseModel. A nil adapter with recipe.Adapter set applies one from the recipe;
 // with recipe.Adapter nil, every model parameter is trained.
-func WithModel(m *transformer.Model, tok Tokenizer, ad *lora.Adapter) Option {
+func WithModel(m *transformer.Model, tok generate.Tokenizer, ad *lora.Adapter) Option {
 	return func(s *settings) { s.model, s.tok, s.adapter = m, tok, ad }
 }
 
@@ -91,12 +93,12 @@ type EvalLog struct {
 
 // Result is what Run did.
 type Result struct {
-	Steps      int       // optimizer steps done, in total
-	Logs       []StepLog // the logged training steps of this invocation
-	Evals      []EvalLog // the evaluations of this invocation, the first at the start
-	Checkpoint string    // the last checkpoint written
-	Output     string    // output_dir/adapter (LoRA) or output_dir/model (full fine-tuning)
-	Stats      Stats     // the training loader's counts for the last epoch
+	Steps      int           // optimizer steps done, in total
+	Logs       []StepLog     // the logged training steps of this invocation
+	Evals      []EvalLog     // the evaluations of this invocation, the first at the start
+	Checkpoint string        // the last checkpoint written
+	Output     string        // output_dir/adapter (LoRA) or output_dir/model (full fine-tuning)
+	Stats      dataset.Stats // the training loader's counts for the last epoch
 }
 
 // run is the state of one training run.
@@ -104,16 +106,16 @@ type run struct {
 	recipe    *Recipe
 	s         settings
 	model     *transformer.Model
-	tok       Tokenizer
+	tok       generate.Tokenizer
 	adapter   *lora.Adapter
 	params    []transformer.NamedParam
 	opt       *optim.AdamW
 	sched     optim.Schedule
-	train     *Dataset
-	eval      *Dataset
+	train     *dataset.Dataset
+	eval      *dataset.Dataset
 	step      int // optimizer steps done
 	total     int
-	dataState DataState
+	dataState dataset.DataState
 	metrics   *metricsLog
 	progress  *progress
 	start     time.Time
@@ -203,7 +205,7 @@ func (t *run) setup() error {
 	t.opt = optim.NewAdamW(ps, r.Train.Config)
 
 	var err error
-	if t.train, t.eval, err = OpenData(r, t.tok); err != nil {
+	if t.train, t.eval, err = dataset.Open(r.Data, r.Seed, t.tok); err != nil {
 		return err
 	}
 	if t.total, err = t.totalSteps(); err != nil {
@@ -325,7 +327,7 @@ func (t *run) loop(ctx context.Context) error {
 
 // trainStep runs one optimizer step over gradient_accumulation_steps micro-batches and
 // returns the mean loss and the tokens seen; io.EOF when the data ran out first.
-func (t *run) trainStep(loader *Loader) (float64, int, error) {
+func (t *run) trainStep(loader *dataset.Loader) (float64, int, error) {
 	r := t.recipe
 	accum := r.Train.GradientAccumulationSteps
 	t.opt.ZeroGrad()
@@ -426,7 +428,7 @@ func (t *run) evaluate(ctx context.Context) error {
 		return nil
 	}
 	r := t.recipe
-	loader, err := t.eval.Loader(r.EvalLoaderConfig(), DataState{})
+	loader, err := t.eval.Loader(r.EvalLoaderConfig(), dataset.DataState{})
 	if err != nil {
 		return err
 	}

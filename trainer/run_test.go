@@ -19,6 +19,7 @@ import (
 
 	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/lora"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -101,7 +102,7 @@ func lossesOf(logs []StepLog) []float64 {
 
 func TestRunWritesEverything(t *testing.T) {
 	r := testRecipe(t)
-	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 	assert.Equal(t, 6, res.Steps)
 	require.Len(t, res.Logs, 6)
@@ -151,13 +152,13 @@ func must[T any](v T, err error) T {
 // checks that the resumed steps have exactly the losses of an uninterrupted run: model,
 // AdamW moments, schedule, data position and dropout RNG are all restored.
 func TestResumeExact(t *testing.T) {
-	full, err := Run(context.Background(), testRecipe(t), WithModel(tinyModel(t), byteTok{}, nil))
+	full, err := Run(context.Background(), testRecipe(t), WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 
 	r := testRecipe(t, "train.save_steps=0", "train.eval_steps=0")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	part, err := Run(ctx, r, WithModel(tinyModel(t), byteTok{}, nil), OnStep(func(l StepLog) {
+	part, err := Run(ctx, r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil), OnStep(func(l StepLog) {
 		if l.Step == 3 {
 			cancel()
 		}
@@ -167,7 +168,7 @@ func TestResumeExact(t *testing.T) {
 	assert.Equal(t, lossesOf(full.Logs[:3]), lossesOf(part.Logs))
 
 	r.Train.ResumeFromCheckpoint = "auto"
-	rest, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	rest, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 	assert.Equal(t, lossesOf(full.Logs[3:]), lossesOf(rest.Logs), "losses after resuming")
 	assert.Equal(t, full.Evals[len(full.Evals)-1].EvalLoss, rest.Evals[len(rest.Evals)-1].EvalLoss)
@@ -183,7 +184,7 @@ func TestNaNStops(t *testing.T) {
 	m := tinyModel(t)
 	ad, err := lora.Apply(m, lora.Config{Rank: 4, Alpha: 8, Targets: []string{"q", "v"}}, rand.New(rand.NewPCG(1, 2)))
 	require.NoError(t, err)
-	_, err = Run(context.Background(), r, WithModel(m, byteTok{}, ad), OnStep(func(l StepLog) {
+	_, err = Run(context.Background(), r, WithModel(m, reftest.ByteTokenizer{}, ad), OnStep(func(l StepLog) {
 		if l.Step == 3 {
 			dataOf(ad.Layers[0].Parts[0].B)[0] = float32(math.NaN())
 		}
@@ -212,7 +213,7 @@ func TestInterruptedSaveKeepsLastCheckpoint(t *testing.T) {
 		return nil
 	}
 	defer func() { saveHook = nil }()
-	_, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	_, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
 	require.ErrorContains(t, err, "killed")
 	entries, err := os.ReadDir(filepath.Join(r.OutputDir, checkpointsDir))
 	require.NoError(t, err)
@@ -223,7 +224,7 @@ func TestInterruptedSaveKeepsLastCheckpoint(t *testing.T) {
 	assert.Equal(t, []string{"checkpoint-2"}, names, "only complete checkpoints remain")
 	saveHook = nil
 	r.Train.ResumeFromCheckpoint = "auto"
-	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 	assert.Equal(t, 6, res.Steps)
 	assert.Equal(t, 3, res.Logs[0].Step, "resumed after step 2")
@@ -231,7 +232,7 @@ func TestInterruptedSaveKeepsLastCheckpoint(t *testing.T) {
 
 func TestSaveTotalLimit(t *testing.T) {
 	r := testRecipe(t, "train.save_steps=1", "train.save_total_limit=2", "train.eval_steps=0")
-	_, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	_, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 	cks, err := checkpoints(filepath.Join(r.OutputDir, checkpointsDir))
 	require.NoError(t, err)
@@ -244,7 +245,7 @@ func TestSaveTotalLimit(t *testing.T) {
 func TestFullFineTuning(t *testing.T) {
 	r := testRecipe(t, "~adapter", "train.learning_rate=1e-3", "train.max_steps=3", "train.save_steps=0")
 	m := tinyModel(t)
-	res, err := Run(context.Background(), r, WithModel(m, byteTok{}, nil))
+	res, err := Run(context.Background(), r, WithModel(m, reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 	assert.Less(t, res.Evals[1].EvalLoss, res.Evals[0].EvalLoss)
 	m2, err := transformer.Load(res.Output)
@@ -258,7 +259,7 @@ func TestFullFineTuning(t *testing.T) {
 // of the reverse-words task by at least 30%.
 func TestLoRALearnsReverse(t *testing.T) {
 	r := testRecipe(t, "train.max_steps=60", "train.eval_steps=0", "train.save_steps=0", "adapter.dropout=0", "train.log_steps=10")
-	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil))
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 	first, last := res.Evals[0].EvalLoss, res.Evals[len(res.Evals)-1].EvalLoss
 	t.Logf("eval loss %.4f → %.4f (%.0f%% lower)", first, last, 100*(1-last/first))
@@ -270,9 +271,9 @@ func TestLoRALearnsReverse(t *testing.T) {
 func TestPackedLossIsTokenWeightedMean(t *testing.T) {
 	r := testRecipe(t)
 	m := tinyModel(t)
-	ds, err := NewDataset(r.Data.Train, r.Data, byteTok{})
+	ds, err := dataset.New(r.Data.Train, r.Data, reftest.ByteTokenizer{})
 	require.NoError(t, err)
-	packed, err := ds.Loader(LoaderConfig{BatchSize: 2, Packing: true, Epochs: 1, MaxExamples: 12}, DataState{})
+	packed, err := ds.Loader(dataset.LoaderConfig{BatchSize: 2, Packing: true, Epochs: 1, MaxExamples: 12}, dataset.DataState{})
 	require.NoError(t, err)
 	defer packed.Close()
 	b, err := packed.Next()
@@ -281,7 +282,7 @@ func TestPackedLossIsTokenWeightedMean(t *testing.T) {
 	loss, err := m.Loss(b)
 	require.NoError(t, err)
 
-	single, err := ds.Loader(LoaderConfig{BatchSize: 1, Epochs: 1, MaxExamples: packed.Stats().Examples}, DataState{})
+	single, err := ds.Loader(dataset.LoaderConfig{BatchSize: 1, Epochs: 1, MaxExamples: packed.Stats().Examples}, dataset.DataState{})
 	require.NoError(t, err)
 	defer single.Close()
 	var sum float64
@@ -322,13 +323,13 @@ func TestRunStreamsBigFile(t *testing.T) {
 	if testing.Short() {
 		size = 60 << 20
 	}
-	path, written, _ := bigJSONL(t, size)
+	path, written, _ := reftest.BigJSONL(t, size)
 	r := testRecipe(t, "train.max_steps=3", "train.eval_steps=0", "train.save_steps=0", "data.train="+path,
 		"data.format=prompt_completion", "~data.template", "data.max_seq_len=128", "~data.eval")
 	m := tinyModel(t)
 	runtime.GC()
 	before := vmRSS()
-	res, err := Run(context.Background(), r, WithModel(m, byteTok{}, nil))
+	res, err := Run(context.Background(), r, WithModel(m, reftest.ByteTokenizer{}, nil))
 	require.NoError(t, err)
 	require.Equal(t, 3, res.Steps)
 	runtime.GC()
@@ -341,7 +342,7 @@ func TestRunStreamsBigFile(t *testing.T) {
 // config.json (the tokenizer comes from base_model too), as the demo base model is made.
 func TestFromScratch(t *testing.T) {
 	r := testRecipe(t, "~adapter", "from_scratch=true", "base_model=../testdata/tiny", "train.max_steps=2", "train.save_steps=0")
-	r.Data.Format, r.Data.Template = FormatSourceTarget, "{source} = {target}"
+	r.Data.Format, r.Data.Template = dataset.FormatSourceTarget, "{source} = {target}"
 	res, err := Run(context.Background(), r)
 	require.NoError(t, err)
 	m, err := transformer.Load(res.Output)
@@ -373,7 +374,7 @@ func (echoGenerator) Complete(_ context.Context, prompt string) (string, error) 
 func TestRunGenerationMetrics(t *testing.T) {
 	r := testRecipe(t, "eval.metrics=[loss,bleu,chrf]", "eval.max_examples=8", "eval.samples=2", "train.max_steps=2", "train.save_steps=0", "generation.max_new_tokens=12")
 	var progress strings.Builder
-	res, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil), WithProgress(&progress))
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil), WithProgress(&progress))
 	require.NoError(t, err)
 	for _, e := range res.Evals {
 		require.NotNil(t, e.EvalBLEU)
@@ -389,7 +390,7 @@ func TestRunGenerationMetrics(t *testing.T) {
 	// All 40 examples (2 to 4 words each), so that the corpus has 4-grams: sacreBLEU's
 	// BLEU is 0 for a corpus without any.
 	r = testRecipe(t, "eval.metrics=[bleu,chrf]", "train.max_steps=1", "train.save_steps=0")
-	res, err = Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil), WithGenerator(echoGenerator{}))
+	res, err = Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil), WithGenerator(echoGenerator{}))
 	require.NoError(t, err)
 	assert.InDelta(t, 100, *res.Evals[0].EvalBLEU, 1e-9)
 	assert.InDelta(t, 100, *res.Evals[0].EvalChrF, 1e-9)
@@ -402,7 +403,7 @@ func TestSamplesText(t *testing.T) {
 	require.NoError(t, os.WriteFile(txt, []byte("one two three four five six seven eight nine ten eleven\n\nanother paragraph of words that is long enough to cut\n"), 0o644))
 	var progress strings.Builder
 	r := testRecipe(t, "data.train="+txt, "data.eval="+txt, "data.format=text", "~data.template", "eval.samples=1", "train.max_steps=1", "train.save_steps=0")
-	_, err := Run(context.Background(), r, WithModel(tinyModel(t), byteTok{}, nil), WithProgress(&progress))
+	_, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil), WithProgress(&progress))
 	require.NoError(t, err)
 	assert.Contains(t, progress.String(), `prompt:    "one two three four five six seven eight"`)
 	assert.Contains(t, progress.String(), `reference: "nine ten eleven"`)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/trainer/sacrebleu"
 	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/generate"
@@ -92,7 +93,7 @@ recipe's eval.metrics, else all that the format allows.`)
 		}
 		rec.Eval.MaxExamples = *maxExamples
 	}
-	hasRefs := rec.Data.Format != trainer.FormatText
+	hasRefs := rec.Data.Format != dataset.FormatText
 	metrics := rec.Eval.Metrics
 	switch {
 	case *metricsFlag != "":
@@ -123,11 +124,11 @@ recipe's eval.metrics, else all that the format allows.`)
 		return err
 	}
 	rec.Data.MaxSeqLen = min(rec.Data.MaxSeqLen, m.Config.MaxPositions)
-	var ds *trainer.Dataset
+	var ds *dataset.Dataset
 	if *data != "" {
-		ds, err = trainer.NewDataset(*data, rec.Data, tok)
+		ds, err = dataset.New(*data, rec.Data, tok)
 	} else {
-		_, ds, err = trainer.OpenData(&rec, tok)
+		_, ds, err = dataset.Open(rec.Data, rec.Seed, tok)
 		if err == nil && ds == nil {
 			err = usagef("eval: the recipe %s has no evaluation data (data.eval or data.val_set_size): give --data", *recipePath)
 		}
@@ -183,8 +184,8 @@ recipe's eval.metrics, else all that the format allows.`)
 
 // evalLoss returns the token-weighted mean cross-entropy over the dataset, the number of
 // target tokens and of examples behind it.
-func evalLoss(ctx context.Context, m *transformer.Model, ds *trainer.Dataset, cfg trainer.LoaderConfig) (loss float64, tokens, examples int, err error) {
-	l, err := ds.Loader(cfg, trainer.DataState{})
+func evalLoss(ctx context.Context, m *transformer.Model, ds *dataset.Dataset, cfg dataset.LoaderConfig) (loss float64, tokens, examples int, err error) {
+	l, err := ds.Loader(cfg, dataset.DataState{})
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -226,7 +227,7 @@ func evalLoss(ctx context.Context, m *transformer.Model, ds *trainer.Dataset, cf
 // the recipe's generation settings and returns the completions, trimmed, and the
 // references: what llmtune run scores, with the same seeding (each completion starts
 // the sampler afresh from the recipe's seed).
-func completeAll(ctx context.Context, m *transformer.Model, tok *tokenizer.BPE, ds *trainer.Dataset, rec trainer.Recipe) (hyps, refs []string, err error) {
+func completeAll(ctx context.Context, m *transformer.Model, tok *tokenizer.BPE, ds *dataset.Dataset, rec trainer.Recipe) (hyps, refs []string, err error) {
 	limit := rec.Eval.MaxExamples
 	for ex, err := range ds.Examples() {
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -50,11 +51,11 @@ template, train_on_inputs, max_seq_len) come from --recipe, else from the flags.
 	if *template != "" {
 		cfg.Template = *template
 	}
-	ds, err := trainer.NewDataset(*data, cfg, tok)
+	ds, err := dataset.New(*data, cfg, tok)
 	if err != nil {
 		return err
 	}
-	l, err := ds.Loader(trainer.LoaderConfig{BatchSize: 1, ShuffleBuffer: 1, Epochs: 1}, trainer.DataState{})
+	l, err := ds.Loader(dataset.LoaderConfig{BatchSize: 1, ShuffleBuffer: 1, Epochs: 1}, dataset.DataState{})
 	if err != nil {
 		return err
 	}

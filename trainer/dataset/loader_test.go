@@ -1,13 +1,10 @@
-package trainer
+package dataset
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -69,7 +67,7 @@ func TestUnpackedBatches(t *testing.T) {
 	for _, tt := range tests {
 		cfg := dataConfig(FormatPromptCompletion, "")
 		cfg.TrainOnInputs = tt.trainOnInputs
-		d, err := NewDataset(writeData(t, "pc.jsonl", smallPC), cfg, byteTok{})
+		d, err := New(writeData(t, "pc.jsonl", smallPC), cfg, byteTok{})
 		require.NoError(t, err)
 		got := allBatches(t, d, LoaderConfig{BatchSize: 2, Epochs: 1}, DataState{})
 		assert.Equal(t, tt.want, got, "batches with train_on_inputs %v", tt.trainOnInputs)
@@ -79,7 +77,7 @@ func TestUnpackedBatches(t *testing.T) {
 // TestUnpackedPadding checks that rows shorter than the batch are padded with EOS and
 // that padding never counts in the loss.
 func TestUnpackedPadding(t *testing.T) {
-	d, err := NewDataset(writeData(t, "t.txt", "abcdef\n\nxy\n\nlong example"), dataConfig(FormatText, ""), byteTok{})
+	d, err := New(writeData(t, "t.txt", "abcdef\n\nxy\n\nlong example"), dataConfig(FormatText, ""), byteTok{})
 	require.NoError(t, err)
 	got := allBatches(t, d, LoaderConfig{BatchSize: 2, Epochs: 1}, DataState{})
 	want := []transformer.Batch{
@@ -94,7 +92,7 @@ func TestUnpackedPadding(t *testing.T) {
 func TestPackedBatches(t *testing.T) {
 	cfg := dataConfig(FormatPromptCompletion, "")
 	cfg.MaxSeqLen = 8
-	d, err := NewDataset(writeData(t, "pc.jsonl", smallPC), cfg, byteTok{})
+	d, err := New(writeData(t, "pc.jsonl", smallPC), cfg, byteTok{})
 	require.NoError(t, err)
 	got := allBatches(t, d, LoaderConfig{BatchSize: 2, Packing: true, Epochs: 1}, DataState{})
 	want := []transformer.Batch{{
@@ -120,7 +118,7 @@ func TestTruncateThenPack(t *testing.T) {
 `
 	cfg := dataConfig(FormatPromptCompletion, "")
 	cfg.MaxSeqLen = 6
-	d, err := NewDataset(writeData(t, "pc.jsonl", data), cfg, byteTok{})
+	d, err := New(writeData(t, "pc.jsonl", data), cfg, byteTok{})
 	require.NoError(t, err)
 	l, err := d.Loader(LoaderConfig{BatchSize: 8, Packing: true, Epochs: 1}, DataState{})
 	require.NoError(t, err)
@@ -156,7 +154,7 @@ func TestDropped(t *testing.T) {
 `
 	cfg := dataConfig(FormatPromptCompletion, "")
 	cfg.MaxSeqLen = 4
-	d, err := NewDataset(writeData(t, "pc.jsonl", data), cfg, byteTok{})
+	d, err := New(writeData(t, "pc.jsonl", data), cfg, byteTok{})
 	require.NoError(t, err)
 	l, err := d.Loader(LoaderConfig{BatchSize: 8, Epochs: 1}, DataState{})
 	require.NoError(t, err)
@@ -167,7 +165,7 @@ func TestDropped(t *testing.T) {
 	assert.Equal(t, Stats{Examples: 1, Dropped: 2, Batches: 1, Rows: 1, Tokens: 3, LossTokens: 2}, l.Stats())
 
 	// A file whose examples are all dropped is an error, not an endless loop.
-	d, err = NewDataset(writeData(t, "pc.jsonl", `{"prompt": "", "completion": ""}`), cfg, byteTok{})
+	d, err = New(writeData(t, "pc.jsonl", `{"prompt": "", "completion": ""}`), cfg, byteTok{})
 	require.NoError(t, err)
 	l, err = d.Loader(LoaderConfig{BatchSize: 8}, DataState{})
 	require.NoError(t, err)
@@ -205,7 +203,7 @@ func randomData(t *testing.T, n int) string {
 func TestPackingInvariants(t *testing.T) {
 	cfg := dataConfig(FormatPromptCompletion, "")
 	cfg.MaxSeqLen = 24 // some examples are longer: truncated first
-	d, err := NewDataset(randomData(t, 300), cfg, byteTok{})
+	d, err := New(randomData(t, 300), cfg, byteTok{})
 	require.NoError(t, err)
 
 	var want []string // every example's tokens, as a comparable key
@@ -267,7 +265,7 @@ func TestPackingInvariants(t *testing.T) {
 // TestShuffle checks that the order is the same for a seed, differs across seeds and
 // epochs, and is a permutation of the file.
 func TestShuffle(t *testing.T) {
-	d, err := NewDataset(randomData(t, 200), dataConfig(FormatPromptCompletion, ""), byteTok{})
+	d, err := New(randomData(t, 200), dataConfig(FormatPromptCompletion, ""), byteTok{})
 	require.NoError(t, err)
 	order := func(seed uint64, epoch int) []string {
 		cfg := LoaderConfig{BatchSize: 1, ShuffleBuffer: 64, Seed: seed, Epochs: epoch + 1}
@@ -299,7 +297,7 @@ func TestShuffle(t *testing.T) {
 func TestResume(t *testing.T) {
 	cfgData := dataConfig(FormatPromptCompletion, "")
 	cfgData.MaxSeqLen = 32
-	d, err := NewDataset(randomData(t, 60), cfgData, byteTok{})
+	d, err := New(randomData(t, 60), cfgData, byteTok{})
 	require.NoError(t, err)
 	for _, cfg := range []LoaderConfig{
 		{BatchSize: 3, ShuffleBuffer: 1, Epochs: 3},
@@ -350,7 +348,7 @@ func TestResume(t *testing.T) {
 // TestEpochsAndScan: Epochs bounds the passes, 0 repeats forever, ScanEpoch counts the
 // batches Next returns, MaxExamples caps the examples.
 func TestEpochsAndScan(t *testing.T) {
-	d, err := NewDataset(randomData(t, 10), dataConfig(FormatPromptCompletion, ""), byteTok{})
+	d, err := New(randomData(t, 10), dataConfig(FormatPromptCompletion, ""), byteTok{})
 	require.NoError(t, err)
 	assert.Len(t, allBatches(t, d, LoaderConfig{BatchSize: 4, Epochs: 2}, DataState{}), 6)
 	s, err := d.ScanEpoch(LoaderConfig{BatchSize: 4}, 0)
@@ -370,67 +368,6 @@ func TestEpochsAndScan(t *testing.T) {
 	assert.Equal(t, 3, l.Stats().Epoch)
 }
 
-// TestRecipeData wires a recipe to its data: OpenData and the loader configs.
-func TestRecipeData(t *testing.T) {
-	dir := t.TempDir()
-	train := filepath.Join(dir, "train.jsonl")
-	require.NoError(t, os.WriteFile(train, []byte(`{"source": "cat", "target": "gato"}`+"\n"+`{"source": "dog", "target": "perro"}`+"\n"), 0o644))
-	r, err := ParseRecipe([]byte(fmt.Sprintf(`
-base_model: m
-output_dir: o
-data:
-  train: %s
-  format: source_target
-  template: "English: {source}\nSpanish: {target}"
-  max_seq_len: 64
-  packing: true
-  shuffle_buffer: 1
-train: {batch_size: 2, max_steps: 10}
-`, train)), "r.yaml")
-	require.NoError(t, err)
-	assert.Equal(t, LoaderConfig{BatchSize: 2, Packing: true, ShuffleBuffer: 1, Seed: 42}, r.TrainLoaderConfig())
-	assert.Equal(t, LoaderConfig{BatchSize: 2, Packing: true, Seed: 42, Epochs: 1}, r.EvalLoaderConfig())
-	tr, ev, err := OpenData(r, byteTok{})
-	require.NoError(t, err)
-	assert.Nil(t, ev)
-	l, err := tr.Loader(r.TrainLoaderConfig(), DataState{})
-	require.NoError(t, err)
-	defer l.Close()
-	b, err := l.Next()
-	require.NoError(t, err)
-	require.Len(t, b.IDs, 1, "both examples packed in one row")
-	p1, p2 := len("English: cat\nSpanish: "), len("English: dog\nSpanish: ")
-	n1 := p1 + len("gato") + 1
-	for t2, tgt := range b.Targets[0] {
-		inPrompt := t2+1 < p1 || (t2 >= n1 && t2+1-n1 < p2)
-		if inPrompt || t2 == n1-1 || t2 == len(b.Targets[0])-1 {
-			assert.Equal(t, ign, tgt, "target %d (prompt or example end)", t2)
-		} else {
-			assert.Equal(t, b.IDs[0][t2+1], tgt, "target %d", t2)
-		}
-	}
-	assert.Equal(t, eos, b.Targets[0][n1-2], "the EOS of the first example is a target")
-}
-
-// bigJSONL writes a prompt/completion JSONL file of about size bytes and returns its
-// path, size and line count.
-func bigJSONL(t *testing.T, size int) (string, int, int) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "big.jsonl")
-	f, err := os.Create(path)
-	require.NoError(t, err)
-	w := bufio.NewWriterSize(f, 1<<20)
-	filler := strings.Repeat("lorem ipsum dolor sit amet ", 18) // ~490 bytes a line
-	written, lines := 0, 0
-	for ; written < size; lines++ {
-		n, _ := fmt.Fprintf(w, "{\"prompt\": \"%d %s\", \"completion\": \"%s\"}\n", lines, filler[:40+lines%40], filler[lines%200:])
-		written += n
-	}
-	require.NoError(t, w.Flush())
-	require.NoError(t, f.Close())
-	return path, written, lines
-}
-
 // TestStreamingMemory iterates over a JSONL file far larger than the memory budget and
 // checks that the live heap stays flat: the file is streamed, never loaded. It builds 600
 // batches, then skips on to the middle of the file (a full pass would take too long for a
@@ -440,11 +377,11 @@ func TestStreamingMemory(t *testing.T) {
 	if testing.Short() {
 		size = 60 << 20
 	}
-	path, written, lines := bigJSONL(t, size)
+	path, written, lines := reftest.BigJSONL(t, size)
 
 	cfg := dataConfig(FormatPromptCompletion, "")
 	cfg.MaxSeqLen = 256
-	d, err := NewDataset(path, cfg, byteTok{})
+	d, err := New(path, cfg, byteTok{})
 	require.NoError(t, err)
 	heap := func() uint64 {
 		runtime.GC()

@@ -1,7 +1,6 @@
-package trainer
+package dataset
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,37 +9,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// byteTok is a byte-level fake tokenizer: one id per byte, EOS = 256.
-type byteTok struct{}
+// byteTok is a byte-level tokenizer: one id per byte, EOS = 256.
+type byteTok = reftest.ByteTokenizer
 
-func (byteTok) Encode(s string) []int {
-	ids := make([]int, len(s))
-	for i := range len(s) {
-		ids[i] = int(s[i])
-	}
-	return ids
-}
-
-func (byteTok) EOS() int { return 256 }
-
-func (byteTok) Decode(ids []int) string {
-	b := make([]byte, 0, len(ids))
-	for _, id := range ids {
-		if id < 256 {
-			b = append(b, byte(id))
-		}
-	}
-	return string(b)
-}
-
-const eos = 256
+const eos = reftest.ByteEOS
 
 // writeData writes content to name in a fresh temporary directory and returns its path.
-func writeData(t *testing.T, name, content string) string {
+func writeData(t testing.TB, name, content string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
@@ -48,8 +28,8 @@ func writeData(t *testing.T, name, content string) string {
 }
 
 // dataConfig returns the data settings of a dataset in format f.
-func dataConfig(f Format, template string) DataConfig {
-	return DataConfig{Format: f, Template: template, MaxSeqLen: 64, ShuffleBuffer: 1}
+func dataConfig(f Format, template string) Config {
+	return Config{Format: f, Template: template, MaxSeqLen: 64, ShuffleBuffer: 1}
 }
 
 // examples collects every example of d, failing on an error.
@@ -90,7 +70,7 @@ func TestExamples(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := NewDataset(writeData(t, tt.file, tt.content), dataConfig(tt.format, tt.template), byteTok{})
+			d, err := New(writeData(t, tt.file, tt.content), dataConfig(tt.format, tt.template), byteTok{})
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, examples(t, d), "Examples of %q", tt.content)
 		})
@@ -124,7 +104,7 @@ func TestDataErrors(t *testing.T) {
 			if tt.format == FormatSourceTarget {
 				template = "{source} = {target}"
 			}
-			d, err := NewDataset(path, dataConfig(tt.format, template), byteTok{})
+			d, err := New(path, dataConfig(tt.format, template), byteTok{})
 			require.NoError(t, err)
 			var got error
 			for _, err := range d.Examples() {
@@ -164,8 +144,8 @@ func TestNewDatasetErrors(t *testing.T) {
 		{jsonl, FormatText, "{text}", "template: applies only to formats prompt_completion and source_target"},
 	}
 	for _, tt := range tests {
-		_, err := NewDataset(tt.path, dataConfig(tt.format, tt.template), byteTok{})
-		assert.ErrorContains(t, err, tt.want, "NewDataset(%q, %s, %q)", tt.path, tt.format, tt.template)
+		_, err := New(tt.path, dataConfig(tt.format, tt.template), byteTok{})
+		assert.ErrorContains(t, err, tt.want, "New(%q, %s, %q)", tt.path, tt.format, tt.template)
 	}
 }
 
@@ -205,9 +185,9 @@ func TestValSetSplit(t *testing.T) {
 	}
 	path := writeData(t, "all.jsonl", b.String())
 	split := func(seed uint64, size float64) (train, eval []string) {
-		r := DefaultRecipe()
-		r.Seed, r.Data.Train, r.Data.ValSetSize = seed, path, size
-		tr, ev, err := OpenData(&r, byteTok{})
+		cfg := DefaultConfig()
+		cfg.Train, cfg.ValSetSize = path, size
+		tr, ev, err := Open(cfg, seed, byteTok{})
 		require.NoError(t, err)
 		require.NotNil(t, ev)
 		for _, ex := range examples(t, tr) {
@@ -229,11 +209,11 @@ func TestValSetSplit(t *testing.T) {
 		all := append(slices.Clone(train), eval...)
 		slices.Sort(all)
 		assert.Len(t, slices.Compact(all), 200, "val_set_size %g: train and eval overlap or miss examples", tt.size)
-		r := DefaultRecipe()
-		r.Seed, r.Data.Train, r.Data.ValSetSize = 42, path, tt.size
-		_, ev, err := OpenData(&r, byteTok{})
+		cfg := DefaultConfig()
+		cfg.Train, cfg.ValSetSize = path, tt.size
+		_, ev, err := Open(cfg, 42, byteTok{})
 		require.NoError(t, err)
-		s, err := ev.ScanEpoch(r.EvalLoaderConfig(), 0)
+		s, err := ev.ScanEpoch(LoaderConfig{BatchSize: 8, Seed: 42, Epochs: 1}, 0)
 		require.NoError(t, err)
 		assert.Equal(t, tt.wantEval, s.Examples, "val_set_size %g: examples the eval Loader reads", tt.size)
 		train2, eval2 := split(42, tt.size)
@@ -244,55 +224,73 @@ func TestValSetSplit(t *testing.T) {
 	_, eval2 := split(2, 20)
 	assert.NotEqual(t, eval1, eval2, "the split is the same for seeds 1 and 2")
 
-	r := DefaultRecipe()
-	r.Data.Train, r.Data.ValSetSize = path, 200
-	_, _, err := OpenData(&r, byteTok{})
+	cfg := DefaultConfig()
+	cfg.Train, cfg.ValSetSize = path, 200
+	_, _, err := Open(cfg, 42, byteTok{})
 	assert.ErrorContains(t, err, "val_set_size 200 holds out 200 of the 200 examples, leaving none to train on")
 
-	r.Data.ValSetSize = 0
-	_, ev, err := OpenData(&r, byteTok{})
+	cfg.ValSetSize = 0
+	_, ev, err := Open(cfg, 42, byteTok{})
 	require.NoError(t, err)
-	assert.Nil(t, ev, "OpenData without eval data")
+	assert.Nil(t, ev, "Open without eval data")
 }
 
-// FuzzJSONObject compares the fast field splitter with encoding/json; go test runs the
-// awkward lines below, go test -fuzz FuzzJSONObject searches for more.
-func FuzzJSONObject(f *testing.F) {
+// FuzzParse feeds arbitrary lines to the JSONL parser of each format: it must return an
+// Example or an error naming the file and line, never panic; go test runs the awkward
+// lines below, go test -fuzz FuzzParse searches for more.
+func FuzzParse(f *testing.F) {
 	for _, line := range []string{
 		`{}`,
+		`null`,
+		`[1, 2]`,
+		`"text"`,
 		`{"text": "plain"}`,
 		` { "text" : "a \"quoted\" word" , "n": -1.5e3, "b": true, "z": null } `,
 		`{"text": "ends in a backslash \\", "next": "x"}`,
-		`{"text": "\\\"", "k": "v"}`,
-		`{"nested": {"text": "inner", "a": [1, "}", {"b": "]"}]}, "text": "outer"}`,
 		`{"te\u0078t": "escaped key", "u": "caf\u00e9 \ud83d\ude00 \n\t/"}`,
 		`{"text": "first", "text": "last"}`,
 		"{\"text\": \"bad utf-8 \xff here\"}",
-		`{"arr":[[],[[]],{}],"text":""}`,
+		`{"source": "a", "target": 3}`,
+		`{"prompt": "p", "completion": "c"`,
 	} {
 		f.Add(line)
 	}
+	ds := map[Format]*Dataset{}
+	for _, c := range []struct {
+		f    Format
+		tmpl string
+	}{{FormatText, ""}, {FormatPromptCompletion, ""}, {FormatSourceTarget, "{source} = {target}"}} {
+		d, err := New(writeData(f, "d.jsonl", ""), dataConfig(c.f, c.tmpl), byteTok{})
+		require.NoError(f, err)
+		ds[c.f] = d
+	}
 	f.Fuzz(func(t *testing.T, line string) {
-		rec := bytes.TrimSpace([]byte(line))
-		var want map[string]json.RawMessage
-		if !json.Valid(rec) || rec[0] != '{' || json.Unmarshal(rec, &want) != nil {
-			return
-		}
-		fields := jsonObject(rec)
-		got := map[string]string{}
-		for _, f := range fields {
-			got[f.key] = string(f.raw)
-		}
-		require.Len(t, got, len(want), "jsonObject(%s) keys", line)
-		for k, raw := range want {
-			g, ok := fields.get(k)
-			require.True(t, ok, "jsonObject(%s).get(%q)", line, k)
-			require.Equal(t, string(raw), string(g), "jsonObject(%s).get(%q)", line, k)
-			if raw[0] == '"' {
-				var s string
-				require.NoError(t, json.Unmarshal(raw, &s))
-				require.Equal(t, s, jsonString(g), "jsonString of %q in %s", k, line)
+		for format, d := range ds {
+			ex, err := d.parse([]byte(line), 7)
+			if err != nil {
+				assert.Contains(t, err.Error(), d.Path+":7: ", "parse(%q) as %s: the error names file and line", line, format)
+				continue
 			}
+			var obj map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &obj), "parse(%q) as %s accepted a line that is not a JSON object", line, format)
+			assert.Equal(t, 7, ex.Line)
 		}
 	})
+}
+
+// BenchmarkExamples reads the demo's 17k translation pairs (3.5 MB of JSONL): the parsing
+// cost that a resumed run pays again when it replays the data up to its position.
+func BenchmarkExamples(b *testing.B) {
+	cfg := dataConfig(FormatSourceTarget, "English: {source}\nSpanish: {target}")
+	d, err := New(filepath.Join("..", "..", "testdata", "demo", "translate", "train.jsonl"), cfg, byteTok{})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		for _, err := range d.Examples() {
+			require.NoError(b, err)
+			n++
+		}
+		b.ReportMetric(float64(n), "examples")
+	}
 }

@@ -1,4 +1,4 @@
-package trainer
+package dataset
 
 import (
 	"errors"
@@ -28,26 +28,6 @@ type LoaderConfig struct {
 	// MaxExamples, when > 0, uses only the first MaxExamples usable examples of the file
 	// (before shuffling), e.g. eval.max_examples.
 	MaxExamples int
-}
-
-// TrainLoaderConfig returns the loader settings of the recipe's training data: its batch
-// size, packing, shuffle buffer and seed, and its epochs (0, forever, when max_steps is
-// set).
-func (r *Recipe) TrainLoaderConfig() LoaderConfig {
-	epochs := r.Train.Epochs
-	if r.Train.MaxSteps > 0 {
-		epochs = 0
-	}
-	return LoaderConfig{BatchSize: r.Train.BatchSize, Packing: r.Data.Packing,
-		ShuffleBuffer: r.Data.ShuffleBuffer, Seed: r.Seed, Epochs: epochs}
-}
-
-// EvalLoaderConfig returns the loader settings of the recipe's evaluation data: one
-// pass in file order, at most eval.max_examples examples, batched and packed as for
-// training (packing leaves each example's loss unchanged).
-func (r *Recipe) EvalLoaderConfig() LoaderConfig {
-	return LoaderConfig{BatchSize: r.Train.BatchSize, Packing: r.Data.Packing,
-		Seed: r.Seed, Epochs: 1, MaxExamples: r.Eval.MaxExamples}
 }
 
 // DataState is the position of a Loader: the epoch, and how many batches of it have been
