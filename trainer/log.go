@@ -146,3 +146,10 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// writeSamples prints samples, one block each.
+func writeSamples(w io.Writer, samples []Sample) {
+	for _, s := range samples {
+		fmt.Fprintf(w, "  prompt:    %q\n  generated: %q\n  reference: %q\n", s.Prompt, s.Hypothesis, s.Reference)
+	}
+}

@@ -61,11 +61,6 @@ func OnEval(f func(EvalLog)) Option { return func(s *settings) { s.onEval = f } 
 // bleu, chrf) score.
 func WithGenerator(g Generator) Option { return func(s *settings) { s.gen = g } }
 
-// Generator completes an evaluation prompt, for BLEU and chrF.
-type Generator interface {
-	Complete(ctx context.Context, prompt string) (string, error)
-}
-
 // StepLog is one line of metrics.jsonl for a training step.
 type StepLog struct {
 	Step       int     `json:"step"`
@@ -86,6 +81,8 @@ type EvalLog struct {
 	EvalBLEU       *float64 `json:"eval_bleu,omitempty"`
 	EvalChrF       *float64 `json:"eval_chrf,omitempty"`
 	ElapsedS       float64  `json:"elapsed_s"`
+	// Examples is the number of examples behind the loss.
+	Examples int `json:"-"`
 	// Samples are the first generated completions next to their references (with BLEU
 	// or chrF); they go to the progress writer, not to metrics.jsonl.
 	Samples []Sample `json:"-"`
@@ -422,53 +419,30 @@ func (t *run) finish() error {
 	return t.plot()
 }
 
-// evaluate computes the evaluation metrics on the eval split and logs them.
+// evaluate computes the evaluation metrics on the eval split (Evaluate) and logs them.
 func (t *run) evaluate(ctx context.Context) error {
 	if t.eval == nil {
 		return nil
 	}
 	r := t.recipe
-	loader, err := t.eval.Loader(r.EvalLoaderConfig(), dataset.DataState{})
+	if t.s.progress == nil && r.Eval.Samples > 0 {
+		rr := *r
+		rr.Eval.Samples = 0 // samples are only printed
+		r = &rr
+	}
+	if t.adapter != nil {
+		t.adapter.SetTraining(false)
+	}
+	e, err := Evaluate(ctx, r, t.model, t.tok, t.eval, t.s.gen)
+	if err != nil && ctx.Err() != nil {
+		return t.interrupted(ctx) // Ctrl-C during an evaluation saves and stops as during training
+	}
 	if err != nil {
 		return err
 	}
-	defer loader.Close()
-	var sum float64
-	var n int
-	for {
-		b, err := loader.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		s, c, err := t.model.EvalLoss(b)
-		if errors.Is(err, transformer.ErrNoTargets) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		sum += s
-		n += c
-	}
-	if n == 0 {
-		return fmt.Errorf("data %s: no evaluation target", t.eval.Path)
-	}
-	e := EvalLog{Step: t.step, EvalLoss: sum / float64(n), EvalTokens: n, ElapsedS: time.Since(t.start).Seconds()}
+	e.Step, e.ElapsedS = t.step, time.Since(t.start).Seconds()
 	if math.IsNaN(e.EvalLoss) || math.IsInf(e.EvalLoss, 0) {
 		return t.nonFinite(t.step, "evaluation loss", e.EvalLoss)
-	}
-	e.EvalPerplexity = math.Exp(e.EvalLoss)
-	if err := t.generationMetrics(ctx, &e); err != nil {
-		return err
-	}
-	if e.Samples == nil {
-		var err error
-		if e.Samples, err = t.samples(ctx); err != nil {
-			return err
-		}
 	}
 	t.res.Evals = append(t.res.Evals, e)
 	if err := t.metrics.write(e); err != nil {

@@ -3,19 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strings"
 
-	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer"
 	"github.com/llmtune/llmtune/trainer/dataset"
-	"github.com/llmtune/llmtune/trainer/sacrebleu"
-	"github.com/llmtune/llmtune/transformer"
-	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 const evalArgs = "--model DIR [--adapter DIR] --data FILE [--recipe R] [--format F] [--template T]\n" +
@@ -137,115 +132,22 @@ recipe's eval.metrics, else all that the format allows.`)
 		return err
 	}
 
-	var res evalResult
-	if slices.Contains(metrics, trainer.MetricLoss) || slices.Contains(metrics, trainer.MetricPerplexity) {
-		loss, tokens, examples, err := evalLoss(ctx, m, ds, rec.EvalLoaderConfig())
-		if err != nil {
-			return err
-		}
-		ppl := math.Exp(loss)
-		if math.IsInf(ppl, 0) {
-			return fmt.Errorf("eval: perplexity exp(%g) overflows", loss)
-		}
-		if slices.Contains(metrics, trainer.MetricLoss) {
-			res.EvalLoss = &loss
-		}
-		if slices.Contains(metrics, trainer.MetricPerplexity) {
-			res.EvalPerplexity = &ppl
-		}
-		res.EvalTokens, res.Examples = tokens, examples
+	rec.Eval.Metrics, rec.Eval.Samples = metrics, 0
+	ev, err := trainer.Evaluate(ctx, &rec, m, tok, ds, nil)
+	if err != nil {
+		return err
 	}
-	bleu, chrf := slices.Contains(metrics, trainer.MetricBLEU), slices.Contains(metrics, trainer.MetricChrF)
-	if bleu || chrf {
-		hyps, refs, err := completeAll(ctx, m, tok, ds, rec)
-		if err != nil {
-			return err
-		}
-		if bleu {
-			s, err := sacrebleu.CorpusBLEU(hyps, [][]string{refs})
-			if err != nil {
-				return fmt.Errorf("eval: bleu: %w", err)
-			}
-			res.EvalBLEU = &s.Score
-		}
-		if chrf {
-			s, err := sacrebleu.CorpusChrF(hyps, [][]string{refs})
-			if err != nil {
-				return fmt.Errorf("eval: chrf: %w", err)
-			}
-			res.EvalChrF = &s.Score
-		}
-		if res.Examples == 0 {
-			res.Examples = len(hyps)
-		}
+	if math.IsNaN(ev.EvalLoss) || math.IsInf(ev.EvalPerplexity, 0) {
+		return fmt.Errorf("eval %s: the loss is %g, its perplexity %g", ds.Path, ev.EvalLoss, ev.EvalPerplexity)
+	}
+	res := evalResult{EvalBLEU: ev.EvalBLEU, EvalChrF: ev.EvalChrF, Examples: ev.Examples}
+	if slices.Contains(metrics, trainer.MetricLoss) {
+		res.EvalLoss, res.EvalTokens = &ev.EvalLoss, ev.EvalTokens
+	}
+	if slices.Contains(metrics, trainer.MetricPerplexity) {
+		res.EvalPerplexity, res.EvalTokens = &ev.EvalPerplexity, ev.EvalTokens
 	}
 	return writeEval(e.stdout, res, *asJSON)
-}
-
-// evalLoss returns the token-weighted mean cross-entropy over the dataset, the number of
-// target tokens and of examples behind it.
-func evalLoss(ctx context.Context, m *transformer.Model, ds *dataset.Dataset, cfg dataset.LoaderConfig) (loss float64, tokens, examples int, err error) {
-	l, err := ds.Loader(cfg, dataset.DataState{})
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	defer l.Close()
-	var sum float64
-	for {
-		if err := ctx.Err(); err != nil {
-			return 0, 0, 0, fmt.Errorf("eval: %w", err)
-		}
-		b, err := l.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		s, n, err := m.EvalLoss(b)
-		if errors.Is(err, transformer.ErrNoTargets) {
-			continue
-		}
-		if err != nil {
-			return 0, 0, 0, fmt.Errorf("eval %s: %w", ds.Path, err)
-		}
-		sum += s
-		tokens += n
-		examples = l.Stats().Examples
-	}
-	if tokens == 0 {
-		return 0, 0, 0, fmt.Errorf("eval %s: no target token to evaluate", ds.Path)
-	}
-	loss = sum / float64(tokens)
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return 0, 0, 0, fmt.Errorf("eval %s: the loss is %g", ds.Path, loss)
-	}
-	return loss, tokens, examples, nil
-}
-
-// completeAll completes the prompt of each example (at most rec.Eval.MaxExamples) with
-// the recipe's generation settings and returns the completions, trimmed, and the
-// references: what llmtune run scores, with the same seeding (each completion starts
-// the sampler afresh from the recipe's seed).
-func completeAll(ctx context.Context, m *transformer.Model, tok *tokenizer.BPE, ds *dataset.Dataset, rec trainer.Recipe) (hyps, refs []string, err error) {
-	limit := rec.Eval.MaxExamples
-	for ex, err := range ds.Examples() {
-		if err != nil {
-			return nil, nil, err
-		}
-		if limit > 0 && len(hyps) >= limit {
-			break
-		}
-		h, err := generate.Complete(ctx, m, tok, ex.Prompt, rec.Generation, generate.NewRand(rec.Seed), nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("eval: generate for %s:%d: %w", ds.Path, ex.Line, err)
-		}
-		hyps, refs = append(hyps, strings.TrimSpace(h)), append(refs, ex.Reference)
-	}
-	if len(hyps) == 0 {
-		return nil, nil, fmt.Errorf("eval %s: no example to generate for", ds.Path)
-	}
-	return hyps, refs, nil
 }
 
 // writeEval prints res as one JSON object, or one "name value" line per metric.
