@@ -18,8 +18,9 @@ import (
 )
 
 // Recipe is one fine-tuning run: the base model, the adapter, the data, the optimisation,
-// evaluation and generation settings. It mirrors the YAML schema of DESIGN.md ("Recipe
-// schema"), whose key names come from axolotl, PEFT and torchtune.
+// evaluation and generation settings, with the YAML key names of axolotl, PEFT, torchtune
+// and HF TrainingArguments. Each section is the config of the package that owns it (see
+// docs/ARCHITECTURE.md, "One config per concept").
 //
 // Relative paths (base_model, output_dir, data.train, data.eval) are used as written, that
 // is relative to the current working directory of the process, as in axolotl and

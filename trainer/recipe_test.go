@@ -24,7 +24,8 @@ data:
   train: data/train.jsonl
 `
 
-// TestLoadRecipeDesign loads the recipe of DESIGN.md and checks every key arrived.
+// TestLoadRecipeDesign loads testdata/trainer/recipe.yaml, the documented schema with
+// every key set, and checks every key arrived.
 func TestLoadRecipeDesign(t *testing.T) {
 	r, err := LoadRecipe(filepath.Join("..", "testdata", "trainer", "recipe.yaml"))
 	require.NoError(t, err)
