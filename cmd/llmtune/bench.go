@@ -18,15 +18,19 @@ type names []string
 func (n *names) String() string     { return strings.Join(*n, ",") }
 func (n *names) Set(v string) error { *n = append(*n, v); return nil }
 
+const benchArgs = "[--workload NAME]... [--json]"
+
+// cmdBench is llmtune bench: the performance workloads of package internal/bench.
 func cmdBench(ctx context.Context, e *env, args []string) error {
 	var all []string
 	for _, w := range bench.Workloads {
 		all = append(all, w.Name)
 	}
-	fs := newFlags(e, "bench", "[--workload NAME]... [--json]",
-		`Runs the fixed workloads of ../shared/bench/README.md (`+strings.Join(all, ", ")+`),
-each in its own process so that peak_rss_mb is the workload's own, and prints the fields
-torch_anchor.py prints. Compare the two back to back on one machine, as a ratio.`)
+	fs := newFlags(e, "bench", benchArgs,
+		`Runs the fixed performance workloads that the PyTorch anchor also times, defined in
+package internal/bench (`+strings.Join(all, ", ")+`),
+each in its own process so that peak_rss_mb is the workload's own, and prints the
+fields the anchor prints. Compare the two back to back on one machine, as a ratio.`)
 	var workloads names
 	fs.Var(&workloads, "workload", "workload `NAME` (repeatable; default: all)")
 	asJSON := fs.Bool("json", false, "print one JSON object per workload")
@@ -89,4 +93,5 @@ torch_anchor.py prints. Compare the two back to back on one machine, as a ratio.
 	return nil
 }
 
+// round2 rounds v to 2 decimals.
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // usageError is a mistake in the command line: exit status 2.
@@ -14,6 +17,7 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// usagef returns a usage error with the message fmt.Sprintf(format, args...).
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // command is one subcommand.
@@ -28,26 +32,26 @@ type env struct {
 	stdout, stderr io.Writer
 }
 
-var commands []command
-
-func init() {
-	commands = []command{
-		{"run", "RECIPE [key.path=value ...] [~key ...]", "fine-tune as a YAML recipe says", cmdRun},
-		{"generate", "--model DIR [--adapter DIR] [--prompt TEXT] [--temperature F ...]", "complete prompts: one, each line of stdin, or interactively", cmdGenerate},
-		{"eval", "--model DIR [--adapter DIR] --data FILE [--metrics LIST] [--json]", "loss, perplexity, BLEU and chrF on a data file", cmdEval},
-		{"merge", "--model DIR --adapter DIR --out DIR", "fold an adapter into the model and save an HF checkpoint", cmdMerge},
-		{"tokenize", "--model DIR --data FILE [--recipe R]", "show the first examples' tokens and which are trained", cmdTokenize},
-		{"bench", "[--workload NAME] [--json]", "run the performance workloads of ../shared/bench", cmdBench},
-	}
+// commands are the subcommands, in the order usage lists them. Each one's args is also
+// the Usage line of its --help.
+var commands = []command{
+	{"run", runArgs, "fine-tune (LoRA or every weight) as a YAML recipe says", cmdRun},
+	{"generate", generateArgs, "complete prompts: one, each line of stdin, or interactively", cmdGenerate},
+	{"eval", evalArgs, "loss, perplexity, BLEU and chrF on a data file or a recipe's evaluation data", cmdEval},
+	{"merge", mergeArgs, "fold an adapter into the model (or only convert it) as an HF checkpoint", cmdMerge},
+	{"tokenize", tokenizeArgs, "show the first examples' tokens and which are trained", cmdTokenize},
+	{"bench", benchArgs, "time the performance workloads that the PyTorch anchor also times", cmdBench},
 }
 
-const usageText = `llmtune fine-tunes GPT-2-style language models with LoRA, on the CPU.
+const usageText = `llmtune fine-tunes GPT-2-style language models (Hugging Face GPT-2 checkpoints) on the
+CPU, with LoRA or every weight, and generates with, evaluates and merges the result.
 
 Usage: llmtune COMMAND [arguments]   (llmtune COMMAND --help for its flags)
 
 Commands:
 `
 
+// usage writes the usage text and the commands to w.
 func usage(w io.Writer) {
 	fmt.Fprint(w, usageText)
 	for _, c := range commands {
@@ -80,6 +84,7 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ; ")), " ")
 }
 
+// run runs the subcommand named by args[0].
 func run(ctx context.Context, args []string, e *env) error {
 	if len(args) == 0 {
 		usage(e.stderr)
@@ -139,4 +144,17 @@ func required(fs *flag.FlagSet, names ...string) error {
 		return usagef("%s: missing %s", fs.Name(), strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// isFlagSet reports whether the flag name was given on the command line.
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// isTerminal reports whether r is an *os.File open on a terminal.
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/llmtune/llmtune/trainer/dataset"
 )
 
-const evalArgs = "--model DIR [--adapter DIR] --data FILE [--recipe R] [--format F] [--template T]\n" +
-	"            [--metrics LIST] [--max-examples N] [--json]"
+const evalArgs = "--model DIR [--adapter DIR] --data FILE [--recipe FILE] [--format FORMAT]\n" +
+	"            [--template TEMPLATE] [--metrics LIST] [--max-examples N] [--json]"
 
 // evalResult is what eval prints; metrics not asked for are left out.
 type evalResult struct {
@@ -37,17 +37,14 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
                     examples' prompts against their references (prompt_completion or
                     source_target data only), generated with the recipe's generation
                     settings (--recipe), else greedily with at most 64 new tokens.
-Data settings (format, template, train_on_inputs, max_seq_len) and eval settings come
-from --recipe, else from the flags. Without --data the recipe's evaluation data is used
-(data.eval, or the val_set_size split of data.train). The default metrics are the
-recipe's eval.metrics, else all that the format allows.`)
-	model := fs.String("model", "", "model `DIR` (HF GPT-2 checkpoint with tokenizer files; default: the recipe's base_model)")
-	adapter := fs.String("adapter", "", "LoRA adapter `DIR` to apply (PEFT format, from llmtune or PEFT; a run saves OUTPUT_DIR/adapter)")
+Data (format, template, train_on_inputs, max_seq_len), eval and generation settings
+come from --recipe, else are the defaults; --format, --template, --metrics and
+--max-examples override them. Without --data the recipe's evaluation data is used
+(data.eval, or the val_set_size split of data.train).`)
+	src := modelFlags(fs, "take data, eval and generation settings (and seed, base_model) from this recipe `FILE`")
 	data := fs.String("data", "", "evaluation `FILE` (.txt or .jsonl; default: the recipe's evaluation data)")
-	recipePath := fs.String("recipe", "", "take data, eval and generation settings from this recipe `FILE`")
-	format := fs.String("format", "", "data `FORMAT`: text, prompt_completion or source_target (default text, or the recipe's)")
-	template := fs.String("template", "", "`TEMPLATE` of prompt_completion or source_target data, e.g. \"{source} = {target}\"")
-	metricsFlag := fs.String("metrics", "", "comma-separated `LIST` of loss, perplexity, bleu, chrf")
+	df := newDataFlags(fs)
+	metricsFlag := fs.String("metrics", "", "comma-separated `LIST` of loss, perplexity, bleu, chrf (default: the recipe's eval.metrics, else all that the format allows)")
 	maxExamples := fs.Int("max-examples", 0, "evaluate the first `N` examples only; 0 uses them all (default: the recipe's eval.max_examples)")
 	asJSON := fs.Bool("json", false, "print one JSON object: eval_loss, eval_perplexity, eval_tokens, eval_bleu, eval_chrf, examples")
 	if err := parse(fs, args); err != nil {
@@ -56,31 +53,19 @@ recipe's eval.metrics, else all that the format allows.`)
 	if fs.NArg() > 0 {
 		return usagef("eval: unexpected argument %q", fs.Arg(0))
 	}
+	r, err := src.loadRecipe()
+	if err != nil {
+		return err
+	}
 	rec := trainer.DefaultRecipe()
 	rec.Data.Packing = true // packing leaves each example's loss unchanged, and is faster
-	if *recipePath != "" {
-		r, err := trainer.LoadRecipe(*recipePath)
-		if err != nil {
-			return err
-		}
+	if r != nil {
 		rec = *r
-		if *model == "" {
-			*model = rec.BaseModel
-		}
-	}
-	if *model == "" {
-		return usagef("eval: missing --model")
-	}
-	if *data == "" && *recipePath == "" {
+	} else if *data == "" {
 		return usagef("eval: missing --data")
 	}
-	if *format != "" {
-		if err := rec.Data.Format.UnmarshalText([]byte(*format)); err != nil {
-			return usagef("eval: --format: %v", err)
-		}
-	}
-	if *template != "" {
-		rec.Data.Template = *template
+	if err := df.apply(&rec.Data); err != nil {
+		return err
 	}
 	if isFlagSet(fs, "max-examples") {
 		if *maxExamples < 0 {
@@ -88,33 +73,12 @@ recipe's eval.metrics, else all that the format allows.`)
 		}
 		rec.Eval.MaxExamples = *maxExamples
 	}
-	hasRefs := rec.Data.Format != dataset.FormatText
-	metrics := rec.Eval.Metrics
-	switch {
-	case *metricsFlag != "":
-		metrics = nil
-		for _, name := range strings.Split(*metricsFlag, ",") {
-			var m trainer.Metric
-			if err := m.UnmarshalText([]byte(strings.TrimSpace(name))); err != nil {
-				return usagef("eval: --metrics: %v", err)
-			}
-			if !slices.Contains(metrics, m) {
-				metrics = append(metrics, m)
-			}
-		}
-	case *recipePath == "":
-		metrics = []trainer.Metric{trainer.MetricLoss, trainer.MetricPerplexity}
-		if hasRefs {
-			metrics = append(metrics, trainer.MetricBLEU, trainer.MetricChrF)
-		}
-	}
-	for _, m := range metrics {
-		if (m == trainer.MetricBLEU || m == trainer.MetricChrF) && !hasRefs {
-			return usagef("eval: %s compares completions with references: it needs --format prompt_completion or source_target (the data is %s)", m, rec.Data.Format)
-		}
+	metrics, err := evalMetrics(*metricsFlag, &rec, r != nil)
+	if err != nil {
+		return err
 	}
 
-	m, tok, err := loadModel(*model, *adapter)
+	m, tok, err := src.load()
 	if err != nil {
 		return err
 	}
@@ -125,7 +89,7 @@ recipe's eval.metrics, else all that the format allows.`)
 	} else {
 		_, ds, err = dataset.Open(rec.Data, rec.Seed, tok)
 		if err == nil && ds == nil {
-			err = usagef("eval: the recipe %s has no evaluation data (data.eval or data.val_set_size): give --data", *recipePath)
+			err = usagef("eval: the recipe %s has no evaluation data (data.eval or data.val_set_size): give --data", *src.recipe)
 		}
 	}
 	if err != nil {
@@ -148,6 +112,38 @@ recipe's eval.metrics, else all that the format allows.`)
 		res.EvalPerplexity, res.EvalTokens = &ev.EvalPerplexity, ev.EvalTokens
 	}
 	return writeEval(e.stdout, res, *asJSON)
+}
+
+// evalMetrics returns the metrics eval reports: those of list (--metrics) if given, else
+// the recipe's eval.metrics (fromRecipe), else all that rec's data format allows. BLEU
+// and chrF need references.
+func evalMetrics(list string, rec *trainer.Recipe, fromRecipe bool) ([]trainer.Metric, error) {
+	hasRefs := rec.Data.Format != dataset.FormatText
+	metrics := rec.Eval.Metrics
+	switch {
+	case list != "":
+		metrics = nil
+		for _, name := range strings.Split(list, ",") {
+			var m trainer.Metric
+			if err := m.UnmarshalText([]byte(strings.TrimSpace(name))); err != nil {
+				return nil, usagef("eval: --metrics: %v", err)
+			}
+			if !slices.Contains(metrics, m) {
+				metrics = append(metrics, m)
+			}
+		}
+	case !fromRecipe:
+		metrics = []trainer.Metric{trainer.MetricLoss, trainer.MetricPerplexity}
+		if hasRefs {
+			metrics = append(metrics, trainer.MetricBLEU, trainer.MetricChrF)
+		}
+	}
+	for _, m := range metrics {
+		if (m == trainer.MetricBLEU || m == trainer.MetricChrF) && !hasRefs {
+			return nil, usagef("eval: %s compares completions with references: it needs --format prompt_completion or source_target (the data is %s)", m, rec.Data.Format)
+		}
+	}
+	return metrics, nil
 }
 
 // writeEval prints res as one JSON object, or one "name value" line per metric.

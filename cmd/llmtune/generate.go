@@ -4,27 +4,19 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 
-	"golang.org/x/term"
-
-	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
-	"github.com/llmtune/llmtune/trainer"
 	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/generate"
 )
 
-const generateArgs = "--model DIR [--adapter DIR] [--prompt TEXT] [--recipe R] [--template T]\n" +
-	"            [--temperature F] [--top-k N] [--top-p F] [--repetition-penalty F]\n" +
-	"            [--max-new-tokens N] [--stop S]... [--seed N]"
+const generateArgs = "--model DIR [--adapter DIR] [--recipe FILE] [--prompt TEXT]\n" +
+	"            [--template TEMPLATE] [--temperature F] [--top-k N] [--top-p F]\n" +
+	"            [--repetition-penalty F] [--max-new-tokens N] [--stop S]... [--seed N]"
 
 // cmdGenerate is llmtune generate: one completion (--prompt), an interactive session (a
 // terminal), or one completion per line of stdin.
@@ -45,10 +37,8 @@ else from the defaults below: greedy (temperature 0), 64 new tokens. Sampling us
 generator seeded with --seed (the recipe's seed with --recipe), so a run is
 reproducible; its stream continues across the prompts of one session. --stop accepts
 escapes such as \n; given once or more it replaces the recipe's stop list.`)
-	model := fs.String("model", "", "model `DIR` (HF GPT-2 checkpoint with tokenizer files; default: the recipe's base_model)")
-	adapter := fs.String("adapter", "", "LoRA adapter `DIR` to apply (PEFT format, from llmtune or PEFT; a run saves OUTPUT_DIR/adapter)")
+	src := modelFlags(fs, "take the generation settings (and seed, base_model) of this recipe `FILE` as defaults")
 	prompt := fs.String("prompt", "", "complete this `TEXT` and exit")
-	recipePath := fs.String("recipe", "", "take the generation settings (and seed, base_model) of this recipe `FILE` as defaults")
 	tmplFlag := fs.String("template", "", "wrap each input in this `TEMPLATE`: {prompt} or {source} stands for the input, and\n"+
 		"everything from {completion} or {target} on is dropped (e.g. \"English: {source}\\nSpanish: \")")
 	sets := settingFlags(fs)
@@ -62,285 +52,31 @@ escapes such as \n; given once or more it replaces the recipe's stop list.`)
 	if err != nil {
 		return usagef("generate: --template: %v", err)
 	}
+	rec, err := src.loadRecipe()
+	if err != nil {
+		return err
+	}
 	cfg := defaultSettings()
-	if *recipePath != "" {
-		rec, err := trainer.LoadRecipe(*recipePath)
-		if err != nil {
-			return err
-		}
+	if rec != nil {
 		cfg = genSettings{Options: rec.Generation, Seed: rec.Seed}
-		if *model == "" {
-			*model = rec.BaseModel
-		}
 	}
 	if err := sets.apply(&cfg); err != nil {
 		return usagef("generate: %v", err)
 	}
-	if *model == "" {
-		return usagef("generate: missing --model")
-	}
-	m, tok, err := loadModel(*model, *adapter)
+	model, tok, err := src.load()
 	if err != nil {
 		return err
 	}
-	g := &generator{model: m, tok: tok, tmpl: tmpl, cfg: cfg}
+	g := &generator{model: model, tok: tok, tmpl: tmpl, cfg: cfg}
 	g.reseed()
 	switch {
 	case isFlagSet(fs, "prompt"):
 		return g.print(ctx, e.stdout, *prompt)
 	case isTerminal(e.stdin) && isTerminal(e.stdout):
-		desc := *model
-		if *adapter != "" {
-			desc += " + " + *adapter
-		}
-		return g.repl(ctx, e, desc)
+		return g.repl(ctx, e, src.String())
 	default:
 		return g.lines(ctx, e.stdin, e.stdout)
 	}
-}
-
-// loadModel loads the model in dir, its tokenizer, and the adapter in adapterDir unless
-// it is "".
-func loadModel(dir, adapterDir string) (*transformer.Model, *tokenizer.BPE, error) {
-	m, err := transformer.Load(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if tok.VocabSize() > m.Config.VocabSize {
-		return nil, nil, fmt.Errorf("model %s: the tokenizer has %d tokens, the model's vocab_size is %d", dir, tok.VocabSize(), m.Config.VocabSize)
-	}
-	if adapterDir != "" {
-		if _, err := lora.Load(m, adapterDir); err != nil {
-			return nil, nil, err
-		}
-	}
-	return m, tok, nil
-}
-
-// isTerminal reports whether r is an *os.File open on a terminal.
-func isTerminal(r any) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// isFlagSet reports whether the flag name was given on the command line.
-func isFlagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
-// genSettings are what generate's flags and the REPL's /set change: the recipe's
-// generation settings and the sampling seed.
-type genSettings struct {
-	generate.Options
-	Seed uint64
-}
-
-// defaultSettings returns the settings without a recipe: the recipe defaults (greedy,
-// 64 new tokens, no stop string) and seed 0.
-func defaultSettings() genSettings {
-	return genSettings{Options: generate.DefaultOptions()}
-}
-
-// setting is one generation setting: name is its recipe key and the REPL's /set NAME,
-// flag its command-line flag. set parses and checks a value, the error saying what is
-// allowed; for stop it appends a stop string, and an empty value clears the list.
-type setting struct {
-	name, flag, usage string
-	get               func(*genSettings) string
-	set               func(*genSettings, string) error
-}
-
-// settings lists the generation settings in the order /show prints them.
-var settings = []setting{
-	{"temperature", "temperature", "sampling temperature `F`; 0 is greedy decoding",
-		func(g *genSettings) string { return fmtFloat(g.Temperature) },
-		func(g *genSettings, v string) error {
-			return setFloat(&g.Temperature, v, func(x float64) bool { return x >= 0 }, "≥ 0 (0 = greedy)")
-		}},
-	{"top_k", "top-k", "sample among the `N` most likely tokens; 0 is off",
-		func(g *genSettings) string { return strconv.Itoa(g.TopK) },
-		func(g *genSettings, v string) error { return setInt(&g.TopK, v, 0, "≥ 0 (0 = off)") }},
-	{"top_p", "top-p", "nucleus sampling: the most likely tokens holding probability `F`, in (0, 1]; 1 is off",
-		func(g *genSettings) string { return fmtFloat(g.TopP) },
-		func(g *genSettings, v string) error {
-			return setFloat(&g.TopP, v, func(x float64) bool { return x > 0 && x <= 1 }, "in (0, 1] (1 = off)")
-		}},
-	{"repetition_penalty", "repetition-penalty", "divide the logits of tokens already seen by `F` (CTRL); 1 is off",
-		func(g *genSettings) string { return fmtFloat(g.RepetitionPenalty) },
-		func(g *genSettings, v string) error {
-			return setFloat(&g.RepetitionPenalty, v, func(x float64) bool { return x > 0 }, "> 0 (1 = off)")
-		}},
-	{"max_new_tokens", "max-new-tokens", "generate at most `N` tokens per prompt",
-		func(g *genSettings) string { return strconv.Itoa(g.MaxNewTokens) },
-		func(g *genSettings, v string) error { return setInt(&g.MaxNewTokens, v, 1, "≥ 1") }},
-	{"seed", "seed", "seed `N` of the sampling generator",
-		func(g *genSettings) string { return strconv.FormatUint(g.Seed, 10) },
-		func(g *genSettings, v string) error {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return fmt.Errorf("%q is not a seed (an integer ≥ 0)", v)
-			}
-			g.Seed = n
-			return nil
-		}},
-	{"stop", "stop", "stop at string `S` (repeatable; escapes such as \\n work; \"\" clears the recipe's)",
-		func(g *genSettings) string {
-			q := make([]string, len(g.Stop))
-			for i, s := range g.Stop {
-				q[i] = strconv.Quote(s)
-			}
-			return "[" + strings.Join(q, ", ") + "]"
-		},
-		func(g *genSettings, v string) error {
-			if v == "" {
-				g.Stop = nil
-				return nil
-			}
-			s, err := unescape(v)
-			if err != nil {
-				return err
-			}
-			g.Stop = append(g.Stop, s)
-			return nil
-		}},
-}
-
-// findSetting returns the setting called name (a recipe key like top_k; the flag
-// spelling top-k is accepted too).
-func findSetting(name string) (*setting, bool) {
-	for i := range settings {
-		if s := &settings[i]; s.name == name || s.flag == name {
-			return s, true
-		}
-	}
-	return nil, false
-}
-
-func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-
-func setFloat(dst *float64, v string, ok func(float64) bool, want string) error {
-	x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-		return fmt.Errorf("%q is not a number", v)
-	}
-	if !ok(x) {
-		return fmt.Errorf("%s must be %s", v, want)
-	}
-	*dst = x
-	return nil
-}
-
-func setInt(dst *int, v string, lo int, want string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil {
-		return fmt.Errorf("%q is not an integer", v)
-	}
-	if n < lo {
-		return fmt.Errorf("%d must be %s", n, want)
-	}
-	*dst = n
-	return nil
-}
-
-// unescape interprets Go escapes (\n, \t, \\, \u00e9, …) in s.
-func unescape(s string) (string, error) {
-	var b strings.Builder
-	for rest := s; rest != ""; {
-		r, multi, tail, err := strconv.UnquoteChar(rest, 0)
-		if err != nil {
-			return "", fmt.Errorf("bad escape in %q (use \\n, \\t, \\\\ …)", s)
-		}
-		if multi || r >= 0x80 {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte(byte(r))
-		}
-		rest = tail
-	}
-	return b.String(), nil
-}
-
-// settingValues collects the generation-setting flags in command-line order, checked as
-// they are parsed; apply sets them over defaults that are known only after parsing (the
-// recipe's).
-type settingValues struct {
-	given []settingValue
-}
-
-type settingValue struct {
-	s   *setting
-	val string
-}
-
-// flagValue is the flag.Value of one setting.
-type flagValue struct {
-	s    *setting
-	vals *settingValues
-	def  string
-}
-
-func (f *flagValue) String() string {
-	if f == nil || f.s == nil {
-		return ""
-	}
-	return f.def
-}
-
-func (f *flagValue) Set(v string) error {
-	scratch := defaultSettings()
-	if err := f.s.set(&scratch, v); err != nil {
-		return err
-	}
-	f.vals.given = append(f.vals.given, settingValue{f.s, v})
-	return nil
-}
-
-// settingFlags defines a flag for every setting on fs.
-func settingFlags(fs *flag.FlagSet) *settingValues {
-	vals := &settingValues{}
-	def := defaultSettings()
-	for i := range settings {
-		s := &settings[i]
-		d := s.get(&def)
-		if s.name == "stop" {
-			d = "" // none
-		}
-		fs.Var(&flagValue{s: s, vals: vals, def: d}, s.flag, s.usage)
-	}
-	return vals
-}
-
-// apply sets the collected values on g in order; the first --stop replaces g's stop list.
-func (sv *settingValues) apply(g *genSettings) error {
-	stopGiven := false
-	for _, v := range sv.given {
-		if v.s.name == "stop" && !stopGiven {
-			g.Stop, stopGiven = nil, true
-		}
-		if err := v.s.set(g, v.val); err != nil {
-			return fmt.Errorf("--%s: %v", v.s.flag, err)
-		}
-	}
-	return nil
-}
-
-// parseGenTemplate parses --template: escapes are interpreted, then it is a prompt
-// template (generate.ParsePromptTemplate); "" renders each input as it is.
-func parseGenTemplate(t string) (generate.Template, error) {
-	if t == "" {
-		return generate.Template{}, nil
-	}
-	s, err := unescape(t)
-	if err != nil {
-		return generate.Template{}, err
-	}
-	return generate.ParsePromptTemplate(s)
 }
 
 // generator completes prompts with one model and the current settings.
@@ -352,8 +88,8 @@ type generator struct {
 	rng   *rand.Rand
 }
 
-// reseed restarts the sampling generator from cfg.Seed. The stream constant is the
-// trainer's, so a recipe's evaluation samples are reproduced by generate --recipe.
+// reseed restarts the sampling generator from cfg.Seed. generate.NewRand is the
+// trainer's too, so a recipe's evaluation samples are reproduced by generate --recipe.
 func (g *generator) reseed() {
 	g.rng = generate.NewRand(g.cfg.Seed)
 }

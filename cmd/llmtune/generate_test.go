@@ -157,9 +157,7 @@ func TestGenerateErrors(t *testing.T) {
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"--prompt", "x"}, "missing --model"},
 		{[]string{"--model", tinyDir, "--temperature", "hot"}, `invalid value "hot" for flag -temperature`},
-		{[]string{"--model", tinyDir, "--temperature", "-1"}, "-1 must be ≥ 0"},
-		{[]string{"--model", tinyDir, "--top-p", "0"}, "in (0, 1]"},
-		{[]string{"--model", tinyDir, "--max-new-tokens", "0"}, "≥ 1"},
+		{[]string{"--model", tinyDir, "--top-k", "1.5"}, `invalid value "1.5" for flag -top-k: "1.5" is not an integer`},
 		{[]string{"--model", tinyDir, "--seed", "-3"}, "not a seed"},
 		{[]string{"--model", tinyDir, "--stop", `\q`}, "bad escape"},
 		{[]string{"--model", tinyDir, "--template", "no input"}, "no {prompt} or {source}"},
@@ -170,6 +168,28 @@ func TestGenerateErrors(t *testing.T) {
 		assert.Contains(t, stderr, c.want, "generate %q", c.args)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
 		assert.True(t, strings.HasPrefix(lines[len(lines)-1], "llmtune: generate: "), "generate %q: last line %q", c.args, lines[len(lines)-1])
+	}
+
+	// Values that parse but Options.Validate refuses: its message, with the flag for the key.
+	r := recipe(t, "generation:\n  temperature: 0.9\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model", tinyDir, "--temperature", "-1"}, "--temperature: must be ≥ 0 (0 = greedy), got -1"},
+		{[]string{"--model", tinyDir, "--temperature", "NaN"}, "--temperature: must be ≥ 0 (0 = greedy), got NaN"},
+		{[]string{"--model", tinyDir, "--top-k", "-1"}, "--top-k: must be ≥ 0 (0 = off), got -1"},
+		{[]string{"--model", tinyDir, "--top-p", "0"}, "--top-p: must be in (0, 1], got 0"},
+		{[]string{"--model", tinyDir, "--top-p", "1.5"}, "--top-p: must be in (0, 1], got 1.5"},
+		{[]string{"--model", tinyDir, "--repetition-penalty", "0"}, "--repetition-penalty: must be > 0 (1 = off), got 0"},
+		{[]string{"--model", tinyDir, "--max-new-tokens", "0"}, "--max-new-tokens: must be ≥ 1, got 0"},
+		{[]string{"--model", tinyDir, "--top-p", "0", "--top-p", "0.5"}, "--top-p: must be in (0, 1], got 0"}, // each value is judged
+		{[]string{"--recipe", r, "--top-p", "2"}, "--top-p: must be in (0, 1], got 2"},
+	} {
+		code, out, stderr := llmtune(t, append([]string{"generate", "--prompt", "x"}, c.args...)...)
+		assert.Equal(t, 2, code, "generate %q: %s", c.args, stderr)
+		assert.Empty(t, out, "generate %q", c.args)
+		assert.Equal(t, "llmtune: generate: "+c.want+"\n", stderr, "generate %q", c.args)
 	}
 
 	missing := filepath.Join(t.TempDir(), "no-such-model")

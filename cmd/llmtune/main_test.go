@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -82,10 +83,27 @@ func TestUsage(t *testing.T) {
 	code, out, _ := llmtune(t, "help")
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "run")
-	for _, cmd := range []string{"run", "merge", "tokenize", "bench"} {
-		code, _, stderr := llmtune(t, cmd, "--help")
-		assert.Equal(t, 0, code, "%s --help", cmd)
-		assert.Contains(t, stderr, "Usage: llmtune "+cmd)
+	assert.NotContains(t, out, "../")
+}
+
+// TestHelp: every command's --help starts with the arguments that llmtune help lists, and
+// those name every flag but bench's internal --child.
+func TestHelp(t *testing.T) {
+	_, list, _ := llmtune(t, "help")
+	flagLine := regexp.MustCompile(`(?m)^  -(\S+)`)
+	for _, c := range commands {
+		code, out, stderr := llmtune(t, c.name, "--help")
+		assert.Equal(t, 0, code, "%s --help", c.name)
+		assert.Empty(t, out, "%s --help", c.name)
+		assert.True(t, strings.HasPrefix(stderr, "Usage: llmtune "+c.name+" "+c.args+"\n"), "%s --help: %q", c.name, stderr)
+		assert.NotContains(t, stderr, "../", "%s --help", c.name)
+		assert.Contains(t, list, "  "+c.name+" ", "llmtune help")
+		assert.Contains(t, list, c.args, "llmtune help")
+		for _, m := range flagLine.FindAllStringSubmatch(stderr, -1) {
+			if f := m[1]; f != "child" {
+				assert.Regexp(t, `-`+regexp.QuoteMeta(f)+`[ \]]`, c.args, "%s --help: flag -%s is not in the usage line", c.name, f)
+			}
+		}
 	}
 }
 

@@ -11,8 +11,12 @@ import (
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
+const mergeArgs = "--model DIR [--adapter DIR] --out DIR [--dtype f32|f16|bf16]"
+
+// cmdMerge is llmtune merge: the model with an adapter folded in (or alone), saved as a
+// Hugging Face checkpoint.
 func cmdMerge(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "merge", "--model DIR [--adapter DIR] --out DIR [--dtype f32|f16|bf16]",
+	fs := newFlags(e, "merge", mergeArgs,
 		`Folds a LoRA adapter (PEFT format, from llmtune or PEFT) into the base model and writes
 the result as a Hugging Face GPT-2 checkpoint (config.json, model.safetensors, and the
 base model's tokenizer files) that llmtune and transformers load without the adapter.

@@ -240,12 +240,13 @@ func (s *session) handle(ctx context.Context, text string) (quit bool) {
 			fmt.Fprintf(s.out, "usage: /set %s VALUE\n", st.name)
 			break
 		}
-		next := s.g.cfg
+		cur := s.g.cfg
 		if st.name == "stop" {
-			next.Stop = nil
+			cur.Stop = nil
 		}
-		if err := st.set(&next, val); err != nil {
-			fmt.Fprintf(s.out, "%s: %v\n", st.name, err)
+		next, err := cur.set(st, val)
+		if err != nil {
+			fmt.Fprintln(s.out, oneLine(err.Error())) // e.g. "top_p: must be in (0, 1], got 0"
 			break
 		}
 		s.g.cfg = next
@@ -310,7 +311,7 @@ func (s *session) summary() string {
 	c := s.g.cfg
 	mode := "greedy"
 	if c.Temperature > 0 {
-		mode = fmt.Sprintf("sampling at temperature %s, seed %d", fmtFloat(c.Temperature), c.Seed)
+		mode = fmt.Sprintf("sampling at temperature %g, seed %d", c.Temperature, c.Seed)
 	}
 	return fmt.Sprintf("%s, max_new_tokens %d", mode, c.MaxNewTokens)
 }

@@ -72,6 +72,9 @@ func TestSessionCommands(t *testing.T) {
 		"/help",
 		"/set temperature 0.5",
 		"/set top_k many",
+		"/set top_p 0",
+		"/set top-p 0.9",
+		"/set top_p 1",
 		"/set bogus 1",
 		"/set max_new_tokens",
 		`/set stop \n`,
@@ -91,7 +94,8 @@ func TestSessionCommands(t *testing.T) {
 	for _, want := range []string{
 		"/set NAME VALUE",
 		"temperature = 0.5\n",
-		`top_k: "many" is not an integer`,
+		`top_k: "many" is not an integer` + "\n",
+		"top_p: must be in (0, 1], got 0\ntop_p = 0.9\ntop_p = 1\n", // the bad value is refused
 		`unknown setting "bogus"`,
 		"usage: /set max_new_tokens VALUE",
 		`stop = ["\n"]` + "\n",

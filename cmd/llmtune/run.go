@@ -7,8 +7,11 @@ import (
 	"github.com/llmtune/llmtune/trainer"
 )
 
+const runArgs = "RECIPE [key.path=value ...] [~key ...]"
+
+// cmdRun is llmtune run: fine-tuning as a recipe says (trainer.Run).
 func cmdRun(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "run", "RECIPE [key.path=value ...] [~key ...]",
+	fs := newFlags(e, "run", runArgs,
 		`Fine-tunes as the YAML recipe says: prints the merged recipe, evaluates the untouched
 model, trains, evaluates, and saves the adapter (or model), checkpoints, metrics.jsonl
 and loss.png under output_dir. Overrides after the recipe change it by dot path

@@ -13,29 +13,33 @@ import (
 	"github.com/llmtune/llmtune/transformer"
 )
 
+const tokenizeArgs = "--model DIR --data FILE [--recipe FILE] [--format FORMAT]\n" +
+	"            [--template TEMPLATE] [-n N]"
+
+// cmdTokenize is llmtune tokenize: the training rows of the first examples of a data
+// file, token by token.
 func cmdTokenize(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "tokenize", "--model DIR --data FILE [--recipe R] [-n N]",
+	fs := newFlags(e, "tokenize", tokenizeArgs,
 		`Shows how the first examples of a data file become training rows: each token with its
 id and what that position is trained to predict, or "masked" when it is not in the loss
 (prompt tokens with train_on_inputs: false, the last token). Data settings (format,
-template, train_on_inputs, max_seq_len) come from --recipe, else from the flags.`)
+template, train_on_inputs, max_seq_len) come from --recipe, else are the defaults;
+--format and --template override them.`)
 	model := fs.String("model", "", "model `DIR` whose tokenizer to use")
-	data := fs.String("data", "", "`FILE` (.txt or .jsonl)")
+	data := fs.String("data", "", "data `FILE` (.txt or .jsonl)")
 	recipe := fs.String("recipe", "", "take the data settings from this recipe `FILE`")
-	format := fs.String("format", "", "text, prompt_completion or source_target (without --recipe)")
-	template := fs.String("template", "", "template for prompt_completion/source_target (without --recipe)")
-	n := fs.Int("n", 3, "how many examples to show")
+	df := newDataFlags(fs)
+	n := fs.Int("n", 3, "show the first `N` examples")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "model", "data"); err != nil {
 		return err
 	}
-	tok, err := tokenizer.Load(*model)
-	if err != nil {
-		return err
+	if fs.NArg() > 0 {
+		return usagef("tokenize: unexpected argument %q", fs.Arg(0))
 	}
-	cfg := trainer.DefaultRecipe().Data
+	cfg := dataset.DefaultConfig()
 	if *recipe != "" {
 		r, err := trainer.LoadRecipe(*recipe)
 		if err != nil {
@@ -43,13 +47,12 @@ template, train_on_inputs, max_seq_len) come from --recipe, else from the flags.
 		}
 		cfg = r.Data
 	}
-	if *format != "" {
-		if err := cfg.Format.UnmarshalText([]byte(*format)); err != nil {
-			return usagef("tokenize: --format: %v", err)
-		}
+	if err := df.apply(&cfg); err != nil {
+		return err
 	}
-	if *template != "" {
-		cfg.Template = *template
+	tok, err := tokenizer.Load(*model)
+	if err != nil {
+		return err
 	}
 	ds, err := dataset.New(*data, cfg, tok)
 	if err != nil {
