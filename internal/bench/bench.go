@@ -1,6 +1,6 @@
-// Package bench runs the fixed performance workloads of ../shared/bench/README.md (the
-// PyTorch anchor torch_anchor.py) in Go, so that `llmtune bench` and the anchor can be
-// compared back to back on one machine as a ratio.
+// Package bench runs the fixed performance workloads of README.md in this directory in
+// Go; torch_anchor.py beside it runs the same ones in PyTorch, so that `llmtune bench` and
+// the anchor can be compared back to back on one machine as a ratio.
 //
 // Every workload is a GPT-2 with vocabulary 50257 and 1024 positions, initialised with
 // seeded random weights; a train step draws fresh uniform ids (B, T) outside the timer,
