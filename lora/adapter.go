@@ -7,9 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/nlpodyssey/spago/mat"
-	"github.com/nlpodyssey/spago/nn"
-
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -88,8 +85,8 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 					k := strings.Index("qkv", t.part)
 					lo, hi = k*C, (k+1)*C
 				}
-				p := &Part{Name: t.part, Lo: lo, Hi: hi, A: newParam(r, base.InDim()), B: newParam(hi-lo, r), Scaling: cfg.Scaling()}
-				kaimingUniform(dataOf(p.A), base.InDim(), rng)
+				p := &Part{Name: t.part, Lo: lo, Hi: hi, A: transformer.NewParam(r, base.InDim()), B: transformer.NewParam(hi-lo, r), Scaling: cfg.Scaling()}
+				kaimingUniform(transformer.Floats(p.A), base.InDim(), rng)
 				parts = append(parts, p)
 			}
 			if len(parts) > 0 {
@@ -107,12 +104,6 @@ func (ad *Adapter) wrap(blk *transformer.Block, name, mod string, parts []*Part,
 	l := &Linear{Name: name, Parts: parts, Dropout: dropout, base: *s, rng: ad.rng}
 	*s = l
 	ad.Layers = append(ad.Layers, l)
-}
-
-func newParam(r, c int) *nn.Param {
-	p := &nn.Param{Matrix: mat.NewDense[float32](mat.WithShape(r, c))}
-	p.SetRequiresGrad(true)
-	return p
 }
 
 // Params returns the adapter's trainable parameters with their names,
@@ -172,11 +163,6 @@ func (ad *Adapter) setDropoutSource(src *rand.PCG) {
 	for _, l := range ad.Layers {
 		l.rng = ad.rng
 	}
-}
-
-// SeedDropout restarts the dropout masks of every layer from seed.
-func (ad *Adapter) SeedDropout(seed uint64) {
-	ad.src.Seed(seed, seed^0x9e3779b97f4a7c15)
 }
 
 // DropoutState returns the state of the dropout masks' generator, for a checkpoint.
@@ -247,7 +233,7 @@ func (ad *Adapter) deltas() ([][][]float32, error) {
 func (ad *Adapter) apply(deltas [][][]float32, sign float32) {
 	for i, l := range ad.Layers {
 		c := l.base.(*transformer.Conv1D)
-		w := dataOf(c.Weight)
+		w := transformer.Floats(c.Weight)
 		out := c.OutDim()
 		for k, p := range l.Parts {
 			d, wd := deltas[i][k], p.Hi-p.Lo

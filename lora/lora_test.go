@@ -41,7 +41,7 @@ func goldenAdapter(t *testing.T, g *reftest.Golden) (*transformer.Model, *Adapte
 	require.NoError(t, err)
 	require.Len(t, ad.Params(), 8)
 	for _, p := range ad.Params() {
-		copy(dataOf(p.Param), g.Tensor(t, "lora_init."+p.Name))
+		copy(transformer.Floats(p.Param), g.Tensor(t, "lora_init."+p.Name))
 	}
 	return m, ad
 }
@@ -58,7 +58,7 @@ func TestGoldenLoRA(t *testing.T) {
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range ad.Params() {
 		require.True(t, p.Param.HasGrad(), "%s has no gradient", p.Name)
-		numtest.AssertCloseRel(t, "grad "+p.Name, dataOf(p.Param.Grad()), g.Tensor(t, "lora_grad."+p.Name), 1e-4)
+		numtest.AssertCloseRel(t, "grad "+p.Name, transformer.Floats(p.Param.Grad()), g.Tensor(t, "lora_grad."+p.Name), 1e-4)
 	}
 	for _, p := range m.Params() {
 		assert.False(t, p.Param.HasGrad(), "frozen base parameter %s got a gradient", p.Name)
@@ -86,7 +86,7 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 	m, ad := goldenAdapter(t, g)
 	base := map[string][]float32{}
 	for _, p := range m.Params() {
-		base[p.Name] = append([]float32(nil), dataOf(p.Param)...)
+		base[p.Name] = append([]float32(nil), transformer.Floats(p.Param)...)
 	}
 	unmerged := flatten(m.Logits(g.Ints(t, "ids.T33")))
 
@@ -96,7 +96,7 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 	for i := range 2 {
 		name := "h." + string(rune('0'+i)) + ".attn.c_attn.weight"
 		c := transformer.BaseConv1D(m.Blocks[i].Attn.CAttn)
-		numtest.AssertClose(t, "merged "+name, dataOf(c.Weight), g.Tensor(t, "lora_merged."+name), 1e-6)
+		numtest.AssertClose(t, "merged "+name, transformer.Floats(c.Weight), g.Tensor(t, "lora_merged."+name), 1e-6)
 	}
 	numtest.AssertClose(t, "merged logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), unmerged, 1e-5)
 	numtest.AssertClose(t, "merged logits vs reference", flatten(m.Logits(g.Ints(t, "ids.T33"))), g.Tensor(t, "lora_logits.T33"), 2e-5)
@@ -104,7 +104,7 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 	require.NoError(t, ad.Unmerge())
 	assert.Error(t, ad.Unmerge(), "unmerging twice")
 	for _, p := range m.Params() {
-		numtest.AssertClose(t, "unmerged "+p.Name, dataOf(p.Param), base[p.Name], 1e-6)
+		numtest.AssertClose(t, "unmerged "+p.Name, transformer.Floats(p.Param), base[p.Name], 1e-6)
 	}
 	numtest.AssertClose(t, "unmerged logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), unmerged, 1e-5)
 }
@@ -112,14 +112,14 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 func TestMergeRefusesNaN(t *testing.T) {
 	g := reftest.Load(t)
 	m, ad := goldenAdapter(t, g)
-	dataOf(ad.Layers[1].Parts[1].B)[3] = float32(math.NaN())
-	before := append([]float32(nil), dataOf(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight)...)
+	transformer.Floats(ad.Layers[1].Parts[1].B)[3] = float32(math.NaN())
+	before := append([]float32(nil), transformer.Floats(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight)...)
 	err := ad.Merge()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "h.1.attn.c_attn")
 	assert.Contains(t, err.Error(), "NaN")
 	assert.False(t, ad.Merged())
-	assert.Equal(t, before, dataOf(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight), "a failed merge changed weights")
+	assert.Equal(t, before, transformer.Floats(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight), "a failed merge changed weights")
 }
 
 // TestParamCount pins PEFT's count for GPT-2 124M with r=4 on q and v.
@@ -142,7 +142,7 @@ func TestApplyInit(t *testing.T) {
 	require.Len(t, ad.Layers[0].Parts, 3)
 	assert.Equal(t, [2]int{64, 128}, [2]int{ad.Layers[0].Parts[1].Lo, ad.Layers[0].Parts[1].Hi}) // k
 	// A ~ U(−1/√in, 1/√in), B = 0: the output is unchanged.
-	a := dataOf(ad.Layers[2].Parts[0].A) // mlp.c_fc: in = 64
+	a := transformer.Floats(ad.Layers[2].Parts[0].A) // mlp.c_fc: in = 64
 	maxA := 0.0
 	for _, v := range a {
 		maxA = math.Max(maxA, math.Abs(float64(v)))
@@ -174,7 +174,7 @@ func TestDropout(t *testing.T) {
 	ad, err := Apply(m, Config{Rank: 4, Alpha: 8, Dropout: 0.5}, rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
 	for _, p := range ad.Params() {
-		copy(dataOf(p.Param), g.Tensor(t, "lora_init."+p.Name))
+		copy(transformer.Floats(p.Param), g.Tensor(t, "lora_init."+p.Name))
 	}
 	ids := g.Ints(t, "ids.T33")
 	eval := flatten(m.Logits(ids))
@@ -193,7 +193,7 @@ func TestDropout(t *testing.T) {
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range ad.Params() {
 		require.True(t, p.Param.HasGrad())
-		for _, v := range dataOf(p.Param.Grad()) {
+		for _, v := range transformer.Floats(p.Param.Grad()) {
 			require.False(t, math.IsNaN(float64(v)))
 		}
 	}
@@ -205,8 +205,8 @@ func TestDropoutState(t *testing.T) {
 	ad, err := Apply(m, Config{Rank: 2, Alpha: 2, Dropout: 0.3}, rand.New(rand.NewPCG(9, 9)))
 	require.NoError(t, err)
 	for _, p := range ad.Params() {
-		for i := range dataOf(p.Param) {
-			dataOf(p.Param)[i] = 0.1
+		for i := range transformer.Floats(p.Param) {
+			transformer.Floats(p.Param)[i] = 0.1
 		}
 	}
 	ad.SetTraining(true)

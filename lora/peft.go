@@ -77,8 +77,8 @@ func (ad *Adapter) export() []exportModule {
 		col := 0
 		for _, p := range l.Parts {
 			r := p.Rank()
-			copy(a[col*in:], dataOf(p.A))
-			pb := dataOf(p.B)
+			copy(a[col*in:], transformer.Floats(p.A))
+			pb := transformer.Floats(p.B)
 			for row := p.Lo; row < p.Hi; row++ {
 				copy(b[row*R+col:row*R+col+r], pb[(row-p.Lo)*r:(row-p.Lo+1)*r])
 			}
@@ -266,7 +266,7 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 		BaseModel: pc.BaseModel,
 		model:     m,
 	}
-	ad.setDropoutSource(rand.NewPCG(0, 0)) // reseed with SeedDropout to train further
+	ad.setDropoutSource(rand.NewPCG(0, 0)) // a fixed start; SetDropoutState restores a checkpoint's
 	layers := map[int]bool{}
 	for _, name := range names {
 		p := found[name]
@@ -286,13 +286,13 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 				path, name, p.a.Shape, p.b.Shape, wantA, wantB, r, in, out))
 			continue
 		}
-		part := &Part{Lo: 0, Hi: out, A: newParam(r, in), B: newParam(out, r),
+		part := &Part{Lo: 0, Hi: out, A: transformer.NewParam(r, in), B: transformer.NewParam(out, r),
 			Scaling: scaling(pc.alphaOf("transformer."+name), r, pc.UseRSLoRA)}
-		if err := f.ReadFloat32(p.a.Name, dataOf(part.A)); err != nil {
+		if err := f.ReadFloat32(p.a.Name, transformer.Floats(part.A)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if err := f.ReadFloat32(p.b.Name, dataOf(part.B)); err != nil {
+		if err := f.ReadFloat32(p.b.Name, transformer.Floats(part.B)); err != nil {
 			errs = append(errs, err)
 			continue
 		}

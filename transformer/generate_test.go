@@ -302,8 +302,8 @@ func TestGenerateUntiedHead(t *testing.T) {
 	cfg.UntiedLMHead = true
 	m, err := New(cfg, rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
-	for i, d := range data(m.LMHead) { // unlike wte, and decisive
-		data(m.LMHead)[i] = d * 50
+	for i, d := range Floats(m.LMHead) { // unlike wte, and decisive
+		Floats(m.LMHead)[i] = d * 50
 	}
 	prompt := []int{1, 2, 3}
 	ids, err := m.Generate(context.Background(), prompt, GenerateOptions{MaxNewTokens: 8})

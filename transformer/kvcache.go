@@ -107,7 +107,7 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 	T, P, C, V := len(ids), cache.n, cfg.EmbedDim, cfg.VocabSize
 	s := &cache.s
 	x := grow(&s.x, T*C) // (T, C), the residual stream
-	wte, wpe := data(m.WTE), data(m.WPE)
+	wte, wpe := Floats(m.WTE), Floats(m.WPE)
 	for t, id := range ids {
 		kernels.Add(x[t*C:(t+1)*C], wte[id*C:(id+1)*C], wpe[(P+t)*C:(P+t+1)*C], C)
 	}
@@ -130,7 +130,7 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 	}
 	h := s.layerNorm(m.LNF, x[(T-1)*C:], 1, C) // the last position only
 	logits := grow(&s.logits, V)
-	kernels.MatVec(logits, data(m.lmHead()), h, V, C)
+	kernels.MatVec(logits, Floats(m.lmHead()), h, V, C)
 	cache.n += T
 	return logits, nil
 }
@@ -138,7 +138,7 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 // layerNorm applies ln to the N rows of x (N, C) into the scratch buffer h.
 func (s *scratch) layerNorm(ln *LayerNorm, x []float32, N, C int) []float32 {
 	h := grow(&s.h, N*C)
-	kernels.LayerNormForward(h, grow(&s.mean, N), grow(&s.rstd, N), x, data(ln.Weight), data(ln.Bias), N, C, ln.Eps)
+	kernels.LayerNormForward(h, grow(&s.mean, N), grow(&s.rstd, N), x, Floats(ln.Weight), Floats(ln.Bias), N, C, ln.Eps)
 	return h
 }
 
@@ -148,11 +148,11 @@ func (s *scratch) layerNorm(ln *LayerNorm, x []float32, N, C int) []float32 {
 func project(l Linear, x []float32, N int, buf *[]float32) []float32 {
 	c, ok := l.(*Conv1D)
 	if !ok {
-		return data(l.Forward(fromData(x, N, l.InDim())))
+		return Floats(l.Forward(fromData(x, N, l.InDim())))
 	}
 	in, out := c.InDim(), c.OutDim()
 	y := grow(buf, N*out)
-	w, b := data(c.Weight), data(c.Bias)
+	w, b := Floats(c.Weight), Floats(c.Bias)
 	if N == 1 {
 		kernels.VecMat(y, x, w, b, in, out)
 		return y

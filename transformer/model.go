@@ -73,7 +73,7 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 		case strings.HasSuffix(p.Name, "c_proj.weight"): // attn.c_proj and mlp.c_proj
 			std = residStd
 		}
-		d := data(p.Param)
+		d := Floats(p.Param)
 		for i := range d {
 			d[i] = float32(rng.NormFloat64() * std)
 		}
@@ -89,12 +89,12 @@ func newZero(cfg Config) (*Model, error) {
 	C, eps := cfg.EmbedDim, float32(cfg.LayerNormEps)
 	m := &Model{
 		Config: cfg,
-		WTE:    newParam(cfg.VocabSize, C),
-		WPE:    newParam(cfg.MaxPositions, C),
+		WTE:    NewParam(cfg.VocabSize, C),
+		WPE:    NewParam(cfg.MaxPositions, C),
 		LNF:    NewLayerNorm(C, eps),
 	}
 	if cfg.UntiedLMHead {
-		m.LMHead = newParam(cfg.VocabSize, C)
+		m.LMHead = NewParam(cfg.VocabSize, C)
 	}
 	for range cfg.NumLayers {
 		m.Blocks = append(m.Blocks, &Block{
@@ -246,7 +246,7 @@ func (m *Model) Logits(ids []int) [][]float32 {
 	}
 	T, C, V := len(ids), m.Config.EmbedDim, m.Config.VocabSize
 	flat := make([]float32, T*V)
-	kernels.LMHead(flat, data(h), data(m.lmHead()), T, C, V)
+	kernels.LMHead(flat, Floats(h), Floats(m.lmHead()), T, C, V)
 	out := make([][]float32, T)
 	for t := range out {
 		out[t] = flat[t*V : (t+1)*V : (t+1)*V]
