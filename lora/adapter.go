@@ -27,30 +27,11 @@ type Adapter struct {
 	rng    *rand.Rand // over src, shared by every layer
 }
 
-// slot returns the field of a block holding the projection named module.
-func slot(b *transformer.Block, module string) *transformer.Linear {
-	switch module {
-	case "attn.c_attn":
-		return &b.Attn.CAttn
-	case "attn.c_proj":
-		return &b.Attn.CProj
-	case "mlp.c_fc":
-		return &b.MLP.CFc
-	case "mlp.c_proj":
-		return &b.MLP.CProj
-	}
-	panic("lora: unknown module " + module)
-}
-
-var modules = []string{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}
-
 // checkUnadapted returns ErrAlreadyAdapted if a projection of m is not a plain Conv1D.
 func checkUnadapted(m *transformer.Model) error {
-	for _, b := range m.Blocks {
-		for _, mod := range modules {
-			if _, ok := (*slot(b, mod)).(*transformer.Conv1D); !ok {
-				return ErrAlreadyAdapted
-			}
+	for _, p := range m.Projections() {
+		if _, ok := m.Linear(p).(*transformer.Conv1D); !ok {
+			return ErrAlreadyAdapted
 		}
 	}
 	return nil
@@ -72,12 +53,12 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 	ad := &Adapter{Config: cfg, model: m}
 	ad.setDropoutSource(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 	for _, i := range cfg.layers(m.Config.NumLayers) {
-		blk := m.Blocks[i]
-		for _, mod := range modules {
+		for _, kind := range m.ProjKinds() {
+			proj := transformer.Proj{Layer: i, Kind: kind}
+			base := m.Linear(proj)
 			var parts []*Part
-			base := *slot(blk, mod)
 			for _, t := range targets {
-				if t.module != mod {
+				if t.kind != kind {
 					continue
 				}
 				lo, hi := 0, base.OutDim()
@@ -90,7 +71,7 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 				parts = append(parts, p)
 			}
 			if len(parts) > 0 {
-				ad.wrap(blk, fmt.Sprintf("h.%d.%s", i, mod), mod, parts, cfg.Dropout)
+				ad.wrap(proj, parts, cfg.Dropout)
 			}
 		}
 	}
@@ -98,11 +79,10 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 	return ad, nil
 }
 
-// wrap puts a Linear with parts in place of the module of blk.
-func (ad *Adapter) wrap(blk *transformer.Block, name, mod string, parts []*Part, dropout float64) {
-	s := slot(blk, mod)
-	l := &Linear{Name: name, Parts: parts, Dropout: dropout, base: *s, rng: ad.rng}
-	*s = l
+// wrap puts a Linear with parts in place of the projection p of the adapter's model.
+func (ad *Adapter) wrap(p transformer.Proj, parts []*Part, dropout float64) {
+	l := &Linear{Proj: p, Parts: parts, Dropout: dropout, base: ad.model.Linear(p), rng: ad.rng}
+	ad.model.SetLinear(p, l)
 	ad.Layers = append(ad.Layers, l)
 }
 
@@ -112,7 +92,7 @@ func (ad *Adapter) Params() []transformer.NamedParam {
 	var ps []transformer.NamedParam
 	for _, l := range ad.Layers {
 		for _, p := range l.Parts {
-			name := l.Name
+			name := l.Proj.String()
 			if p.Name != "" {
 				name += "." + p.Name
 			}
@@ -213,13 +193,13 @@ func (ad *Adapter) deltas() ([][][]float32, error) {
 	out := make([][][]float32, len(ad.Layers))
 	for i, l := range ad.Layers {
 		if _, ok := l.base.(*transformer.Conv1D); !ok {
-			return nil, fmt.Errorf("%s: base is %T, not a Conv1D", l.Name, l.base)
+			return nil, fmt.Errorf("%v: base is %T, not a Conv1D", l.Proj, l.base)
 		}
 		for _, p := range l.Parts {
 			d := p.delta()
 			for _, v := range d {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return nil, fmt.Errorf("%s: the adapter's delta holds %v", l.Name, v)
+					return nil, fmt.Errorf("%v: the adapter's delta holds %v", l.Proj, v)
 				}
 			}
 			out[i] = append(out[i], d)

@@ -1,11 +1,14 @@
 package lora
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/llmtune/llmtune/transformer"
 )
 
 // Config says where LoRA adapters go and how they are sized. The zero value is not
@@ -28,10 +31,10 @@ type Config struct {
 // value projections, as in the LoRA paper.
 var DefaultTargets = []string{"q", "v"}
 
-// target is one adapted column block of one module of a block.
+// target is one adapted column block of one kind of projection.
 type target struct {
-	module string // "attn.c_attn", "attn.c_proj", "mlp.c_fc" or "mlp.c_proj"
-	part   string // "q", "k", "v" for a column block of c_attn; "" for the whole output
+	kind transformer.ProjKind
+	part string // "q", "k", "v" for a column block of c_attn; "" for the whole output
 }
 
 // targetTable lists each accepted target name, in documentation order, with what it adapts.
@@ -39,19 +42,19 @@ var targetTable = []struct {
 	name    string
 	targets []target
 }{
-	{"q", []target{{"attn.c_attn", "q"}}},
-	{"k", []target{{"attn.c_attn", "k"}}},
-	{"v", []target{{"attn.c_attn", "v"}}},
-	{"o", []target{{"attn.c_proj", ""}}},
-	{"fc", []target{{"mlp.c_fc", ""}}},
-	{"proj", []target{{"mlp.c_proj", ""}}},
-	{"c_attn", []target{{"attn.c_attn", ""}}},
-	{"attn.c_attn", []target{{"attn.c_attn", ""}}},
-	{"c_proj", []target{{"attn.c_proj", ""}, {"mlp.c_proj", ""}}},
-	{"attn.c_proj", []target{{"attn.c_proj", ""}}},
-	{"c_fc", []target{{"mlp.c_fc", ""}}},
-	{"mlp.c_fc", []target{{"mlp.c_fc", ""}}},
-	{"mlp.c_proj", []target{{"mlp.c_proj", ""}}},
+	{"q", []target{{transformer.AttnCAttn, "q"}}},
+	{"k", []target{{transformer.AttnCAttn, "k"}}},
+	{"v", []target{{transformer.AttnCAttn, "v"}}},
+	{"o", []target{{transformer.AttnCProj, ""}}},
+	{"fc", []target{{transformer.MLPCFc, ""}}},
+	{"proj", []target{{transformer.MLPCProj, ""}}},
+	{"c_attn", []target{{transformer.AttnCAttn, ""}}},
+	{"attn.c_attn", []target{{transformer.AttnCAttn, ""}}},
+	{"c_proj", []target{{transformer.AttnCProj, ""}, {transformer.MLPCProj, ""}}},
+	{"attn.c_proj", []target{{transformer.AttnCProj, ""}}},
+	{"c_fc", []target{{transformer.MLPCFc, ""}}},
+	{"mlp.c_fc", []target{{transformer.MLPCFc, ""}}},
+	{"mlp.c_proj", []target{{transformer.MLPCProj, ""}}},
 }
 
 // TargetNames returns every name Config.Targets accepts, in documentation order.
@@ -83,14 +86,14 @@ func scaling(alpha float64, rank int, rslora bool) float64 {
 	return alpha / float64(rank)
 }
 
-// targets resolves Targets (or DefaultTargets) into the adapted modules and column blocks,
-// in a fixed order: c_attn (q, k, v), attn.c_proj, mlp.c_fc, mlp.c_proj.
+// targets resolves Targets (or DefaultTargets) into the adapted kinds and column blocks,
+// in the order of the kinds (checkpoint order), a whole projection before its q, k, v.
 func (c Config) targets() ([]target, error) {
 	names := c.Targets
 	if len(names) == 0 {
 		names = DefaultTargets
 	}
-	set := map[target]bool{}
+	var out []target
 	var errs []error
 	for _, n := range names {
 		ts, ok := lookupTarget(n)
@@ -98,19 +101,18 @@ func (c Config) targets() ([]target, error) {
 			errs = append(errs, fmt.Errorf("unknown target %q (want one of %s)", n, strings.Join(TargetNames(), ", ")))
 		}
 		for _, t := range ts {
-			set[t] = true
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
 		}
 	}
-	if set[target{"attn.c_attn", ""}] && (set[target{"attn.c_attn", "q"}] || set[target{"attn.c_attn", "k"}] || set[target{"attn.c_attn", "v"}]) {
+	if slices.Contains(out, target{transformer.AttnCAttn, ""}) && slices.ContainsFunc(out, func(t target) bool { return t.kind == transformer.AttnCAttn && t.part != "" }) {
 		errs = append(errs, errors.New("targets c_attn and q/k/v overlap: c_attn already adapts q, k and v together"))
 	}
-	var out []target
-	for _, t := range []target{{"attn.c_attn", ""}, {"attn.c_attn", "q"}, {"attn.c_attn", "k"}, {"attn.c_attn", "v"},
-		{"attn.c_proj", ""}, {"mlp.c_fc", ""}, {"mlp.c_proj", ""}} {
-		if set[t] {
-			out = append(out, t)
-		}
-	}
+	parts := []string{"", "q", "k", "v"}
+	slices.SortFunc(out, func(a, b target) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(slices.Index(parts, a.part), slices.Index(parts, b.part)))
+	})
 	return out, errors.Join(errs...)
 }
 

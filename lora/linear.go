@@ -30,7 +30,7 @@ func (p *Part) Rank() int { return p.A.Shape()[0] }
 // in its block. Once merged, it is the base alone.
 type Linear struct {
 	nn.Module
-	Name    string // the module's Hugging Face name, e.g. "h.3.attn.c_attn"
+	Proj    transformer.Proj // the projection it takes the place of; h.3.attn.c_attn, say
 	Parts   []*Part
 	Dropout float64 // dropout probability on each part's input, in training only
 

@@ -138,7 +138,7 @@ func TestApplyInit(t *testing.T) {
 	ad, err := Apply(m, Config{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o", "fc", "proj"}, Layers: []int{1}}, rand.New(rand.NewPCG(3, 4)))
 	require.NoError(t, err)
 	require.Len(t, ad.Layers, 4) // c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj of block 1
-	assert.Equal(t, "h.1.attn.c_attn", ad.Layers[0].Name)
+	assert.Equal(t, transformer.Proj{Layer: 1, Kind: transformer.AttnCAttn}, ad.Layers[0].Proj)
 	require.Len(t, ad.Layers[0].Parts, 3)
 	assert.Equal(t, [2]int{64, 128}, [2]int{ad.Layers[0].Parts[1].Lo, ad.Layers[0].Parts[1].Hi}) // k
 	// A ~ U(−1/√in, 1/√in), B = 0: the output is unchanged.

@@ -222,3 +222,31 @@ func readAll(t *testing.T, path string) []safetensors.Tensor {
 	}
 	return ts
 }
+
+func TestParseKey(t *testing.T) {
+	cAttn0 := transformer.Proj{Layer: 0, Kind: transformer.AttnCAttn}
+	for _, tt := range []struct {
+		key  string
+		proj transformer.Proj
+		ab   string
+		ok   bool
+	}{
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight", cAttn0, "A", true},
+		{"base_model.model.h.0.attn.c_attn.lora_B.weight", cAttn0, "B", true},
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_A.default.weight", cAttn0, "A", true},
+		{"base_model.model.transformer.h.12.mlp.c_proj.lora_B.weight", transformer.Proj{Layer: 12, Kind: transformer.MLPCProj}, "B", true},
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_C.weight", transformer.Proj{}, "", false},
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_A.bias", transformer.Proj{}, "", false},
+		{"base_model.model.transformer.h.0.attn.c_attn.weight", transformer.Proj{}, "", false},
+		{"base_model.model.transformer.h.x.attn.c_attn.lora_A.weight", transformer.Proj{}, "", false},
+		{"model.transformer.h.0.attn.c_attn.lora_A.weight", transformer.Proj{}, "", false},
+		{"base_model.model.lm_head.weight", transformer.Proj{}, "", false},
+	} {
+		proj, ab, ok := parseKey(tt.key)
+		assert.Equal(t, tt.ok, ok, "parseKey(%q) ok", tt.key)
+		if tt.ok {
+			assert.Equal(t, tt.proj, proj, "parseKey(%q) projection", tt.key)
+			assert.Equal(t, tt.ab, ab, "parseKey(%q) matrix", tt.key)
+		}
+	}
+}

@@ -122,19 +122,18 @@ func (m *Model) Params() []NamedParam {
 	ln := func(name string, l *LayerNorm) {
 		ps = append(ps, NamedParam{name + ".weight", l.Weight}, NamedParam{name + ".bias", l.Bias})
 	}
-	lin := func(name string, l Linear) {
-		if c := BaseConv1D(l); c != nil {
-			ps = append(ps, NamedParam{name + ".weight", c.Weight}, NamedParam{name + ".bias", c.Bias})
+	lin := func(p Proj) {
+		if c := BaseConv1D(m.Linear(p)); c != nil {
+			ps = append(ps, NamedParam{p.String() + ".weight", c.Weight}, NamedParam{p.String() + ".bias", c.Bias})
 		}
 	}
 	for i, b := range m.Blocks {
-		p := fmt.Sprintf("h.%d.", i)
-		ln(p+"ln_1", b.LN1)
-		lin(p+"attn.c_attn", b.Attn.CAttn)
-		lin(p+"attn.c_proj", b.Attn.CProj)
-		ln(p+"ln_2", b.LN2)
-		lin(p+"mlp.c_fc", b.MLP.CFc)
-		lin(p+"mlp.c_proj", b.MLP.CProj)
+		ln(fmt.Sprintf("h.%d.ln_1", i), b.LN1)
+		lin(Proj{i, AttnCAttn})
+		lin(Proj{i, AttnCProj})
+		ln(fmt.Sprintf("h.%d.ln_2", i), b.LN2)
+		lin(Proj{i, MLPCFc})
+		lin(Proj{i, MLPCProj})
 	}
 	ln("ln_f", m.LNF)
 	if m.LMHead != nil {
