@@ -40,15 +40,17 @@ func checkUnadapted(m *transformer.Model) error {
 // Apply freezes the model and puts LoRA layers on the projections cfg targets, in the
 // blocks it selects. Each adapter's A (r, in) is kaiming-uniform (a=√5, as PEFT) from
 // rng and its B (out, r) is zero, so the model's output is unchanged until training moves
-// B. Dropout masks are drawn from a generator seeded from rng.
+// B. Dropout masks are drawn from a generator seeded from rng. It is an error, changing
+// nothing, if cfg is not valid (see Config.Validate) or names a layer the model does not
+// have, and ErrAlreadyAdapted if the model already carries LoRA layers.
 func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
-	if err := cfg.Validate(m.Config.NumLayers); err != nil {
-		return nil, fmt.Errorf("lora config: %w", err)
+	if err := errors.Join(cfg.Validate(), cfg.checkLayers(m.Config.NumLayers)); err != nil {
+		return nil, fmt.Errorf("lora: apply: %w", err)
 	}
 	if err := checkUnadapted(m); err != nil {
 		return nil, err
 	}
-	targets, _ := cfg.targets()
+	targets := cfg.targets()
 	C, r := m.Config.EmbedDim, cfg.Rank
 	ad := &Adapter{Config: cfg, model: m}
 	ad.setDropoutSource(rand.NewPCG(rng.Uint64(), rng.Uint64()))
