@@ -121,14 +121,20 @@ func (o *conv1DOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} 
 func (o *conv1DOp) Forward() (mat.Tensor, error) {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	y := newDense(N, out)
-	yd := Floats(y)
-	if N == 1 { // one row (a decode step through a LoRA layer): read W once, unpacked
-		kernels.VecMat(yd, Floats(o.x), Floats(o.w), Floats(o.b), in, out)
-		return y, nil
-	}
-	kernels.Sgemm(false, false, N, out, in, 1, Floats(o.x), in, Floats(o.w), out, 0, yd, out)
-	kernels.AddBias(yd, Floats(o.b), N, out)
+	conv1DForward(Floats(y), Floats(o.x), Floats(o.w), Floats(o.b), N, in, out)
 	return y, nil
+}
+
+// conv1DForward sets y (N, out) = x (N, in) · w (in, out) + b (out), GPT-2's Conv1D: the
+// forward of conv1DOp and of a plain Conv1D in NextLogits. One row (a decode step) goes
+// through kernels.VecMat, which reads w once, unpacked; more go through kernels.Sgemm.
+func conv1DForward(y, x, w, b []float32, N, in, out int) {
+	if N == 1 {
+		kernels.VecMat(y, x, w, b, in, out)
+		return
+	}
+	kernels.Sgemm(false, false, N, out, in, 1, x, in, w, out, 0, y, out)
+	kernels.AddBias(y, b, N, out)
 }
 
 func (o *conv1DOp) Backward(gy mat.Tensor) error {
