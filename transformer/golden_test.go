@@ -17,7 +17,7 @@ import (
 // The golden files come from testdata/gen_reference.py (PyTorch); see its docstring.
 var refDir = reftest.Dir()
 
-// Tolerances of the issue: logits absolute, loss absolute, gradients relative to the
+// Tolerances against PyTorch: logits absolute, loss absolute, gradients relative to the
 // largest element of each tensor.
 const (
 	logitsTol = 2e-5
