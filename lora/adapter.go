@@ -7,9 +7,6 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/nlpodyssey/spago/mat"
-	"github.com/nlpodyssey/spago/nn"
-
 	"github.com/llmtune/llmtune/transformer"
 )
 
@@ -30,30 +27,11 @@ type Adapter struct {
 	rng    *rand.Rand // over src, shared by every layer
 }
 
-// slot returns the field of a block holding the projection named module.
-func slot(b *transformer.Block, module string) *transformer.Linear {
-	switch module {
-	case "attn.c_attn":
-		return &b.Attn.CAttn
-	case "attn.c_proj":
-		return &b.Attn.CProj
-	case "mlp.c_fc":
-		return &b.MLP.CFc
-	case "mlp.c_proj":
-		return &b.MLP.CProj
-	}
-	panic("lora: unknown module " + module)
-}
-
-var modules = []string{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}
-
 // checkUnadapted returns ErrAlreadyAdapted if a projection of m is not a plain Conv1D.
 func checkUnadapted(m *transformer.Model) error {
-	for _, b := range m.Blocks {
-		for _, mod := range modules {
-			if _, ok := (*slot(b, mod)).(*transformer.Conv1D); !ok {
-				return ErrAlreadyAdapted
-			}
+	for _, p := range m.Projections() {
+		if _, ok := m.Linear(p).(*transformer.Conv1D); !ok {
+			return ErrAlreadyAdapted
 		}
 	}
 	return nil
@@ -62,25 +40,27 @@ func checkUnadapted(m *transformer.Model) error {
 // Apply freezes the model and puts LoRA layers on the projections cfg targets, in the
 // blocks it selects. Each adapter's A (r, in) is kaiming-uniform (a=√5, as PEFT) from
 // rng and its B (out, r) is zero, so the model's output is unchanged until training moves
-// B. Dropout masks are drawn from a generator seeded from rng.
+// B. Dropout masks are drawn from a generator seeded from rng. It is an error, changing
+// nothing, if cfg is not valid (see Config.Validate) or names a layer the model does not
+// have, and ErrAlreadyAdapted if the model already carries LoRA layers.
 func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
-	if err := cfg.Validate(m.Config.NumLayers); err != nil {
-		return nil, fmt.Errorf("lora config: %w", err)
+	if err := errors.Join(cfg.Validate(), cfg.checkLayers(m.Config.NumLayers)); err != nil {
+		return nil, fmt.Errorf("lora: apply: %w", err)
 	}
 	if err := checkUnadapted(m); err != nil {
 		return nil, err
 	}
-	targets, _ := cfg.targets()
+	targets := cfg.targets()
 	C, r := m.Config.EmbedDim, cfg.Rank
 	ad := &Adapter{Config: cfg, model: m}
 	ad.setDropoutSource(rand.NewPCG(rng.Uint64(), rng.Uint64()))
 	for _, i := range cfg.layers(m.Config.NumLayers) {
-		blk := m.Blocks[i]
-		for _, mod := range modules {
+		for _, kind := range m.ProjKinds() {
+			proj := transformer.Proj{Layer: i, Kind: kind}
+			base := m.Linear(proj)
 			var parts []*Part
-			base := *slot(blk, mod)
 			for _, t := range targets {
-				if t.module != mod {
+				if t.kind != kind {
 					continue
 				}
 				lo, hi := 0, base.OutDim()
@@ -88,12 +68,12 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 					k := strings.Index("qkv", t.part)
 					lo, hi = k*C, (k+1)*C
 				}
-				p := &Part{Name: t.part, Lo: lo, Hi: hi, A: newParam(r, base.InDim()), B: newParam(hi-lo, r), Scaling: cfg.Scaling()}
-				kaimingUniform(dataOf(p.A), base.InDim(), rng)
+				p := &Part{Name: t.part, Lo: lo, Hi: hi, A: transformer.NewParam(r, base.InDim()), B: transformer.NewParam(hi-lo, r), Scaling: cfg.Scaling()}
+				kaimingUniform(transformer.Floats(p.A), base.InDim(), rng)
 				parts = append(parts, p)
 			}
 			if len(parts) > 0 {
-				ad.wrap(blk, fmt.Sprintf("h.%d.%s", i, mod), mod, parts, cfg.Dropout)
+				ad.wrap(proj, parts, cfg.Dropout)
 			}
 		}
 	}
@@ -101,18 +81,11 @@ func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
 	return ad, nil
 }
 
-// wrap puts a Linear with parts in place of the module of blk.
-func (ad *Adapter) wrap(blk *transformer.Block, name, mod string, parts []*Part, dropout float64) {
-	s := slot(blk, mod)
-	l := &Linear{Name: name, Parts: parts, Dropout: dropout, base: *s, rng: ad.rng}
-	*s = l
+// wrap puts a Linear with parts in place of the projection p of the adapter's model.
+func (ad *Adapter) wrap(p transformer.Proj, parts []*Part, dropout float64) {
+	l := &Linear{Proj: p, Parts: parts, Dropout: dropout, base: ad.model.Linear(p), rng: ad.rng}
+	ad.model.SetLinear(p, l)
 	ad.Layers = append(ad.Layers, l)
-}
-
-func newParam(r, c int) *nn.Param {
-	p := &nn.Param{Matrix: mat.NewDense[float32](mat.WithShape(r, c))}
-	p.SetRequiresGrad(true)
-	return p
 }
 
 // Params returns the adapter's trainable parameters with their names,
@@ -121,7 +94,7 @@ func (ad *Adapter) Params() []transformer.NamedParam {
 	var ps []transformer.NamedParam
 	for _, l := range ad.Layers {
 		for _, p := range l.Parts {
-			name := l.Name
+			name := l.Proj.String()
 			if p.Name != "" {
 				name += "." + p.Name
 			}
@@ -174,11 +147,6 @@ func (ad *Adapter) setDropoutSource(src *rand.PCG) {
 	}
 }
 
-// SeedDropout restarts the dropout masks of every layer from seed.
-func (ad *Adapter) SeedDropout(seed uint64) {
-	ad.src.Seed(seed, seed^0x9e3779b97f4a7c15)
-}
-
 // DropoutState returns the state of the dropout masks' generator, for a checkpoint.
 func (ad *Adapter) DropoutState() ([]byte, error) { return ad.src.MarshalBinary() }
 
@@ -227,13 +195,13 @@ func (ad *Adapter) deltas() ([][][]float32, error) {
 	out := make([][][]float32, len(ad.Layers))
 	for i, l := range ad.Layers {
 		if _, ok := l.base.(*transformer.Conv1D); !ok {
-			return nil, fmt.Errorf("%s: base is %T, not a Conv1D", l.Name, l.base)
+			return nil, fmt.Errorf("%v: base is %T, not a Conv1D", l.Proj, l.base)
 		}
 		for _, p := range l.Parts {
 			d := p.delta()
 			for _, v := range d {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-					return nil, fmt.Errorf("%s: the adapter's delta holds %v", l.Name, v)
+					return nil, fmt.Errorf("%v: the adapter's delta holds %v", l.Proj, v)
 				}
 			}
 			out[i] = append(out[i], d)
@@ -247,7 +215,7 @@ func (ad *Adapter) deltas() ([][][]float32, error) {
 func (ad *Adapter) apply(deltas [][][]float32, sign float32) {
 	for i, l := range ad.Layers {
 		c := l.base.(*transformer.Conv1D)
-		w := dataOf(c.Weight)
+		w := transformer.Floats(c.Weight)
 		out := c.OutDim()
 		for k, p := range l.Parts {
 			d, wd := deltas[i][k], p.Hi-p.Lo

@@ -1,37 +1,59 @@
 package lora
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/llmtune/llmtune/transformer"
 )
 
-// Config says where LoRA adapters go and how they are sized. The zero value is not
-// usable: Rank and Alpha must be set; DefaultTargets apply when Targets is empty.
+// Config is a LoRA adapter's configuration (PEFT's LoraConfig): where the adapters go
+// and how they are sized. It is the adapter mapping of a recipe, with PEFT's key names
+// where PEFT has one. DefaultConfig returns PEFT's defaults; the zero value is not valid
+// (Rank and Alpha must be set), and an empty Targets means DefaultTargets. Validate
+// checks a Config on its own; Apply also checks Layers against the model.
 type Config struct {
-	Rank    int     // r, the inner dimension of every adapter
-	Alpha   float64 // lora_alpha: the delta is scaled by Alpha/Rank (Alpha/√Rank with RSLoRA)
-	Dropout float64 // dropout probability on the adapter's input path, in training only
-	// Targets lists what to adapt in each chosen block: "q", "k", "v" (column blocks of
-	// the fused attn.c_attn), "o" (attn.c_proj), "fc" (mlp.c_fc), "proj" (mlp.c_proj), or
-	// Hugging Face module names: "c_attn" (q, k and v with one fused adapter, as PEFT
-	// does), "attn.c_proj", "c_fc"/"mlp.c_fc", "mlp.c_proj", and "c_proj" (both
-	// projections, as PEFT matches it). Empty means DefaultTargets.
-	Targets []string
-	RSLoRA  bool  // rank-stabilised scaling Alpha/√Rank (Kalajdzievski, arXiv:2312.03732)
-	Layers  []int // the blocks to adapt, 0-based; empty means every block
+	// Rank is r, the inner dimension of every adapter, ≥ 1. Default 8.
+	Rank int `yaml:"r"`
+	// Alpha (PEFT's lora_alpha) scales the delta by Alpha/Rank (Alpha/√Rank with RSLoRA);
+	// finite and > 0. Default 8.
+	Alpha float64 `yaml:"alpha"`
+	// Dropout is the dropout probability on the adapter's input path, in training only,
+	// in [0, 1). Default 0.
+	Dropout float64 `yaml:"dropout"`
+	// Targets lists what to adapt in each chosen block, each name once: "q", "k", "v"
+	// (column blocks of the fused attn.c_attn), "o" (attn.c_proj), "fc" (mlp.c_fc), "proj"
+	// (mlp.c_proj), or Hugging Face module names: "c_attn" (q, k and v with one fused
+	// adapter, as PEFT does; not together with q, k or v), "attn.c_proj",
+	// "c_fc"/"mlp.c_fc", "mlp.c_proj", and "c_proj" (both projections, as PEFT matches it).
+	// TargetNames lists them. Default [q, v]; empty means DefaultTargets.
+	Targets []string `yaml:"target_modules"`
+	// RSLoRA scales the delta by Alpha/√Rank instead of Alpha/Rank (rank-stabilised LoRA,
+	// Kalajdzievski, arXiv:2312.03732; PEFT's use_rslora). Default false.
+	RSLoRA bool `yaml:"rslora"`
+	// Layers lists the blocks to adapt, 0-based, each once (PEFT's layers_to_transform);
+	// empty, the default, means every block.
+	Layers []int `yaml:"layers_to_transform"`
+}
+
+// DefaultConfig returns PEFT's LoraConfig defaults: r 8, alpha 8, dropout 0, targets
+// [q, v] (the query and value projections, as in the LoRA paper), every block.
+func DefaultConfig() Config {
+	return Config{Rank: 8, Alpha: 8, Targets: slices.Clone(DefaultTargets)}
 }
 
 // DefaultTargets are the projections adapted when Config.Targets is empty: the query and
 // value projections, as in the LoRA paper.
 var DefaultTargets = []string{"q", "v"}
 
-// target is one adapted column block of one module of a block.
+// target is one adapted column block of one kind of projection.
 type target struct {
-	module string // "attn.c_attn", "attn.c_proj", "mlp.c_fc" or "mlp.c_proj"
-	part   string // "q", "k", "v" for a column block of c_attn; "" for the whole output
+	kind transformer.ProjKind
+	part string // "q", "k", "v" for a column block of c_attn; "" for the whole output
 }
 
 // targetTable lists each accepted target name, in documentation order, with what it adapts.
@@ -39,19 +61,19 @@ var targetTable = []struct {
 	name    string
 	targets []target
 }{
-	{"q", []target{{"attn.c_attn", "q"}}},
-	{"k", []target{{"attn.c_attn", "k"}}},
-	{"v", []target{{"attn.c_attn", "v"}}},
-	{"o", []target{{"attn.c_proj", ""}}},
-	{"fc", []target{{"mlp.c_fc", ""}}},
-	{"proj", []target{{"mlp.c_proj", ""}}},
-	{"c_attn", []target{{"attn.c_attn", ""}}},
-	{"attn.c_attn", []target{{"attn.c_attn", ""}}},
-	{"c_proj", []target{{"attn.c_proj", ""}, {"mlp.c_proj", ""}}},
-	{"attn.c_proj", []target{{"attn.c_proj", ""}}},
-	{"c_fc", []target{{"mlp.c_fc", ""}}},
-	{"mlp.c_fc", []target{{"mlp.c_fc", ""}}},
-	{"mlp.c_proj", []target{{"mlp.c_proj", ""}}},
+	{"q", []target{{transformer.AttnCAttn, "q"}}},
+	{"k", []target{{transformer.AttnCAttn, "k"}}},
+	{"v", []target{{transformer.AttnCAttn, "v"}}},
+	{"o", []target{{transformer.AttnCProj, ""}}},
+	{"fc", []target{{transformer.MLPCFc, ""}}},
+	{"proj", []target{{transformer.MLPCProj, ""}}},
+	{"c_attn", []target{{transformer.AttnCAttn, ""}}},
+	{"attn.c_attn", []target{{transformer.AttnCAttn, ""}}},
+	{"c_proj", []target{{transformer.AttnCProj, ""}, {transformer.MLPCProj, ""}}},
+	{"attn.c_proj", []target{{transformer.AttnCProj, ""}}},
+	{"c_fc", []target{{transformer.MLPCFc, ""}}},
+	{"mlp.c_fc", []target{{transformer.MLPCFc, ""}}},
+	{"mlp.c_proj", []target{{transformer.MLPCProj, ""}}},
 }
 
 // TargetNames returns every name Config.Targets accepts, in documentation order.
@@ -83,60 +105,76 @@ func scaling(alpha float64, rank int, rslora bool) float64 {
 	return alpha / float64(rank)
 }
 
-// targets resolves Targets (or DefaultTargets) into the adapted modules and column blocks,
-// in a fixed order: c_attn (q, k, v), attn.c_proj, mlp.c_fc, mlp.c_proj.
-func (c Config) targets() ([]target, error) {
+// targets resolves Targets (or DefaultTargets) into the adapted kinds and column blocks,
+// in the order of the kinds (checkpoint order), a whole projection before its q, k, v.
+// Unknown names are skipped (Validate reports them).
+func (c Config) targets() []target {
 	names := c.Targets
 	if len(names) == 0 {
 		names = DefaultTargets
 	}
-	set := map[target]bool{}
-	var errs []error
-	for _, n := range names {
-		ts, ok := lookupTarget(n)
-		if !ok {
-			errs = append(errs, fmt.Errorf("unknown target %q (want one of %s)", n, strings.Join(TargetNames(), ", ")))
-		}
-		for _, t := range ts {
-			set[t] = true
-		}
-	}
-	if set[target{"attn.c_attn", ""}] && (set[target{"attn.c_attn", "q"}] || set[target{"attn.c_attn", "k"}] || set[target{"attn.c_attn", "v"}]) {
-		errs = append(errs, errors.New("targets c_attn and q/k/v overlap: c_attn already adapts q, k and v together"))
-	}
 	var out []target
-	for _, t := range []target{{"attn.c_attn", ""}, {"attn.c_attn", "q"}, {"attn.c_attn", "k"}, {"attn.c_attn", "v"},
-		{"attn.c_proj", ""}, {"mlp.c_fc", ""}, {"mlp.c_proj", ""}} {
-		if set[t] {
-			out = append(out, t)
+	for _, n := range names {
+		ts, _ := lookupTarget(n)
+		for _, t := range ts {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
 		}
 	}
-	return out, errors.Join(errs...)
+	parts := []string{"", "q", "k", "v"}
+	slices.SortFunc(out, func(a, b target) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(slices.Index(parts, a.part), slices.Index(parts, b.part)))
+	})
+	return out
 }
 
-// Validate reports every problem of the configuration for a model of numLayers blocks,
-// joined, or nil.
-func (c Config) Validate(numLayers int) error {
+// Validate reports every problem of the configuration on its own, joined with
+// errors.Join, or nil; each problem starts with its yaml key, e.g. "r: must be ≥ 1, got
+// 0". Whether Layers fit a model is checked by Apply.
+func (c Config) Validate() error {
 	var errs []error
-	if c.Rank <= 0 {
-		errs = append(errs, fmt.Errorf("rank = %d, want > 0", c.Rank))
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if !(c.Alpha > 0) {
-		errs = append(errs, fmt.Errorf("alpha = %g, want > 0", c.Alpha))
+	if c.Rank < 1 {
+		bad("r", "must be ≥ 1, got %d", c.Rank)
+	}
+	if !(c.Alpha > 0) || math.IsInf(c.Alpha, 0) {
+		bad("alpha", "must be > 0, got %g", c.Alpha)
 	}
 	if !(c.Dropout >= 0 && c.Dropout < 1) {
-		errs = append(errs, fmt.Errorf("dropout = %g, want in [0, 1)", c.Dropout))
+		bad("dropout", "must be in [0, 1), got %g", c.Dropout)
 	}
-	if _, err := c.targets(); err != nil {
-		errs = append(errs, err)
-	}
-	for _, l := range c.Layers {
-		if l < 0 || l >= numLayers {
-			errs = append(errs, fmt.Errorf("layer %d is outside the model's %d blocks", l, numLayers))
+	for i, n := range c.Targets {
+		if _, ok := lookupTarget(n); !ok {
+			bad("target_modules", "unknown module %q (allowed: %s)", n, strings.Join(TargetNames(), ", "))
+		} else if slices.Index(c.Targets, n) < i {
+			bad("target_modules", "module %q listed twice", n)
 		}
 	}
-	if s := slices.Clone(c.Layers); len(slices.Compact(slices.Sorted(slices.Values(s)))) != len(s) {
-		errs = append(errs, fmt.Errorf("layers %v repeat a block", c.Layers))
+	ts := c.targets()
+	if slices.Contains(ts, target{transformer.AttnCAttn, ""}) &&
+		slices.ContainsFunc(ts, func(t target) bool { return t.kind == transformer.AttnCAttn && t.part != "" }) {
+		bad("target_modules", "c_attn and q/k/v overlap: c_attn already adapts q, k and v together")
+	}
+	for i, l := range c.Layers {
+		if l < 0 {
+			bad("layers_to_transform", "layer %d: must be ≥ 0", l)
+		} else if slices.Index(c.Layers, l) < i {
+			bad("layers_to_transform", "layer %d listed twice", l)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkLayers reports each of Layers that is not a block of a model of numLayers blocks.
+func (c Config) checkLayers(numLayers int) error {
+	var errs []error
+	for _, l := range c.Layers {
+		if l >= numLayers {
+			errs = append(errs, fmt.Errorf("layers_to_transform: layer %d is outside the model's %d blocks", l, numLayers))
+		}
 	}
 	return errors.Join(errs...)
 }

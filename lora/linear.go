@@ -30,7 +30,7 @@ func (p *Part) Rank() int { return p.A.Shape()[0] }
 // in its block. Once merged, it is the base alone.
 type Linear struct {
 	nn.Module
-	Name    string // the module's Hugging Face name, e.g. "h.3.attn.c_attn"
+	Proj    transformer.Proj // the projection it takes the place of; h.3.attn.c_attn, say
 	Parts   []*Part
 	Dropout float64 // dropout probability on each part's input, in training only
 
@@ -92,16 +92,14 @@ func (o *loraOp) Operands() []mat.Tensor {
 	return ts
 }
 
-func dataOf(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }
-
 func (o *loraOp) Forward() (mat.Tensor, error) {
 	shape := o.y.Value().Shape()
 	N, O := shape[0], shape[1]
 	in := o.x.Value().Shape()[1]
 	out := mat.NewDense[float32](mat.WithShape(N, O))
-	od := dataOf(out)
-	copy(od, dataOf(o.y))
-	x := dataOf(o.x)
+	od := transformer.Floats(out)
+	copy(od, transformer.Floats(o.y))
+	x := transformer.Floats(o.x)
 	o.xd, o.xa = make([][]float32, len(o.parts)), make([][]float32, len(o.parts))
 	for i, p := range o.parts {
 		xd := x
@@ -114,8 +112,8 @@ func (o *loraOp) Forward() (mat.Tensor, error) {
 		}
 		r, w := p.Rank(), p.Hi-p.Lo
 		xa := make([]float32, N*r)
-		kernels.Sgemm(false, true, N, r, in, 1, xd, in, dataOf(p.A), in, 0, xa, r)
-		kernels.Sgemm(false, true, N, w, r, float32(p.Scaling), xa, r, dataOf(p.B), r, 1, od[p.Lo:], O)
+		kernels.Sgemm(false, true, N, r, in, 1, xd, in, transformer.Floats(p.A), in, 0, xa, r)
+		kernels.Sgemm(false, true, N, w, r, float32(p.Scaling), xa, r, transformer.Floats(p.B), r, 1, od[p.Lo:], O)
 		o.xa[i] = xa
 	}
 	return out, nil
@@ -125,7 +123,7 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 	shape := o.y.Value().Shape()
 	N, O := shape[0], shape[1]
 	in := o.x.Value().Shape()[1]
-	g := dataOf(gy)
+	g := transformer.Floats(gy)
 	if o.y.RequiresGrad() {
 		o.y.AccGrad(gy)
 	}
@@ -139,29 +137,29 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 		xa := o.xa[i]
 		if p.B.RequiresGrad() { // dB (w, r) = s·gpᵀ·xa
 			dB := mat.NewDense[float32](mat.WithShape(w, r))
-			kernels.Sgemm(true, false, w, r, N, s, gp, O, xa, r, 0, dataOf(dB), r)
+			kernels.Sgemm(true, false, w, r, N, s, gp, O, xa, r, 0, transformer.Floats(dB), r)
 			p.B.AccGrad(dB)
 		}
 		if !p.A.RequiresGrad() && dx == nil {
 			continue
 		}
 		dxa := make([]float32, N*r) // (N, r) = s·gp·B
-		kernels.Sgemm(false, false, N, r, w, s, gp, O, dataOf(p.B), r, 0, dxa, r)
+		kernels.Sgemm(false, false, N, r, w, s, gp, O, transformer.Floats(p.B), r, 0, dxa, r)
 		if p.A.RequiresGrad() { // dA (r, in) = dxaᵀ·xd
 			xd := o.xd[i]
 			if xd == nil {
-				xd = dataOf(o.x)
+				xd = transformer.Floats(o.x)
 			}
 			dA := mat.NewDense[float32](mat.WithShape(r, in))
-			kernels.Sgemm(true, false, r, in, N, 1, dxa, r, xd, in, 0, dataOf(dA), in)
+			kernels.Sgemm(true, false, r, in, N, 1, dxa, r, xd, in, 0, transformer.Floats(dA), in)
 			p.A.AccGrad(dA)
 		}
 		if dx != nil { // dx += (dxa·A) ⊙ mask
 			if o.masks == nil {
-				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, dataOf(p.A), in, 1, dx, in)
+				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, transformer.Floats(p.A), in, 1, dx, in)
 			} else {
 				t := make([]float32, N*in)
-				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, dataOf(p.A), in, 0, t, in)
+				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, transformer.Floats(p.A), in, 0, t, in)
 				for j, m := range o.masks[i] {
 					dx[j] += t[j] * m
 				}
@@ -178,7 +176,7 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 func (p *Part) delta() []float32 {
 	r, in, w := p.Rank(), p.A.Shape()[1], p.Hi-p.Lo
 	d := make([]float32, in*w)
-	kernels.Sgemm(true, true, in, w, r, float32(p.Scaling), dataOf(p.A), in, dataOf(p.B), r, 0, d, w)
+	kernels.Sgemm(true, true, in, w, r, float32(p.Scaling), transformer.Floats(p.A), in, transformer.Floats(p.B), r, 0, d, w)
 	return d
 }
 

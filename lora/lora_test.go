@@ -4,11 +4,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nlpodyssey/spago/ag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/llmtune/llmtune/internal/numtest"
 	"github.com/llmtune/llmtune/internal/reftest"
@@ -41,7 +43,7 @@ func goldenAdapter(t *testing.T, g *reftest.Golden) (*transformer.Model, *Adapte
 	require.NoError(t, err)
 	require.Len(t, ad.Params(), 8)
 	for _, p := range ad.Params() {
-		copy(dataOf(p.Param), g.Tensor(t, "lora_init."+p.Name))
+		copy(transformer.Floats(p.Param), g.Tensor(t, "lora_init."+p.Name))
 	}
 	return m, ad
 }
@@ -58,7 +60,7 @@ func TestGoldenLoRA(t *testing.T) {
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range ad.Params() {
 		require.True(t, p.Param.HasGrad(), "%s has no gradient", p.Name)
-		numtest.AssertCloseRel(t, "grad "+p.Name, dataOf(p.Param.Grad()), g.Tensor(t, "lora_grad."+p.Name), 1e-4)
+		numtest.AssertCloseRel(t, "grad "+p.Name, transformer.Floats(p.Param.Grad()), g.Tensor(t, "lora_grad."+p.Name), 1e-4)
 	}
 	for _, p := range m.Params() {
 		assert.False(t, p.Param.HasGrad(), "frozen base parameter %s got a gradient", p.Name)
@@ -86,7 +88,7 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 	m, ad := goldenAdapter(t, g)
 	base := map[string][]float32{}
 	for _, p := range m.Params() {
-		base[p.Name] = append([]float32(nil), dataOf(p.Param)...)
+		base[p.Name] = append([]float32(nil), transformer.Floats(p.Param)...)
 	}
 	unmerged := flatten(m.Logits(g.Ints(t, "ids.T33")))
 
@@ -96,7 +98,7 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 	for i := range 2 {
 		name := "h." + string(rune('0'+i)) + ".attn.c_attn.weight"
 		c := transformer.BaseConv1D(m.Blocks[i].Attn.CAttn)
-		numtest.AssertClose(t, "merged "+name, dataOf(c.Weight), g.Tensor(t, "lora_merged."+name), 1e-6)
+		numtest.AssertClose(t, "merged "+name, transformer.Floats(c.Weight), g.Tensor(t, "lora_merged."+name), 1e-6)
 	}
 	numtest.AssertClose(t, "merged logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), unmerged, 1e-5)
 	numtest.AssertClose(t, "merged logits vs reference", flatten(m.Logits(g.Ints(t, "ids.T33"))), g.Tensor(t, "lora_logits.T33"), 2e-5)
@@ -104,7 +106,7 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 	require.NoError(t, ad.Unmerge())
 	assert.Error(t, ad.Unmerge(), "unmerging twice")
 	for _, p := range m.Params() {
-		numtest.AssertClose(t, "unmerged "+p.Name, dataOf(p.Param), base[p.Name], 1e-6)
+		numtest.AssertClose(t, "unmerged "+p.Name, transformer.Floats(p.Param), base[p.Name], 1e-6)
 	}
 	numtest.AssertClose(t, "unmerged logits", flatten(m.Logits(g.Ints(t, "ids.T33"))), unmerged, 1e-5)
 }
@@ -112,14 +114,14 @@ func TestGoldenMergeUnmerge(t *testing.T) {
 func TestMergeRefusesNaN(t *testing.T) {
 	g := reftest.Load(t)
 	m, ad := goldenAdapter(t, g)
-	dataOf(ad.Layers[1].Parts[1].B)[3] = float32(math.NaN())
-	before := append([]float32(nil), dataOf(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight)...)
+	transformer.Floats(ad.Layers[1].Parts[1].B)[3] = float32(math.NaN())
+	before := append([]float32(nil), transformer.Floats(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight)...)
 	err := ad.Merge()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "h.1.attn.c_attn")
 	assert.Contains(t, err.Error(), "NaN")
 	assert.False(t, ad.Merged())
-	assert.Equal(t, before, dataOf(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight), "a failed merge changed weights")
+	assert.Equal(t, before, transformer.Floats(transformer.BaseConv1D(m.Blocks[0].Attn.CAttn).Weight), "a failed merge changed weights")
 }
 
 // TestParamCount pins PEFT's count for GPT-2 124M with r=4 on q and v.
@@ -138,11 +140,11 @@ func TestApplyInit(t *testing.T) {
 	ad, err := Apply(m, Config{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o", "fc", "proj"}, Layers: []int{1}}, rand.New(rand.NewPCG(3, 4)))
 	require.NoError(t, err)
 	require.Len(t, ad.Layers, 4) // c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj of block 1
-	assert.Equal(t, "h.1.attn.c_attn", ad.Layers[0].Name)
+	assert.Equal(t, transformer.Proj{Layer: 1, Kind: transformer.AttnCAttn}, ad.Layers[0].Proj)
 	require.Len(t, ad.Layers[0].Parts, 3)
 	assert.Equal(t, [2]int{64, 128}, [2]int{ad.Layers[0].Parts[1].Lo, ad.Layers[0].Parts[1].Hi}) // k
 	// A ~ U(−1/√in, 1/√in), B = 0: the output is unchanged.
-	a := dataOf(ad.Layers[2].Parts[0].A) // mlp.c_fc: in = 64
+	a := transformer.Floats(ad.Layers[2].Parts[0].A) // mlp.c_fc: in = 64
 	maxA := 0.0
 	for _, v := range a {
 		maxA = math.Max(maxA, math.Abs(float64(v)))
@@ -158,14 +160,98 @@ func TestApplyInit(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := Config{Rank: 0, Alpha: -1, Dropout: 1, Targets: []string{"q", "c_attn", "query"}, Layers: []int{0, 5, 0}}.Validate(2)
-	require.Error(t, err)
-	for _, want := range []string{"rank = 0", "alpha = -1", "dropout = 1", `unknown target "query"`, "overlap", "layer 5 is outside", "repeat"} {
-		assert.Contains(t, err.Error(), want)
+	allowed := "(allowed: q, k, v, o, fc, proj, c_attn, attn.c_attn, c_proj, attn.c_proj, c_fc, mlp.c_fc, mlp.c_proj)"
+	valid := Config{Rank: 4, Alpha: 8}
+	for _, tt := range []struct {
+		name string
+		edit func(c *Config)
+		want []string // every message, in order; none means valid
+	}{
+		{"minimal", func(c *Config) {}, nil},
+		{"every option", func(c *Config) {
+			*c = Config{Rank: 1, Alpha: 0.5, Dropout: 0.99, Targets: []string{"c_attn", "o", "fc", "proj"}, RSLoRA: true, Layers: []int{3, 0}}
+		}, nil},
+		{"rank", func(c *Config) { c.Rank = 0 }, []string{"r: must be ≥ 1, got 0"}},
+		{"alpha", func(c *Config) { c.Alpha = -1 }, []string{"alpha: must be > 0, got -1"}},
+		{"alpha NaN", func(c *Config) { c.Alpha = math.NaN() }, []string{"alpha: must be > 0, got NaN"}},
+		{"alpha Inf", func(c *Config) { c.Alpha = math.Inf(1) }, []string{"alpha: must be > 0, got +Inf"}},
+		{"dropout", func(c *Config) { c.Dropout = 1 }, []string{"dropout: must be in [0, 1), got 1"}},
+		{"unknown target", func(c *Config) { c.Targets = []string{"q", "query"} },
+			[]string{`target_modules: unknown module "query" ` + allowed}},
+		{"target twice", func(c *Config) { c.Targets = []string{"q", "v", "q"} },
+			[]string{`target_modules: module "q" listed twice`}},
+		{"c_attn and q", func(c *Config) { c.Targets = []string{"v", "c_attn"} },
+			[]string{"target_modules: c_attn and q/k/v overlap: c_attn already adapts q, k and v together"}},
+		{"negative layer", func(c *Config) { c.Layers = []int{-1} }, []string{"layers_to_transform: layer -1: must be ≥ 0"}},
+		{"layer twice", func(c *Config) { c.Layers = []int{1, 0, 1} }, []string{"layers_to_transform: layer 1 listed twice"}},
+		{"all at once", func(c *Config) {
+			*c = Config{Rank: 0, Alpha: 0, Dropout: -0.5, Targets: []string{"q", "c_attn", "query"}, Layers: []int{0, 0}}
+		}, []string{
+			"r: must be ≥ 1, got 0",
+			"alpha: must be > 0, got 0",
+			"dropout: must be in [0, 1), got -0.5",
+			`target_modules: unknown module "query" ` + allowed,
+			"target_modules: c_attn and q/k/v overlap: c_attn already adapts q, k and v together",
+			"layers_to_transform: layer 0 listed twice",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.want == nil {
+				assert.NoError(t, err, "%+v.Validate()", c)
+				return
+			}
+			if assert.Error(t, err, "%+v.Validate()", c) {
+				assert.Equal(t, strings.Join(tt.want, "\n"), err.Error(), "%+v.Validate()", c)
+			}
+		})
 	}
-	assert.NoError(t, Config{Rank: 1, Alpha: 1}.Validate(2))
-	assert.InDelta(t, 2.0, Config{Rank: 4, Alpha: 8}.Scaling(), 0)
-	assert.InDelta(t, 4.0, Config{Rank: 4, Alpha: 8, RSLoRA: true}.Scaling(), 0)
+	assert.InDelta(t, 2.0, Config{Rank: 4, Alpha: 8}.Scaling(), 0, "Scaling of r 4, alpha 8")
+	assert.InDelta(t, 4.0, Config{Rank: 4, Alpha: 8, RSLoRA: true}.Scaling(), 0, "Scaling of r 4, alpha 8 with RSLoRA")
+}
+
+func TestDefaultConfig(t *testing.T) {
+	c := DefaultConfig()
+	assert.Equal(t, Config{Rank: 8, Alpha: 8, Targets: []string{"q", "v"}}, c, "DefaultConfig()")
+	assert.NoError(t, c.Validate(), "DefaultConfig().Validate()")
+	c.Targets[0] = "k"
+	assert.Equal(t, []string{"q", "v"}, DefaultTargets, "changing DefaultConfig().Targets changed DefaultTargets")
+}
+
+// TestConfigYAML decodes an adapter mapping as a recipe writes it over DefaultConfig.
+func TestConfigYAML(t *testing.T) {
+	c := DefaultConfig()
+	doc := "r: 16\nalpha: 32\ndropout: 0.05\ntarget_modules: [q, k, v, o]\nrslora: true\nlayers_to_transform: [0, 2]\n"
+	require.NoError(t, yaml.Unmarshal([]byte(doc), &c))
+	assert.Equal(t, Config{Rank: 16, Alpha: 32, Dropout: 0.05, Targets: []string{"q", "k", "v", "o"}, RSLoRA: true, Layers: []int{0, 2}}, c,
+		"yaml.Unmarshal(%q, &DefaultConfig())", doc)
+	out, err := yaml.Marshal(c)
+	require.NoError(t, err)
+	var back Config
+	require.NoError(t, yaml.Unmarshal(out, &back))
+	assert.Equal(t, c, back, "yaml.Unmarshal(yaml.Marshal(%+v))", c)
+}
+
+// TestApplyRefusesBadConfig: Apply reports what Validate reports and the layers the
+// model does not have, and leaves the model as it was.
+func TestApplyRefusesBadConfig(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Rank: 4, Alpha: 8, Layers: []int{1, 2, 5}},
+			"lora: apply: layers_to_transform: layer 2 is outside the model's 2 blocks\nlayers_to_transform: layer 5 is outside the model's 2 blocks"},
+		{Config{Rank: 0, Alpha: 8, Layers: []int{2}}, "lora: apply: r: must be ≥ 1, got 0\nlayers_to_transform: layer 2 is outside the model's 2 blocks"},
+	} {
+		m := loadTiny(t)
+		_, err := Apply(m, tt.cfg, rand.New(rand.NewPCG(1, 1)))
+		assert.EqualError(t, err, tt.want, "Apply(m, %+v, rng)", tt.cfg)
+		for _, p := range m.Projections() {
+			assert.IsType(t, &transformer.Conv1D{}, m.Linear(p), "after a failed Apply(m, %+v, rng): m.Linear(%v)", tt.cfg, p)
+		}
+	}
 }
 
 func TestDropout(t *testing.T) {
@@ -174,7 +260,7 @@ func TestDropout(t *testing.T) {
 	ad, err := Apply(m, Config{Rank: 4, Alpha: 8, Dropout: 0.5}, rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
 	for _, p := range ad.Params() {
-		copy(dataOf(p.Param), g.Tensor(t, "lora_init."+p.Name))
+		copy(transformer.Floats(p.Param), g.Tensor(t, "lora_init."+p.Name))
 	}
 	ids := g.Ints(t, "ids.T33")
 	eval := flatten(m.Logits(ids))
@@ -193,7 +279,7 @@ func TestDropout(t *testing.T) {
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range ad.Params() {
 		require.True(t, p.Param.HasGrad())
-		for _, v := range dataOf(p.Param.Grad()) {
+		for _, v := range transformer.Floats(p.Param.Grad()) {
 			require.False(t, math.IsNaN(float64(v)))
 		}
 	}
@@ -205,8 +291,8 @@ func TestDropoutState(t *testing.T) {
 	ad, err := Apply(m, Config{Rank: 2, Alpha: 2, Dropout: 0.3}, rand.New(rand.NewPCG(9, 9)))
 	require.NoError(t, err)
 	for _, p := range ad.Params() {
-		for i := range dataOf(p.Param) {
-			dataOf(p.Param)[i] = 0.1
+		for i := range transformer.Floats(p.Param) {
+			transformer.Floats(p.Param)[i] = 0.1
 		}
 	}
 	ad.SetTraining(true)

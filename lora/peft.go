@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
@@ -54,7 +53,7 @@ type peftConfig struct {
 // exportModule is one module's adapter in PEFT's layout: A (r, in) and B (out, r) over
 // the whole output of the module.
 type exportModule struct {
-	name  string // "h.0.attn.c_attn"
+	proj  transformer.Proj
 	a, b  safetensors.Tensor
 	rank  int
 	alpha float64 // lora_alpha giving this module the adapter's scaling at rank
@@ -77,8 +76,8 @@ func (ad *Adapter) export() []exportModule {
 		col := 0
 		for _, p := range l.Parts {
 			r := p.Rank()
-			copy(a[col*in:], dataOf(p.A))
-			pb := dataOf(p.B)
+			copy(a[col*in:], transformer.Floats(p.A))
+			pb := transformer.Floats(p.B)
 			for row := p.Lo; row < p.Hi; row++ {
 				copy(b[row*R+col:row*R+col+r], pb[(row-p.Lo)*r:(row-p.Lo+1)*r])
 			}
@@ -92,9 +91,9 @@ func (ad *Adapter) export() []exportModule {
 			alpha = s * math.Sqrt(float64(R))
 		}
 		out = append(out, exportModule{
-			name:  l.Name,
-			a:     safetensors.Tensor{Name: keyPrefix + l.Name + ".lora_A.weight", Shape: []int{R, in}, Data: a},
-			b:     safetensors.Tensor{Name: keyPrefix + l.Name + ".lora_B.weight", Shape: []int{O, R}, Data: b},
+			proj:  l.Proj,
+			a:     safetensors.Tensor{Name: keyPrefix + l.Proj.String() + ".lora_A.weight", Shape: []int{R, in}, Data: a},
+			b:     safetensors.Tensor{Name: keyPrefix + l.Proj.String() + ".lora_B.weight", Shape: []int{O, R}, Data: b},
 			rank:  R,
 			alpha: alpha,
 		})
@@ -117,7 +116,7 @@ func (ad *Adapter) Save(dir string) error {
 	// r and lora_alpha: those of the non-c_attn modules if any, else of c_attn.
 	base := mods[0]
 	for _, m := range mods {
-		if !strings.HasSuffix(m.name, "attn.c_attn") {
+		if m.proj.Kind != transformer.AttnCAttn {
 			base = m
 			break
 		}
@@ -132,12 +131,9 @@ func (ad *Adapter) Save(dir string) error {
 	var targets []string
 	var layers []int
 	var tensors []safetensors.Tensor
+	kinds := ad.model.ProjKinds()
 	for _, m := range mods {
-		mod := m.name[strings.Index(m.name[2:], ".")+3:] // "attn.c_attn"
-		short := map[string]string{"attn.c_attn": "c_attn", "mlp.c_fc": "c_fc"}[mod]
-		if short == "" {
-			short = mod // attn.c_proj and mlp.c_proj stay qualified: "c_proj" would match both
-		}
+		short := peftTarget(m.proj.Kind, kinds)
 		if !slices.Contains(targets, short) {
 			targets = append(targets, short)
 		}
@@ -147,9 +143,8 @@ func (ad *Adapter) Save(dir string) error {
 		if m.alpha != cfg.LoraAlpha {
 			cfg.AlphaPattern[short] = m.alpha
 		}
-		layer, _ := strconv.Atoi(strings.Split(m.name, ".")[1])
-		if !slices.Contains(layers, layer) {
-			layers = append(layers, layer)
+		if !slices.Contains(layers, m.proj.Layer) {
+			layers = append(layers, m.proj.Layer)
 		}
 		tensors = append(tensors, m.a, m.b)
 	}
@@ -174,8 +169,42 @@ func (ad *Adapter) Save(dir string) error {
 	return nil
 }
 
-// keyRE matches the adapter keys of a GPT-2 PEFT LoRA adapter.
-var keyRE = regexp.MustCompile(`^base_model\.model\.(?:transformer\.)?h\.(\d+)\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.lora_(A|B)(?:\.default)?\.weight$`)
+// parseKey splits a GPT-2 PEFT LoRA adapter key,
+// base_model.model[.transformer].{projection}.lora_{A|B}[.default].weight, into the
+// projection and "A" or "B"; ok is false for any other key.
+func parseKey(key string) (p transformer.Proj, ab string, ok bool) {
+	rest, ok := strings.CutPrefix(key, "base_model.model.")
+	if !ok {
+		return p, "", false
+	}
+	rest, ok = strings.CutSuffix(strings.TrimPrefix(rest, "transformer."), ".weight")
+	if !ok {
+		return p, "", false
+	}
+	name, ab, ok := strings.Cut(strings.TrimSuffix(rest, ".default"), ".lora_")
+	if !ok || (ab != "A" && ab != "B") {
+		return p, "", false
+	}
+	p, err := transformer.ParseProj(name)
+	return p, ab, err == nil
+}
+
+// peftTarget returns the target_modules entry that selects the projections of kind k
+// and no other of kinds: the last element of its module path ("c_attn") when no other
+// kind's path ends so, else the whole path ("attn.c_proj": "c_proj" would match
+// mlp.c_proj too).
+func peftTarget(k transformer.ProjKind, kinds []transformer.ProjKind) string {
+	last := func(k transformer.ProjKind) string {
+		s := k.String()
+		return s[strings.LastIndex(s, ".")+1:]
+	}
+	for _, o := range kinds {
+		if o != k && last(o) == last(k) {
+			return k.String()
+		}
+	}
+	return last(k)
+}
 
 // Load reads a PEFT LoRA adapter directory for GPT-2 and applies it to m (freezing m):
 // adapters on the fused c_attn (q, k and v together, as PEFT makes them), attn.c_proj,
@@ -219,31 +248,33 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 	}
 	defer f.Close()
 	type pair struct{ a, b *safetensors.TensorInfo }
-	found := map[string]*pair{} // "h.0.attn.c_attn" → its A and B
+	found := map[transformer.Proj]*pair{} // each adapted projection's A and B
 	var errs []error
 	for _, t := range f.Tensors() {
-		sub := keyRE.FindStringSubmatch(t.Name)
-		if sub == nil {
-			errs = append(errs, fmt.Errorf("%s: tensor %s: unexpected (want base_model.model.transformer.h.{i}.{attn.c_attn|attn.c_proj|mlp.c_fc|mlp.c_proj}.lora_{A|B}.weight)", path, t.Name))
+		proj, ab, ok := parseKey(t.Name)
+		if ok && proj.Layer >= m.Config.NumLayers {
+			errs = append(errs, fmt.Errorf("%s: tensor %s: layer %d, but the model has %d", path, t.Name, proj.Layer, m.Config.NumLayers))
 			continue
 		}
-		layer, _ := strconv.Atoi(sub[1])
-		name := "h." + sub[1] + "." + sub[2]
-		if layer >= m.Config.NumLayers {
-			errs = append(errs, fmt.Errorf("%s: tensor %s: layer %d, but the model has %d", path, t.Name, layer, m.Config.NumLayers))
+		if !ok || m.Linear(proj) == nil {
+			var mods []string
+			for _, k := range m.ProjKinds() {
+				mods = append(mods, k.String())
+			}
+			errs = append(errs, fmt.Errorf("%s: tensor %s: unexpected (want %sh.{i}.{%s}.lora_{A|B}.weight)", path, t.Name, keyPrefix, strings.Join(mods, "|")))
 			continue
 		}
-		if !match(layer, "transformer."+name) {
-			errs = append(errs, fmt.Errorf("%s: tensor %s: module %s is not selected by target_modules/layers_to_transform", path, t.Name, name))
+		if !match(proj.Layer, "transformer."+proj.String()) {
+			errs = append(errs, fmt.Errorf("%s: tensor %s: module %v is not selected by target_modules/layers_to_transform", path, t.Name, proj))
 			continue
 		}
-		p := found[name]
+		p := found[proj]
 		if p == nil {
 			p = &pair{}
-			found[name] = p
+			found[proj] = p
 		}
 		ti := t
-		if sub[3] == "A" {
+		if ab == "A" {
 			p.a = &ti
 		} else {
 			p.b = &ti
@@ -252,32 +283,25 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 	if len(found) == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no LoRA tensors", path))
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range found {
-			if !yield(n) {
-				return
-			}
-		}
-	})
-	slices.SortStableFunc(names, func(x, y string) int { return moduleOrder(x) - moduleOrder(y) })
 
 	ad := &Adapter{
 		Config:    Config{Rank: pc.R, Alpha: pc.LoraAlpha, Dropout: pc.LoraDropout, RSLoRA: pc.UseRSLoRA},
 		BaseModel: pc.BaseModel,
 		model:     m,
 	}
-	ad.setDropoutSource(rand.NewPCG(0, 0)) // reseed with SeedDropout to train further
+	ad.setDropoutSource(rand.NewPCG(0, 0)) // a fixed start; SetDropoutState restores a checkpoint's
 	layers := map[int]bool{}
-	for _, name := range names {
-		p := found[name]
+	for _, proj := range m.Projections() { // in model order
+		p := found[proj]
+		if p == nil {
+			continue
+		}
+		name := proj.String()
 		if p.a == nil || p.b == nil {
 			errs = append(errs, fmt.Errorf("%s: module %s has lora_A or lora_B but not both", path, name))
 			continue
 		}
-		parts := strings.SplitN(name, ".", 3)
-		layer, _ := strconv.Atoi(parts[1])
-		mod := parts[2]
-		base := *slot(m.Blocks[layer], mod)
+		base := m.Linear(proj)
 		in, out := base.InDim(), base.OutDim()
 		r := pc.rankOf("transformer." + name)
 		wantA, wantB := []int{r, in}, []int{out, r}
@@ -286,22 +310,22 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 				path, name, p.a.Shape, p.b.Shape, wantA, wantB, r, in, out))
 			continue
 		}
-		part := &Part{Lo: 0, Hi: out, A: newParam(r, in), B: newParam(out, r),
+		part := &Part{Lo: 0, Hi: out, A: transformer.NewParam(r, in), B: transformer.NewParam(out, r),
 			Scaling: scaling(pc.alphaOf("transformer."+name), r, pc.UseRSLoRA)}
-		if err := f.ReadFloat32(p.a.Name, dataOf(part.A)); err != nil {
+		if err := f.ReadFloat32(p.a.Name, transformer.Floats(part.A)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if err := f.ReadFloat32(p.b.Name, dataOf(part.B)); err != nil {
+		if err := f.ReadFloat32(p.b.Name, transformer.Floats(part.B)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if len(errs) > 0 {
 			continue // keep checking, but change nothing in the model
 		}
-		ad.wrap(m.Blocks[layer], name, mod, []*Part{part}, pc.LoraDropout)
-		layers[layer] = true
-		if t := shortName(mod); !slices.Contains(ad.Config.Targets, t) {
+		ad.wrap(proj, []*Part{part}, pc.LoraDropout)
+		layers[proj.Layer] = true
+		if t := peftTarget(proj.Kind, m.ProjKinds()); !slices.Contains(ad.Config.Targets, t) {
 			ad.Config.Targets = append(ad.Config.Targets, t)
 		}
 	}
@@ -323,27 +347,9 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 // remove puts the base projections back in place of the adapter's layers.
 func (ad *Adapter) remove() {
 	for _, l := range ad.Layers {
-		parts := strings.SplitN(l.Name, ".", 3)
-		layer, _ := strconv.Atoi(parts[1])
-		*slot(ad.model.Blocks[layer], parts[2]) = l.base
+		ad.model.SetLinear(l.Proj, l.base)
 	}
 	ad.Layers = nil
-}
-
-func moduleOrder(name string) int {
-	parts := strings.SplitN(name, ".", 3)
-	layer, _ := strconv.Atoi(parts[1])
-	return layer*len(modules) + slices.Index(modules, parts[2])
-}
-
-func shortName(mod string) string {
-	switch mod {
-	case "attn.c_attn":
-		return "c_attn"
-	case "mlp.c_fc":
-		return "c_fc"
-	}
-	return mod
 }
 
 // check refuses what this package does not implement and returns the predicate PEFT

@@ -87,16 +87,16 @@ func TestSaveQVAsFusedCAttn(t *testing.T) {
 		require.NoError(t, f.ReadFloat32(infoA.Name, a))
 		require.NoError(t, f.ReadFloat32(infoB.Name, b))
 		q, v := ad.Layers[i].Parts[0], ad.Layers[i].Parts[1]
-		assert.Equal(t, dataOf(q.A), a[:4*C], "A' rows 0..r = A_q")
-		assert.Equal(t, dataOf(v.A), a[4*C:], "A' rows r..2r = A_v")
+		assert.Equal(t, transformer.Floats(q.A), a[:4*C], "A' rows 0..r = A_q")
+		assert.Equal(t, transformer.Floats(v.A), a[4*C:], "A' rows r..2r = A_v")
 		for row := range 3 * C {
 			for col := range 8 {
 				var want float32
 				switch {
 				case row < C && col < 4:
-					want = dataOf(q.B)[row*4+col]
+					want = transformer.Floats(q.B)[row*4+col]
 				case row >= 2*C && col >= 4:
-					want = dataOf(v.B)[(row-2*C)*4+col-4]
+					want = transformer.Floats(v.B)[(row-2*C)*4+col-4]
 				}
 				require.Equal(t, want, b[row*8+col], "B'[%d][%d]", row, col)
 			}
@@ -118,8 +118,8 @@ func TestSaveLoadMixedTargets(t *testing.T) {
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, p := range ad.Params() {
-		for i := range dataOf(p.Param) {
-			dataOf(p.Param)[i] = float32(rng.NormFloat64() * 0.1)
+		for i := range transformer.Floats(p.Param) {
+			transformer.Floats(p.Param)[i] = float32(rng.NormFloat64() * 0.1)
 		}
 	}
 	ids := []int{5, 4, 3, 2, 1, 100, 200}
@@ -221,4 +221,32 @@ func readAll(t *testing.T, path string) []safetensors.Tensor {
 		ts = append(ts, safetensors.Tensor{Name: info.Name, Shape: info.Shape, Data: d})
 	}
 	return ts
+}
+
+func TestParseKey(t *testing.T) {
+	cAttn0 := transformer.Proj{Layer: 0, Kind: transformer.AttnCAttn}
+	for _, tt := range []struct {
+		key  string
+		proj transformer.Proj
+		ab   string
+		ok   bool
+	}{
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight", cAttn0, "A", true},
+		{"base_model.model.h.0.attn.c_attn.lora_B.weight", cAttn0, "B", true},
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_A.default.weight", cAttn0, "A", true},
+		{"base_model.model.transformer.h.12.mlp.c_proj.lora_B.weight", transformer.Proj{Layer: 12, Kind: transformer.MLPCProj}, "B", true},
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_C.weight", transformer.Proj{}, "", false},
+		{"base_model.model.transformer.h.0.attn.c_attn.lora_A.bias", transformer.Proj{}, "", false},
+		{"base_model.model.transformer.h.0.attn.c_attn.weight", transformer.Proj{}, "", false},
+		{"base_model.model.transformer.h.x.attn.c_attn.lora_A.weight", transformer.Proj{}, "", false},
+		{"model.transformer.h.0.attn.c_attn.lora_A.weight", transformer.Proj{}, "", false},
+		{"base_model.model.lm_head.weight", transformer.Proj{}, "", false},
+	} {
+		proj, ab, ok := parseKey(tt.key)
+		assert.Equal(t, tt.ok, ok, "parseKey(%q) ok", tt.key)
+		if tt.ok {
+			assert.Equal(t, tt.proj, proj, "parseKey(%q) projection", tt.key)
+			assert.Equal(t, tt.ab, ab, "parseKey(%q) matrix", tt.key)
+		}
+	}
 }

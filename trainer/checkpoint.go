@@ -13,6 +13,7 @@ import (
 	"github.com/llmtune/llmtune/internal/atomicfile"
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer/dataset"
+	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -106,7 +107,7 @@ func (t *run) writeCheckpoint(dir string) error {
 	var params, moments []safetensors.Tensor
 	st := trainerState{Step: t.step, TotalSteps: t.total, Data: t.dataState, OptSteps: map[string]int{}, Seed: t.recipe.Seed}
 	for i, p := range t.params {
-		params = append(params, safetensors.Tensor{Name: p.Name, Shape: p.Param.Shape(), Data: dataOf(p.Param)})
+		params = append(params, safetensors.Tensor{Name: p.Name, Shape: p.Param.Shape(), Data: transformer.Floats(p.Param)})
 		step, m, v := t.opt.State(i)
 		if m != nil {
 			st.OptSteps[p.Name] = step
@@ -252,7 +253,7 @@ func (t *run) loadCheckpoint(dir string) error {
 		if !ok || !slices.Equal(info.Shape, p.Param.Shape()) {
 			return fmt.Errorf("%s: parameter %s is missing or has another shape: is it the same recipe?", filepath.Join(dir, trainableFile), p.Name)
 		}
-		if err := pf.ReadFloat32(p.Name, dataOf(p.Param)); err != nil {
+		if err := pf.ReadFloat32(p.Name, transformer.Floats(p.Param)); err != nil {
 			return err
 		}
 		step, ok := st.OptSteps[p.Name]

@@ -457,5 +457,3 @@ func (t *run) evaluate(ctx context.Context) error {
 	}
 	return nil
 }
-
-func dataOf(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }

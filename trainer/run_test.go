@@ -186,7 +186,7 @@ func TestNaNStops(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Run(context.Background(), r, WithModel(m, reftest.ByteTokenizer{}, ad), OnStep(func(l StepLog) {
 		if l.Step == 3 {
-			dataOf(ad.Layers[0].Parts[0].B)[0] = float32(math.NaN())
+			transformer.Floats(ad.Layers[0].Parts[0].B)[0] = float32(math.NaN())
 		}
 	}))
 	require.ErrorIs(t, err, ErrNonFinite)
@@ -250,9 +250,9 @@ func TestFullFineTuning(t *testing.T) {
 	assert.Less(t, res.Evals[1].EvalLoss, res.Evals[0].EvalLoss)
 	m2, err := transformer.Load(res.Output)
 	require.NoError(t, err)
-	assert.Equal(t, dataOf(m.WTE), dataOf(m2.WTE))
+	assert.Equal(t, transformer.Floats(m.WTE), transformer.Floats(m2.WTE))
 	ref := tinyModel(t)
-	assert.NotEqual(t, dataOf(ref.WTE), dataOf(m2.WTE), "weights did not move")
+	assert.NotEqual(t, transformer.Floats(ref.WTE), transformer.Floats(m2.WTE), "weights did not move")
 }
 
 // TestLoRALearnsReverse: LoRA on q and v of the tiny model lowers the evaluation loss
@@ -348,7 +348,7 @@ func TestFromScratch(t *testing.T) {
 	m, err := transformer.Load(res.Output)
 	require.NoError(t, err)
 	ref := tinyModel(t)
-	assert.NotEqual(t, dataOf(ref.WTE)[:8], dataOf(m.WTE)[:8], "the weights were loaded, not initialised")
+	assert.NotEqual(t, transformer.Floats(ref.WTE)[:8], transformer.Floats(m.WTE)[:8], "the weights were loaded, not initialised")
 	assert.FileExists(t, filepath.Join(res.Output, "tokenizer.json"))
 	// The same seed gives the same initialisation and training.
 	r2 := testRecipe(t, "~adapter", "from_scratch=true", "base_model=../testdata/tiny", "train.max_steps=2", "train.save_steps=0")

@@ -49,3 +49,40 @@ func BenchmarkTinyLossBackward(b *testing.B) {
 	}
 	b.ReportMetric(float64(3*33*b.N)/b.Elapsed().Seconds(), "tok/s")
 }
+
+// BenchmarkTinyDecode times greedy decoding with a KV cache on the reference tiny model:
+// the prefill of a 33-token prompt, then 64 new tokens fed one at a time through
+// NextLogits.
+func BenchmarkTinyDecode(b *testing.B) {
+	m, err := Load(filepath.Join(refDir, "tiny-f32"))
+	require.NoError(b, err)
+	const newTokens = 64
+	prompt := make([]int, 33)
+	for i := range prompt {
+		prompt[i] = (i * 37) % m.Config.VocabSize
+	}
+	cache, err := NewKVCache(m.Config, len(prompt)+newTokens)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		cache.Reset()
+		logits, err := m.NextLogits(cache, prompt)
+		require.NoError(b, err)
+		for range newTokens {
+			logits, err = m.NextLogits(cache, []int{greedyID(logits)})
+			require.NoError(b, err)
+		}
+	}
+	b.ReportMetric(float64(newTokens*b.N)/b.Elapsed().Seconds(), "tok/s")
+}
+
+// greedyID returns the index of the largest element (the first of ties).
+func greedyID(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}

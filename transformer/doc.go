@@ -9,7 +9,9 @@
 // about a dozen graph nodes whatever the sequence length.
 //
 // It is not a trainer: it knows nothing of LoRA, optimizers or YAML. LoRA plugs in
-// through the Linear interface (the projections of every block are Linear values).
+// through the Linear interface: the projections of every block are Linear values, each
+// named by a Proj (block and ProjKind), which Model.Linear and Model.SetLinear get and
+// replace.
 //
 // References: Radford et al., "Language Models are Unsupervised Multitask Learners"
 // (GPT-2, 2019); Hugging Face transformers, models/gpt2/modeling_gpt2.py (weight names

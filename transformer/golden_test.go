@@ -17,7 +17,7 @@ import (
 // The golden files come from testdata/gen_reference.py (PyTorch); see its docstring.
 var refDir = reftest.Dir()
 
-// Tolerances of the issue: logits absolute, loss absolute, gradients relative to the
+// Tolerances against PyTorch: logits absolute, loss absolute, gradients relative to the
 // largest element of each tensor.
 const (
 	logitsTol = 2e-5
@@ -72,7 +72,7 @@ func testGoldenLossAndGradients(t *testing.T) {
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range m.Params() {
 		require.True(t, p.Param.HasGrad(), "%s has no gradient", p.Name)
-		numtest.AssertCloseRel(t, "grad."+p.Name, data(p.Param.Grad()), g.Tensor(t, "grad."+p.Name), gradTol)
+		numtest.AssertCloseRel(t, "grad."+p.Name, Floats(p.Param.Grad()), g.Tensor(t, "grad."+p.Name), gradTol)
 	}
 
 	// EvalLoss gives the same loss and builds no gradient.
@@ -98,7 +98,7 @@ func TestGoldenFrozen(t *testing.T) {
 	require.NoError(t, ag.Backward(loss))
 	for _, p := range m.Params() {
 		if p.Param == ln.Weight {
-			numtest.AssertCloseRel(t, "grad."+p.Name, data(p.Param.Grad()), g.Tensor(t, "grad."+p.Name), gradTol)
+			numtest.AssertCloseRel(t, "grad."+p.Name, Floats(p.Param.Grad()), g.Tensor(t, "grad."+p.Name), gradTol)
 			continue
 		}
 		assert.False(t, p.Param.HasGrad(), "frozen %s got a gradient", p.Name)
@@ -125,12 +125,12 @@ func TestBatchRowsIndependent(t *testing.T) {
 	b := Batch(g.Batch(t))
 	h, err := m.Forward(b)
 	require.NoError(t, err)
-	all := data(h)
+	all := Floats(h)
 	C, T := m.Config.EmbedDim, len(b.IDs[0])
 	alone := func(ids []int) []float32 {
 		h, err := m.Forward(Batch{IDs: [][]int{ids}})
 		require.NoError(t, err)
-		return data(h)
+		return Floats(h)
 	}
 	numtest.AssertClose(t, "row 0", all[:T*C], alone(b.IDs[0]), 1e-6)
 	numtest.AssertClose(t, "row 2 example 1", all[(2*T)*C:(2*T+20)*C], alone(b.IDs[2][:20]), 1e-6)

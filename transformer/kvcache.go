@@ -26,6 +26,7 @@ type KVCache struct {
 	n      int // positions filled
 	cap    int
 	s      scratch
+	pass   decodePass // NextLogits' pass through the blocks, kept here to need no allocation
 }
 
 // NewKVCache returns an empty cache for a model of configuration cfg with room for
@@ -63,7 +64,8 @@ func (c *KVCache) Reset() { c.n = 0 }
 
 // scratch is the working memory of NextLogits, grown on demand and reused.
 type scratch struct {
-	x, h, qkv, y, a, f, o, logits, mean, rstd []float32
+	x, h, y, logits, mean, rstd []float32
+	proj                        [numProjKinds][]float32 // each kind's output
 }
 
 // grow returns (*b)[:n], reallocating *b when it is too short.
@@ -107,30 +109,17 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 	T, P, C, V := len(ids), cache.n, cfg.EmbedDim, cfg.VocabSize
 	s := &cache.s
 	x := grow(&s.x, T*C) // (T, C), the residual stream
-	wte, wpe := data(m.WTE), data(m.WPE)
+	wte, wpe := Floats(m.WTE), Floats(m.WPE)
 	for t, id := range ids {
 		kernels.Add(x[t*C:(t+1)*C], wte[id*C:(id+1)*C], wpe[(P+t)*C:(P+t+1)*C], C)
 	}
+	cache.pass = decodePass{c: cache, T: T, P: P, C: C}
 	for l, blk := range m.Blocks {
-		// x = x + attn(ln_1(x))
-		h := s.layerNorm(blk.LN1, x, T, C)           // (T, C)
-		qkv := project(blk.Attn.CAttn, h, T, &s.qkv) // (T, 3C)
-		for t := range T {
-			copy(cache.k[l][(P+t)*C:(P+t+1)*C], qkv[t*3*C+C:t*3*C+2*C])
-			copy(cache.v[l][(P+t)*C:(P+t+1)*C], qkv[t*3*C+2*C:t*3*C+3*C])
-		}
-		y := grow(&s.y, T*C)
-		kernels.CachedAttentionForward(y, qkv, cache.k[l], cache.v[l], T, P, C, blk.Attn.NumHeads)
-		kernels.AddTo(x, project(blk.Attn.CProj, y, T, &s.a), T*C)
-		// x = x + mlp(ln_2(x))
-		h = s.layerNorm(blk.LN2, x, T, C)
-		f := project(blk.MLP.CFc, h, T, &s.f) // (T, Inner)
-		kernels.GeluForwardParallel(f, f, len(f))
-		kernels.AddTo(x, project(blk.MLP.CProj, f, T, &s.o), T*C)
+		x = blockForward(&cache.pass, l, blk, x)
 	}
 	h := s.layerNorm(m.LNF, x[(T-1)*C:], 1, C) // the last position only
 	logits := grow(&s.logits, V)
-	kernels.MatVec(logits, data(m.lmHead()), h, V, C)
+	kernels.MatVec(logits, Floats(m.lmHead()), h, V, C)
 	cache.n += T
 	return logits, nil
 }
@@ -138,26 +127,55 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 // layerNorm applies ln to the N rows of x (N, C) into the scratch buffer h.
 func (s *scratch) layerNorm(ln *LayerNorm, x []float32, N, C int) []float32 {
 	h := grow(&s.h, N*C)
-	kernels.LayerNormForward(h, grow(&s.mean, N), grow(&s.rstd, N), x, data(ln.Weight), data(ln.Bias), N, C, ln.Eps)
+	kernels.LayerNormForward(h, grow(&s.mean, N), grow(&s.rstd, N), x, Floats(ln.Weight), Floats(ln.Bias), N, C, ln.Eps)
 	return h
 }
 
-// project applies l to x (N, l.InDim()) and returns (N, l.OutDim()). A plain Conv1D is
-// computed into *buf without a graph node (VecMat for one row, Sgemm for more); any other
-// Linear (a LoRA layer) runs its Forward, and the result is that node's value.
-func project(l Linear, x []float32, N int, buf *[]float32) []float32 {
+// decodePass runs T new positions, P … P+T−1, through the blocks on plain float32 rows
+// (T, ·) in the cache's scratch memory, appending their keys and values to the cache; it
+// keeps no graph, and the residual stream and GELU are updated in place.
+type decodePass struct {
+	c       *KVCache
+	T, P, C int
+}
+
+func (d *decodePass) layerNorm(ln *LayerNorm, x []float32) []float32 {
+	return d.c.s.layerNorm(ln, x, d.T, d.C)
+}
+
+// project computes a plain Conv1D into the scratch buffer of its kind; any other Linear
+// (a LoRA layer) runs its Forward, and the result is that node's value.
+func (d *decodePass) project(blk *Block, k ProjKind, x []float32) []float32 {
+	l := *blk.slot(k)
 	c, ok := l.(*Conv1D)
 	if !ok {
-		return data(l.Forward(fromData(x, N, l.InDim())))
+		return Floats(l.Forward(fromData(x, d.T, l.InDim())))
 	}
-	in, out := c.InDim(), c.OutDim()
-	y := grow(buf, N*out)
-	w, b := data(c.Weight), data(c.Bias)
-	if N == 1 {
-		kernels.VecMat(y, x, w, b, in, out)
-		return y
-	}
-	kernels.Sgemm(false, false, N, out, in, 1, x, in, w, out, 0, y, out)
-	kernels.AddBias(y, b, N, out)
+	y := grow(&d.c.s.proj[k], d.T*c.OutDim())
+	conv1DForward(y, x, Floats(c.Weight), Floats(c.Bias), d.T, c.InDim(), c.OutDim())
 	return y
+}
+
+// attention appends the new keys and values of block layer to the cache, then attends
+// from the new queries to every cached position up to each one's own.
+func (d *decodePass) attention(layer int, a *Attention, qkv []float32) []float32 {
+	T, P, C := d.T, d.P, d.C
+	k, v := d.c.k[layer], d.c.v[layer]
+	for t := range T {
+		copy(k[(P+t)*C:(P+t+1)*C], qkv[t*3*C+C:t*3*C+2*C])
+		copy(v[(P+t)*C:(P+t+1)*C], qkv[t*3*C+2*C:t*3*C+3*C])
+	}
+	y := grow(&d.c.s.y, T*C)
+	kernels.CachedAttentionForward(y, qkv, k, v, T, P, C, a.NumHeads)
+	return y
+}
+
+func (d *decodePass) gelu(x []float32) []float32 {
+	kernels.GeluForwardParallel(x, x, len(x))
+	return x
+}
+
+func (d *decodePass) residual(x, y []float32) []float32 {
+	kernels.AddTo(x, y, len(x))
+	return x
 }

@@ -46,7 +46,7 @@ type Conv1D struct {
 
 // NewConv1D returns a zero (in, out) Conv1D with trainable weight and bias.
 func NewConv1D(in, out int) *Conv1D {
-	return &Conv1D{Weight: newParam(in, out), Bias: newParam(out, 1)}
+	return &Conv1D{Weight: NewParam(in, out), Bias: NewParam(out, 1)}
 }
 
 // Forward returns x·W + b for x (N, in).
@@ -70,8 +70,8 @@ type LayerNorm struct {
 
 // NewLayerNorm returns a LayerNorm of width c with weight 1 and bias 0.
 func NewLayerNorm(c int, eps float32) *LayerNorm {
-	ln := &LayerNorm{Weight: newParam(c, 1), Bias: newParam(c, 1), Eps: eps}
-	w := data(ln.Weight)
+	ln := &LayerNorm{Weight: NewParam(c, 1), Bias: NewParam(c, 1), Eps: eps}
+	w := Floats(ln.Weight)
 	for i := range w {
 		w[i] = 1
 	}
@@ -83,9 +83,10 @@ func (ln *LayerNorm) Forward(x mat.Tensor) mat.Tensor {
 	return run(&layerNormOp{x: x, w: ln.Weight, b: ln.Bias, eps: ln.Eps})
 }
 
-// newParam returns a zeroed trainable parameter of shape (rows, cols); a vector is (n, 1).
-func newParam(r, c int) *nn.Param {
-	p := &nn.Param{Matrix: newDense(r, c)}
+// NewParam returns a zeroed trainable float32 parameter of shape (rows, cols); a vector
+// is (n, 1), as every bias and LayerNorm parameter of this package.
+func NewParam(rows, cols int) *nn.Param {
+	p := &nn.Param{Matrix: newDense(rows, cols)}
 	p.SetRequiresGrad(true)
 	return p
 }

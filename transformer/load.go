@@ -106,7 +106,7 @@ func (m *Model) readWeights(path string) error {
 			bad(t.Name, "dtype %s, want F32, F16 or BF16", t.DType)
 			continue
 		}
-		if err := f.ReadFloat32(t.Name, data(p.Param)); err != nil {
+		if err := f.ReadFloat32(t.Name, Floats(p.Param)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -141,7 +141,7 @@ func (m *Model) SaveAs(dir string, dtype safetensors.DType) error {
 		if p.Name == "lm_head.weight" {
 			key = p.Name
 		}
-		ts = append(ts, safetensors.Tensor{Name: key, Shape: p.hfShape(), Data: data(p.Param)})
+		ts = append(ts, safetensors.Tensor{Name: key, Shape: p.hfShape(), Data: Floats(p.Param)})
 	}
 	if err := safetensors.Write(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}, dtype); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
@@ -152,16 +152,6 @@ func (m *Model) SaveAs(dir string, dtype safetensors.DType) error {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(cfg, '\n')); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
-	}
-	return nil
-}
-
-// LoadWeights reads dir/model.safetensors into m's parameters (which keep their
-// trainable state), with Load's rules; m's configuration must match the file's shapes.
-// On error m's weights may be partly overwritten.
-func (m *Model) LoadWeights(dir string) error {
-	if err := m.readWeights(filepath.Join(dir, WeightsFile)); err != nil {
-		return fmt.Errorf("load weights %s: %w", dir, err)
 	}
 	return nil
 }

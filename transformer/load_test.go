@@ -45,11 +45,11 @@ func TestNewInit(t *testing.T) {
 		}
 		return math.Sqrt(s / float64(len(x)))
 	}
-	assert.InDelta(t, 0.02, std(data(m.WTE)), 0.001)
-	assert.InDelta(t, 0.02, std(data(BaseConv1D(m.Blocks[0].MLP.CFc).Weight)), 0.001)
-	assert.InDelta(t, 0.02/4, std(data(BaseConv1D(m.Blocks[0].Attn.CProj).Weight)), 0.0005) // 0.02/√(2·8)
-	assert.Equal(t, float32(1), data(m.LNF.Weight)[3])
-	assert.Equal(t, float32(0), data(BaseConv1D(m.Blocks[1].Attn.CAttn).Bias)[5])
+	assert.InDelta(t, 0.02, std(Floats(m.WTE)), 0.001)
+	assert.InDelta(t, 0.02, std(Floats(BaseConv1D(m.Blocks[0].MLP.CFc).Weight)), 0.001)
+	assert.InDelta(t, 0.02/4, std(Floats(BaseConv1D(m.Blocks[0].Attn.CProj).Weight)), 0.0005) // 0.02/√(2·8)
+	assert.Equal(t, float32(1), Floats(m.LNF.Weight)[3])
+	assert.Equal(t, float32(0), Floats(BaseConv1D(m.Blocks[1].Attn.CAttn).Bias)[5])
 	_, err = New(Config{}, rand.New(rand.NewPCG(1, 2)))
 	assert.ErrorContains(t, err, "n_layer = 0")
 }
@@ -65,7 +65,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	ps, ps2 := m.Params(), m2.Params()
 	require.Equal(t, len(ps), len(ps2))
 	for i := range ps {
-		assert.Equal(t, data(ps[i].Param), data(ps2[i].Param), ps[i].Name)
+		assert.Equal(t, Floats(ps[i].Param), Floats(ps2[i].Param), ps[i].Name)
 	}
 	ids := []int{1, 5, 9, 49, 0}
 	numtest.AssertClose(t, "logits after round trip", flatten(m2.Logits(ids)), flatten(m.Logits(ids)), 0)
@@ -124,11 +124,11 @@ func TestSaveAsHalf(t *testing.T) {
 		ps, ps2 := m.Params(), m2.Params()
 		require.Equal(t, len(ps), len(ps2))
 		for i := range ps {
-			want := slices.Clone(data(ps[i].Param))
+			want := slices.Clone(Floats(ps[i].Param))
 			for j, v := range want {
 				want[j] = tc.round(v)
 			}
-			assert.Equal(t, want, data(ps2[i].Param), "%s %s", tc.dtype, ps[i].Name)
+			assert.Equal(t, want, Floats(ps2[i].Param), "%s %s", tc.dtype, ps[i].Name)
 		}
 	}
 	assert.ErrorContains(t, m.SaveAs(t.TempDir(), safetensors.I32), "want F32, F16 or BF16")
@@ -147,7 +147,7 @@ func TestSaveLoadUntied(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 40, m2.Config.Inner())
 	require.NotNil(t, m2.LMHead)
-	assert.Equal(t, data(m.LMHead), data(m2.LMHead))
+	assert.Equal(t, Floats(m.LMHead), Floats(m2.LMHead))
 	ids := []int{3, 1, 4}
 	numtest.AssertClose(t, "untied logits", flatten(m2.Logits(ids)), flatten(m.Logits(ids)), 0)
 }
@@ -186,7 +186,7 @@ func TestLoadF16AndUnprefixed(t *testing.T) {
 	ref, err := Load(filepath.Join(refDir, "tiny-f32"))
 	require.NoError(t, err)
 	// F16 keeps 11 significant bits: the weights agree to about 1e-3 relative.
-	numtest.AssertCloseRel(t, "wte from F16", data(m.WTE), data(ref.WTE), 1e-3)
+	numtest.AssertCloseRel(t, "wte from F16", Floats(m.WTE), Floats(ref.WTE), 1e-3)
 }
 
 func TestLoadBadCheckpoints(t *testing.T) {

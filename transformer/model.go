@@ -73,7 +73,7 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 		case strings.HasSuffix(p.Name, "c_proj.weight"): // attn.c_proj and mlp.c_proj
 			std = residStd
 		}
-		d := data(p.Param)
+		d := Floats(p.Param)
 		for i := range d {
 			d[i] = float32(rng.NormFloat64() * std)
 		}
@@ -89,12 +89,12 @@ func newZero(cfg Config) (*Model, error) {
 	C, eps := cfg.EmbedDim, float32(cfg.LayerNormEps)
 	m := &Model{
 		Config: cfg,
-		WTE:    newParam(cfg.VocabSize, C),
-		WPE:    newParam(cfg.MaxPositions, C),
+		WTE:    NewParam(cfg.VocabSize, C),
+		WPE:    NewParam(cfg.MaxPositions, C),
 		LNF:    NewLayerNorm(C, eps),
 	}
 	if cfg.UntiedLMHead {
-		m.LMHead = newParam(cfg.VocabSize, C)
+		m.LMHead = NewParam(cfg.VocabSize, C)
 	}
 	for range cfg.NumLayers {
 		m.Blocks = append(m.Blocks, &Block{
@@ -122,19 +122,18 @@ func (m *Model) Params() []NamedParam {
 	ln := func(name string, l *LayerNorm) {
 		ps = append(ps, NamedParam{name + ".weight", l.Weight}, NamedParam{name + ".bias", l.Bias})
 	}
-	lin := func(name string, l Linear) {
-		if c := BaseConv1D(l); c != nil {
-			ps = append(ps, NamedParam{name + ".weight", c.Weight}, NamedParam{name + ".bias", c.Bias})
+	lin := func(p Proj) {
+		if c := BaseConv1D(m.Linear(p)); c != nil {
+			ps = append(ps, NamedParam{p.String() + ".weight", c.Weight}, NamedParam{p.String() + ".bias", c.Bias})
 		}
 	}
 	for i, b := range m.Blocks {
-		p := fmt.Sprintf("h.%d.", i)
-		ln(p+"ln_1", b.LN1)
-		lin(p+"attn.c_attn", b.Attn.CAttn)
-		lin(p+"attn.c_proj", b.Attn.CProj)
-		ln(p+"ln_2", b.LN2)
-		lin(p+"mlp.c_fc", b.MLP.CFc)
-		lin(p+"mlp.c_proj", b.MLP.CProj)
+		ln(fmt.Sprintf("h.%d.ln_1", i), b.LN1)
+		lin(Proj{i, AttnCAttn})
+		lin(Proj{i, AttnCProj})
+		ln(fmt.Sprintf("h.%d.ln_2", i), b.LN2)
+		lin(Proj{i, MLPCFc})
+		lin(Proj{i, MLPCProj})
 	}
 	ln("ln_f", m.LNF)
 	if m.LMHead != nil {
@@ -180,26 +179,54 @@ func (m *Model) forward(b Batch) mat.Tensor {
 	B, T := len(b.IDs), len(b.IDs[0])
 	ids, pos, seg := b.flat()
 	x := run(&embeddingOp{wte: m.WTE, wpe: m.WPE, ids: ids, pos: pos}) // (B·T, C)
-	for _, blk := range m.Blocks {
-		x = blk.forward(x, seg, B, T)
+	g := &graphPass{seg: seg, B: B, T: T, C: m.Config.EmbedDim}
+	for l, blk := range m.Blocks {
+		x = blockForward(g, l, blk, x)
 	}
 	return m.LNF.Forward(x)
 }
 
-func (blk *Block) forward(x mat.Tensor, seg []int, B, T int) mat.Tensor {
-	x = run(&addOp{x, blk.Attn.forward(blk.LN1.Forward(x), seg, B, T)})
-	return run(&addOp{x, blk.MLP.forward(blk.LN2.Forward(x))})
+// blockPass is what a pass through the blocks does at each step of a block, on values
+// of type V: graphPass builds graph nodes (mat.Tensor) for Forward and Loss; decodePass
+// computes float32 rows in place, with a KV cache, for NextLogits. blockForward is the
+// structure of a block, written once for both.
+type blockPass[V any] interface {
+	layerNorm(ln *LayerNorm, x V) V
+	project(blk *Block, k ProjKind, x V) V      // the block's projection of kind k
+	attention(layer int, a *Attention, qkv V) V // causal attention over c_attn's [q | k | v]
+	gelu(x V) V
+	residual(x, y V) V // x + y
 }
 
-func (a *Attention) forward(x mat.Tensor, seg []int, B, T int) mat.Tensor {
-	qkv := a.CAttn.Forward(x) // (B·T, 3C)
-	y := run(&attentionOp{qkv: qkv, seg: seg, B: B, T: T, C: a.CProj.InDim(), NH: a.NumHeads})
-	return a.CProj.Forward(y) // (B·T, C)
+// blockForward runs x (N, C) through blk, block layer of its model:
+// x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)).
+func blockForward[V any](p blockPass[V], layer int, blk *Block, x V) V {
+	qkv := p.project(blk, AttnCAttn, p.layerNorm(blk.LN1, x)) // (N, 3C)
+	x = p.residual(x, p.project(blk, AttnCProj, p.attention(layer, blk.Attn, qkv)))
+	h := p.gelu(p.project(blk, MLPCFc, p.layerNorm(blk.LN2, x))) // (N, Inner)
+	return p.residual(x, p.project(blk, MLPCProj, h))
 }
 
-func (mlp *MLP) forward(x mat.Tensor) mat.Tensor {
-	return mlp.CProj.Forward(run(&geluOp{mlp.CFc.Forward(x)}))
+// graphPass runs B sequences of T tokens through the blocks as graph nodes, one per
+// sub-layer, for ag.Backward to differentiate.
+type graphPass struct {
+	seg     []int // (B·T) segment ids, or nil
+	B, T, C int
 }
+
+func (g *graphPass) layerNorm(ln *LayerNorm, x mat.Tensor) mat.Tensor { return ln.Forward(x) }
+
+func (g *graphPass) project(blk *Block, k ProjKind, x mat.Tensor) mat.Tensor {
+	return (*blk.slot(k)).Forward(x)
+}
+
+func (g *graphPass) attention(_ int, a *Attention, qkv mat.Tensor) mat.Tensor {
+	return run(&attentionOp{qkv: qkv, seg: g.seg, B: g.B, T: g.T, C: g.C, NH: a.NumHeads})
+}
+
+func (g *graphPass) gelu(x mat.Tensor) mat.Tensor { return run(&geluOp{x}) }
+
+func (g *graphPass) residual(x, y mat.Tensor) mat.Tensor { return run(&addOp{x, y}) }
 
 // Loss returns the graph node of the mean cross-entropy of the batch's next-token
 // predictions: Σ CE(logits_i, Targets_i) / n over the n positions whose target is not
@@ -246,7 +273,7 @@ func (m *Model) Logits(ids []int) [][]float32 {
 	}
 	T, C, V := len(ids), m.Config.EmbedDim, m.Config.VocabSize
 	flat := make([]float32, T*V)
-	kernels.LMHead(flat, data(h), data(m.lmHead()), T, C, V)
+	kernels.LMHead(flat, Floats(h), Floats(m.lmHead()), T, C, V)
 	out := make([][]float32, T)
 	for t := range out {
 		out[t] = flat[t*V : (t+1)*V : (t+1)*V]

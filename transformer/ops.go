@@ -24,8 +24,10 @@ func fromData(data []float32, rows, cols int) *dense {
 	return mat.NewDense[float32](mat.WithShape(rows, cols), mat.WithBacking(data))
 }
 
-// data returns the float32 values of a tensor (waiting for an operator's forward).
-func data(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }
+// Floats returns the float32 values of a tensor of this package's type (a parameter, or
+// a graph node, waiting for its operator's forward), row after row: the tensor's own
+// memory, not a copy. It panics if the tensor does not hold float32 values.
+func Floats(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }
 
 // rows returns the first dimension of a tensor.
 func rows(t mat.Tensor) int { return t.Value().Shape()[0] }
@@ -43,7 +45,7 @@ func (o *embeddingOp) Operands() []mat.Tensor { return []mat.Tensor{o.wte, o.wpe
 func (o *embeddingOp) Forward() (mat.Tensor, error) {
 	N, C := len(o.ids), o.wte.Shape()[1]
 	out := newDense(N, C)
-	kernels.EmbeddingForward(data(out), o.ids, o.pos, data(o.wte), data(o.wpe), N, C)
+	kernels.EmbeddingForward(Floats(out), o.ids, o.pos, Floats(o.wte), Floats(o.wpe), N, C)
 	return out, nil
 }
 
@@ -51,12 +53,12 @@ func (o *embeddingOp) Backward(gy mat.Tensor) error {
 	N, C := len(o.ids), o.wte.Shape()[1]
 	if o.wte.RequiresGrad() {
 		g := newDense(o.wte.Shape()[0], C)
-		kernels.EmbeddingBackward(data(g), nil, data(gy), o.ids, o.pos, N, C)
+		kernels.EmbeddingBackward(Floats(g), nil, Floats(gy), o.ids, o.pos, N, C)
 		o.wte.AccGrad(g)
 	}
 	if o.wpe.RequiresGrad() {
 		g := newDense(o.wpe.Shape()[0], C)
-		kernels.EmbeddingBackward(nil, data(g), data(gy), o.ids, o.pos, N, C)
+		kernels.EmbeddingBackward(nil, Floats(g), Floats(gy), o.ids, o.pos, N, C)
 		o.wpe.AccGrad(g)
 	}
 	return nil
@@ -75,7 +77,7 @@ func (o *layerNormOp) Forward() (mat.Tensor, error) {
 	N, C := rows(o.x), o.w.Size()
 	out := newDense(N, C)
 	o.mean, o.rstd = make([]float32, N), make([]float32, N)
-	kernels.LayerNormForward(data(out), o.mean, o.rstd, data(o.x), data(o.w), data(o.b), N, C, o.eps)
+	kernels.LayerNormForward(Floats(out), o.mean, o.rstd, Floats(o.x), Floats(o.w), Floats(o.b), N, C, o.eps)
 	return out, nil
 }
 
@@ -85,17 +87,17 @@ func (o *layerNormOp) Backward(gy mat.Tensor) error {
 	var dxd, dwd, dbd []float32
 	if o.x.RequiresGrad() {
 		dx = newDense(N, C)
-		dxd = data(dx)
+		dxd = Floats(dx)
 	}
 	if o.w.RequiresGrad() {
 		dw = newDense(C, 1)
-		dwd = data(dw)
+		dwd = Floats(dw)
 	}
 	if o.b.RequiresGrad() {
 		db = newDense(C, 1)
-		dbd = data(db)
+		dbd = Floats(db)
 	}
-	kernels.LayerNormBackward(dxd, dwd, dbd, data(gy), data(o.x), data(o.w), o.mean, o.rstd, N, C)
+	kernels.LayerNormBackward(dxd, dwd, dbd, Floats(gy), Floats(o.x), Floats(o.w), o.mean, o.rstd, N, C)
 	accGrad(o.x, dx)
 	accGrad(o.w, dw)
 	accGrad(o.b, db)
@@ -119,32 +121,38 @@ func (o *conv1DOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} 
 func (o *conv1DOp) Forward() (mat.Tensor, error) {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	y := newDense(N, out)
-	yd := data(y)
-	if N == 1 { // one row (a decode step through a LoRA layer): read W once, unpacked
-		kernels.VecMat(yd, data(o.x), data(o.w), data(o.b), in, out)
-		return y, nil
-	}
-	kernels.Sgemm(false, false, N, out, in, 1, data(o.x), in, data(o.w), out, 0, yd, out)
-	kernels.AddBias(yd, data(o.b), N, out)
+	conv1DForward(Floats(y), Floats(o.x), Floats(o.w), Floats(o.b), N, in, out)
 	return y, nil
+}
+
+// conv1DForward sets y (N, out) = x (N, in) · w (in, out) + b (out), GPT-2's Conv1D: the
+// forward of conv1DOp and of a plain Conv1D in NextLogits. One row (a decode step) goes
+// through kernels.VecMat, which reads w once, unpacked; more go through kernels.Sgemm.
+func conv1DForward(y, x, w, b []float32, N, in, out int) {
+	if N == 1 {
+		kernels.VecMat(y, x, w, b, in, out)
+		return
+	}
+	kernels.Sgemm(false, false, N, out, in, 1, x, in, w, out, 0, y, out)
+	kernels.AddBias(y, b, N, out)
 }
 
 func (o *conv1DOp) Backward(gy mat.Tensor) error {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
-	g := data(gy)
+	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · wᵀ
 		dx := newDense(N, in)
-		kernels.Sgemm(false, true, N, in, out, 1, g, out, data(o.w), out, 0, data(dx), in)
+		kernels.Sgemm(false, true, N, in, out, 1, g, out, Floats(o.w), out, 0, Floats(dx), in)
 		o.x.AccGrad(dx)
 	}
 	if o.w.RequiresGrad() { // dw (in, out) = xᵀ · gy
 		dw := newDense(in, out)
-		kernels.Sgemm(true, false, in, out, N, 1, data(o.x), in, g, out, 0, data(dw), out)
+		kernels.Sgemm(true, false, in, out, N, 1, Floats(o.x), in, g, out, 0, Floats(dw), out)
 		o.w.AccGrad(dw)
 	}
 	if o.b.RequiresGrad() {
 		db := newDense(out, 1)
-		kernels.BiasBackward(data(db), g, N, out)
+		kernels.BiasBackward(Floats(db), g, N, out)
 		o.b.AccGrad(db)
 	}
 	return nil
@@ -163,7 +171,7 @@ func (o *attentionOp) Operands() []mat.Tensor { return []mat.Tensor{o.qkv} }
 func (o *attentionOp) Forward() (mat.Tensor, error) {
 	y := newDense(o.B*o.T, o.C)
 	o.att = make([]float32, o.B*o.NH*o.T*o.T)
-	kernels.AttentionForward(data(y), o.att, data(o.qkv), o.seg, o.B, o.T, o.C, o.NH)
+	kernels.AttentionForward(Floats(y), o.att, Floats(o.qkv), o.seg, o.B, o.T, o.C, o.NH)
 	return y, nil
 }
 
@@ -172,7 +180,7 @@ func (o *attentionOp) Backward(gy mat.Tensor) error {
 		return nil
 	}
 	d := newDense(o.B*o.T, 3*o.C)
-	kernels.AttentionBackward(data(d), data(gy), data(o.qkv), o.att, o.B, o.T, o.C, o.NH)
+	kernels.AttentionBackward(Floats(d), Floats(gy), Floats(o.qkv), o.att, o.B, o.T, o.C, o.NH)
 	o.qkv.AccGrad(d)
 	return nil
 }
@@ -185,7 +193,7 @@ func (o *geluOp) Operands() []mat.Tensor { return []mat.Tensor{o.x} }
 func (o *geluOp) Forward() (mat.Tensor, error) {
 	s := o.x.Value().Shape()
 	y := newDense(s[0], s[1])
-	kernels.GeluForward(data(y), data(o.x), o.x.Size())
+	kernels.GeluForward(Floats(y), Floats(o.x), o.x.Size())
 	return y, nil
 }
 
@@ -195,7 +203,7 @@ func (o *geluOp) Backward(gy mat.Tensor) error {
 	}
 	s := o.x.Value().Shape()
 	dx := newDense(s[0], s[1])
-	kernels.GeluBackward(data(dx), data(o.x), data(gy), o.x.Size())
+	kernels.GeluBackward(Floats(dx), Floats(o.x), Floats(gy), o.x.Size())
 	o.x.AccGrad(dx)
 	return nil
 }
@@ -208,7 +216,7 @@ func (o *addOp) Operands() []mat.Tensor { return []mat.Tensor{o.a, o.b} }
 func (o *addOp) Forward() (mat.Tensor, error) {
 	s := o.a.Value().Shape()
 	y := newDense(s[0], s[1])
-	kernels.Add(data(y), data(o.a), data(o.b), o.a.Size())
+	kernels.Add(Floats(y), Floats(o.a), Floats(o.b), o.a.Size())
 	return y, nil
 }
 
@@ -242,14 +250,14 @@ func (o *lossOp) Forward() (mat.Tensor, error) {
 	var dhd, dwd []float32
 	if o.grads && o.h.RequiresGrad() {
 		o.dh = newDense(N, C)
-		dhd = data(o.dh)
+		dhd = Floats(o.dh)
 	}
 	if o.grads && o.w.RequiresGrad() {
 		o.dw = newDense(V, C)
-		dwd = data(o.dw)
+		dwd = Floats(o.dw)
 	}
 	losses := make([]float32, N)
-	kernels.LMHeadCrossEntropy(losses, dhd, dwd, data(o.h), data(o.w), o.targets, IgnoreIndex,
+	kernels.LMHeadCrossEntropy(losses, dhd, dwd, Floats(o.h), Floats(o.w), o.targets, IgnoreIndex,
 		1/float32(o.count), N, C, V)
 	var sum float64
 	for _, l := range losses {
@@ -270,7 +278,7 @@ func (o *lossOp) Backward(gy mat.Tensor) error {
 		if p.g == nil { // the loss was built without gradients: hand back zeros
 			p.g = newDense(p.t.Value().Shape()[0], p.t.Value().Shape()[1])
 		} else if s != 1 {
-			g := data(p.g)
+			g := Floats(p.g)
 			for i := range g {
 				g[i] *= s
 			}

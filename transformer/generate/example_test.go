@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/nlpodyssey/spago/mat"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,7 +39,7 @@ func TestGenerateLoRAGolden(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ad.Params(), 8)
 	for _, p := range ad.Params() {
-		copy(mat.Data[float32](p.Param.Value()), g.Tensor(t, "lora_init."+p.Name))
+		copy(transformer.Floats(p.Param), g.Tensor(t, "lora_init."+p.Name))
 	}
 	got, err := generate.Generate(context.Background(), m, req, opt)
 	require.NoError(t, err)

@@ -22,13 +22,9 @@ const vecMatRows = 192
 // matVecBlock is how many rows of w one MatVec work item covers.
 const matVecBlock = 512
 
-// decodeAsm selects the AVX2/FMA kernels of VecMat and MatVec where the CPU has them;
-// tests turn it off to check the pure-Go loops.
-var decodeAsm = haveDecodeAsm
-
 // VecMat computes out (N) = x (K) · w (K, N) + bias (N), one row through GPT-2's Conv1D
 // layout (w stored (in, out)). bias may be nil. It reads w once, in order, with an
-// AVX2/FMA kernel where the CPU has one. Large products are split into blocks of
+// AVX2/FMA kernel where the CPU has one (see SetPureGo). Large products are split into blocks of
 // vecMatRows rows over the package's goroutines, each summed into its own partial
 // output, and the partial outputs are added in order: the blocks depend on K only, so
 // the result does not depend on how many goroutines run. It panics if a buffer is too
@@ -43,16 +39,17 @@ func VecMat(out, x, w, bias []float32, K, N int) {
 	} else {
 		clear(out)
 	}
+	asm := useAsm()
 	items := (K + vecMatRows - 1) / vecMatRows
 	if 2*K*N < gemvMinFlops || items == 1 {
-		axpyRows(out, x, w, N)
+		axpyRows(out, x, w, N, asm)
 		return
 	}
 	buf := partials.Get().(*[]float32)
 	if cap(*buf) < (items-1)*N {
 		*buf = make([]float32, (items-1)*N)
 	}
-	job := &vecMatJob{out: out, part: (*buf)[:(items-1)*N], x: x, w: w, K: K, N: N}
+	job := &vecMatJob{out: out, part: (*buf)[:(items-1)*N], x: x, w: w, K: K, N: N, asm: asm}
 	tm := newTeam(runtime.GOMAXPROCS(0))
 	tm.run(items, job)
 	tm.done()
@@ -70,6 +67,7 @@ var partials = sync.Pool{New: func() any { return new([]float32) }}
 type vecMatJob struct {
 	out, part, x, w []float32
 	K, N            int
+	asm             bool // the AVX2/FMA kernel, chosen once for the whole call
 }
 
 func (j *vecMatJob) runItem(i int) {
@@ -80,18 +78,19 @@ func (j *vecMatJob) runItem(i int) {
 		y = j.part[(i-1)*j.N:][:j.N]
 		clear(y)
 	}
-	axpyRows(y, j.x[k0:k1], j.w[k0*j.N:], j.N)
+	axpyRows(y, j.x[k0:k1], j.w[k0*j.N:], j.N, j.asm)
 }
 
 // axpyRows adds Σ_k x[k]·w[k·ldw : k·ldw+len(y)] into y, over the len(x) rows of w that
-// start at w[0], ldw floats apart, four rows at a time.
-func axpyRows(y, x, w []float32, ldw int) {
+// start at w[0], ldw floats apart: with vecMatAVX when asm is set, else four rows at a
+// time in Go.
+func axpyRows(y, x, w []float32, ldw int, asm bool) {
 	K := len(x)
 	if K == 0 || len(y) == 0 {
 		return
 	}
 	_ = w[(K-1)*ldw+len(y)-1] // the kernels read this far
-	if decodeAsm && len(y) >= 8 {
+	if asm && len(y) >= 8 {
 		n8 := len(y) &^ 7
 		vecMatAVX(&y[0], n8, &x[0], K, &w[0], ldw)
 		for c := n8; c < len(y); c++ { // the last columns, fewer than 8
@@ -140,14 +139,14 @@ func vecMatRef(out, x, w, bias []float32, K, N int) {
 // MatVec computes out (N) = w (N, K) · x (K): the dot product of x with every row of w.
 // With w the (V, C) token embedding and x a final hidden state it gives the V logits
 // of one position (GPT-2's tied LM head). It reads w once, in order, with an AVX2/FMA
-// kernel where the CPU has one. Large products are split into row blocks over the
+// kernel where the CPU has one (see SetPureGo). Large products are split into row blocks over the
 // package's goroutines; the result does not depend on how many run. It panics if a
 // buffer is too short for its shape.
 func MatVec(out, w, x []float32, N, K int) {
 	if len(x) < K || len(w) < K*N || len(out) < N {
 		panic("kernels: MatVec: buffer too short for its shape")
 	}
-	job := &matVecJob{out: out[:N], w: w[:K*N], x: x[:K], K: K, N: N}
+	job := &matVecJob{out: out[:N], w: w[:K*N], x: x[:K], K: K, N: N, asm: useAsm()}
 	n := (N + matVecBlock - 1) / matVecBlock
 	if 2*K*N < gemvMinFlops || n == 1 {
 		job.rows(0, N)
@@ -161,6 +160,7 @@ func MatVec(out, w, x []float32, N, K int) {
 type matVecJob struct {
 	out, w, x []float32
 	K, N      int
+	asm       bool // the AVX2/FMA kernel, chosen once for the whole call
 }
 
 func (j *matVecJob) runItem(i int) {
@@ -171,7 +171,7 @@ func (j *matVecJob) runItem(i int) {
 // rows computes the outputs [r0, r1), four rows of w at a time.
 func (j *matVecJob) rows(r0, r1 int) {
 	K, x, w, out := j.K, j.x, j.w, j.out
-	if decodeAsm && K >= 8 && r1 > r0 {
+	if j.asm && K >= 8 && r1 > r0 {
 		k8 := K &^ 7
 		matVecAVX(&out[r0], r1-r0, &w[r0*K], K, &x[0], k8)
 		if k8 < K { // the last columns, fewer than 8
@@ -229,16 +229,17 @@ func matVecRef(out, w, x []float32, N, K int) {
 // the sequence's keys and values, it equals AttentionForward on that sequence (without
 // segments).
 //
-// Work is split over (token, head) pairs when it is large enough to pay for helper
-// goroutines; every output is computed by one goroutine in a fixed order, so the result
-// does not depend on how many run.
+// The dot products use the AVX2/FMA GEMV kernels where the CPU has them (see
+// SetPureGo). Work is split over (token, head) pairs when it is large enough to pay for
+// helper goroutines; every output is computed by one goroutine in a fixed order, so the
+// result does not depend on how many run.
 func CachedAttentionForward(out, qkv, kcache, vcache []float32, T, P, C, NH int) {
 	L := P + T
 	if len(qkv) < T*3*C || len(out) < T*C || len(kcache) < L*C || len(vcache) < L*C || C%NH != 0 {
 		panic("kernels: CachedAttentionForward: buffer too short for its shape")
 	}
 	job := &cachedAttention{out: out, qkv: qkv, k: kcache, v: vcache, T: T, P: P, C: C, NH: NH,
-		scale: float32(1 / math.Sqrt(float64(C/NH)))}
+		scale: float32(1 / math.Sqrt(float64(C/NH))), asm: useAsm()}
 	n := T * NH
 	// Each (t, h) pair reads P+t+1 keys and values of hs floats: 4·hs·(P+t+1) flops.
 	if 4*C*T*(P+T) < gemvMinFlops || n == 1 {
@@ -257,6 +258,7 @@ type cachedAttention struct {
 	out, qkv, k, v []float32
 	T, P, C, NH    int
 	scale          float32
+	asm            bool // the AVX2/FMA kernels, chosen once for the whole call
 }
 
 func (a *cachedAttention) runItem(i int) {
@@ -273,7 +275,7 @@ func (a *cachedAttention) pair(i int, scores []float32) {
 	s := scores[:n]
 	o := a.out[t*C+h*hs:][:hs]
 	k, v := a.k[h*hs:n*C], a.v[h*hs:n*C] // row t2 of this head at t2·C
-	asm := decodeAsm && hs%8 == 0
+	asm := a.asm && hs%8 == 0
 	if asm { // s = K·q, a MatVec over the head's keys, C floats apart
 		matVecAVX(&s[0], n, &k[0], C, &q[0], hs)
 	} else {

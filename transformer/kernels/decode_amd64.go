@@ -2,11 +2,6 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
-
-// haveDecodeAsm reports whether the AVX2/FMA GEMV kernels of decode_amd64.s can run here.
-var haveDecodeAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-
 // vecMatAVX adds Σ_{i<k} x[i]·w[i·ldw : i·ldw+n] into y[0:n]; n is a multiple of 8 and
 // k ≥ 1. See decode_amd64.s.
 //

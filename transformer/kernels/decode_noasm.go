@@ -2,9 +2,6 @@
 
 package kernels
 
-// haveDecodeAsm is false: this build has no assembly GEMV kernels.
-const haveDecodeAsm = false
-
 func vecMatAVX(y *float32, n int, x *float32, k int, w *float32, ldw int) {
 	panic("kernels: no assembly GEMV kernel in this build")
 }

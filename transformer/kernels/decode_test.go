@@ -26,15 +26,13 @@ func decodeRand(rng *rand.Rand, n int) []float32 {
 var decodeGemvShapes = [][2]int{{1, 1}, {3, 5}, {7, 13}, {8, 8}, {5, 257}, {64, 192}, {129, 515}, {768, 2304}, {3072, 768}}
 
 // decodePaths runs f with the assembly GEMV kernels (where this CPU has them) and with
-// the pure-Go loops.
+// the pure-Go loops, chosen with SetPureGo.
 func decodePaths(t *testing.T, f func(t *testing.T)) {
-	defer func(on bool) { decodeAsm = on }(decodeAsm)
-	for _, asm := range []bool{true, false} {
-		if asm && !haveDecodeAsm {
-			continue
-		}
-		decodeAsm = asm
-		t.Run(map[bool]string{true: "asm", false: "go"}[asm], f)
+	for _, path := range gemmPaths() {
+		t.Run(path.name, func(t *testing.T) {
+			defer path.use()()
+			f(t)
+		})
 	}
 }
 
@@ -136,7 +134,7 @@ func testCachedAttentionMatchesFull(t *testing.T) {
 // read.
 func BenchmarkGemv(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	defer func(on bool) { decodeAsm = on }(decodeAsm)
+	defer SetPureGo(SetPureGo(false))
 	for _, s := range []struct {
 		name string
 		K, N int
@@ -144,11 +142,11 @@ func BenchmarkGemv(b *testing.B) {
 	}{{"c_attn", 768, 2304, false}, {"c_fc", 768, 3072, false}, {"mlp.c_proj", 3072, 768, false}, {"lm_head", 768, 50257, true}} {
 		x, w, out := decodeRand(rng, s.K), decodeRand(rng, s.K*s.N), make([]float32, s.N)
 		for _, asm := range []bool{true, false} {
-			if asm && !haveDecodeAsm {
+			if asm && !haveAsm {
 				continue
 			}
 			b.Run(s.name+map[bool]string{true: "/asm", false: "/go"}[asm], func(b *testing.B) {
-				decodeAsm = asm
+				SetPureGo(!asm)
 				b.ReportAllocs()
 				for b.Loop() {
 					if s.lm {

@@ -26,24 +26,31 @@ func Sgemm(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int
 		return
 	}
 	bl := &goBlocking
-	if haveAsmKernel && !pureGo.Load() {
+	if useAsm() {
 		bl = &asmBlocking
 	}
 	sgemm(bl, transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-// pureGo forces the pure-Go path even where the assembly kernel could run.
+// pureGo forces the pure-Go paths even where the assembly kernels could run.
 var pureGo atomic.Bool
 
-// SetPureGo makes Sgemm use its pure-Go path (on) or, where the CPU has AVX2 and FMA,
-// its assembly micro-kernel (off, the default), package-wide, and returns the previous
-// setting. It exists for tests and benchmarks, which exercise both paths on one
-// machine; it is safe to call concurrently with Sgemm, and calls already running
-// finish on the path they started with. On CPUs or GOARCHes without the assembly
-// kernel (or built with -tags purego), Sgemm always runs pure Go.
+// SetPureGo makes every kernel with an assembly path run its pure-Go path instead (on)
+// or, where the CPU has AVX2 and FMA, the assembly (off, the default), package-wide, and
+// returns the previous setting. The kernels it switches are Sgemm's micro-kernel (and so
+// everything built on Sgemm), VecMat, MatVec, CachedAttentionForward, and the softmax
+// row helpers of LMHeadCrossEntropy. It exists for tests and benchmarks, which exercise
+// both paths on one machine; it is safe to call concurrently with the kernels, and a
+// call of Sgemm, VecMat, MatVec or CachedAttentionForward already running finishes on
+// the path it started with. On CPUs or GOARCHes without the assembly (or built with
+// -tags purego), every kernel always runs pure Go.
 func SetPureGo(on bool) (previous bool) {
 	return pureGo.Swap(on)
 }
+
+// useAsm reports whether a kernel starting now may run its assembly path: the CPU has
+// it and SetPureGo is off.
+func useAsm() bool { return haveAsm && !pureGo.Load() }
 
 func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	need := func(name string, buf []float32, rows, cols, ld int) {

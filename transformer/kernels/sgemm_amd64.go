@@ -2,12 +2,6 @@
 
 package kernels
 
-import "golang.org/x/sys/cpu"
-
-// haveAsmKernel reports whether sgemmKernel6x16 can run here (AVX2 and FMA, with OS
-// support for the YMM state, which x/sys/cpu checks).
-var haveAsmKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-
 // sgemmKernel6x16 computes one 6×16 tile of C from packed panels; see sgemm_amd64.s.
 //
 //go:noescape

@@ -74,7 +74,7 @@ func BenchmarkSGEMM(b *testing.B) {
 // BenchmarkSGEMMKernel times the 6×16 assembly micro-kernel alone on 256-deep panels
 // that stay in L1: the ceiling that the packed, blocked Sgemm approaches.
 func BenchmarkSGEMMKernel(b *testing.B) {
-	if !haveAsmKernel {
+	if !haveAsm {
 		b.Skip("no AVX2/FMA assembly kernel on this CPU or build")
 	}
 	const kc = 256

@@ -2,9 +2,6 @@
 
 package kernels
 
-// haveAsmKernel is false: this build has no assembly micro-kernel.
-const haveAsmKernel = false
-
 func sgemmKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32) {
 	panic("kernels: no assembly SGEMM kernel in this build")
 }

@@ -28,7 +28,7 @@ func gemmPaths() []struct {
 		name string
 		use  func() (restore func())
 	}{{"purego", pure(true)}}
-	if haveAsmKernel {
+	if haveAsm {
 		paths = append(paths, struct {
 			name string
 			use  func() (restore func())
@@ -272,7 +272,7 @@ func TestSgemmSuperblocks(t *testing.T) {
 		return &bl
 	}
 	bls := map[string]*blocking{"purego": tiny(goBlocking)}
-	if haveAsmKernel {
+	if haveAsm {
 		bls["asm"] = tiny(asmBlocking)
 	}
 	shapes := [][3]int{{45, 130, 37}, {19, 100, 16}, {7, 81, 1}}

@@ -6,7 +6,7 @@ package kernels
 // rowMax returns the largest element of a non-empty x.
 func rowMax(x []float32) float32 {
 	m, i := x[0], 0
-	if vecAsm() && len(x) >= 8 {
+	if useAsm() && len(x) >= 8 {
 		m, i = maxAVX2(x), len(x)&^7
 	}
 	for _, v := range x[i:] {
@@ -21,7 +21,7 @@ func rowMax(x []float32) float32 {
 func expSubSum(x []float32, m float32) float64 {
 	var sum float64
 	i := 0
-	if vecAsm() {
+	if useAsm() {
 		n := len(x) &^ 7
 		for ; i < n; i += 1024 {
 			sum += float64(expSubSumAVX2(x[i:min(i+1024, n)], m))
@@ -39,7 +39,7 @@ func expSubSum(x []float32, m float32) float64 {
 // scale multiplies x by s.
 func scale(x []float32, s float32) {
 	i := 0
-	if vecAsm() {
+	if useAsm() {
 		i = len(x) &^ 7
 		scaleAVX2(x[:i], s)
 	}

@@ -17,7 +17,3 @@ func maxAVX2(x []float32) float32
 //
 //go:noescape
 func scaleAVX2(x []float32, s float32)
-
-// vecAsm reports whether the AVX2 vector helpers may run (the CPU has them and
-// SetPureGo is off).
-func vecAsm() bool { return haveAsmKernel && !pureGo.Load() }

@@ -2,8 +2,6 @@
 
 package kernels
 
-func vecAsm() bool { return false }
-
 func expSubSumAVX2(x []float32, m float32) float32 { panic("kernels: no AVX2") }
 func maxAVX2(x []float32) float32                  { panic("kernels: no AVX2") }
 func scaleAVX2(x []float32, s float32)             { panic("kernels: no AVX2") }
