@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +26,16 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
 		})
 	}
+	b.Run("long", func(b *testing.B) { // pieces over maxQuadratic bytes, merged with the heap
+		text := strings.Repeat(" "+strings.Repeat("1234567890", 100)+strings.Repeat(" ", 300)+"x", 100)
+		b.SetBytes(int64(len(text)))
+		b.ReportAllocs()
+		n := 0
+		for b.Loop() {
+			n += len(tok.Encode(text))
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
+	})
 	b.Run("short", func(b *testing.B) { // one chat-sized prompt: the per-call overhead
 		const text = "Translate to Spanish: I don't think it'll rain tomorrow, do you?\n"
 		b.ReportAllocs()
@@ -33,6 +45,22 @@ func BenchmarkEncode(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
 	})
+}
+
+// BenchmarkTrain learns a 1000-token vocabulary from the ~1 MiB golden corpus.
+func BenchmarkTrain(b *testing.B) {
+	text := goldenRecord(b, "corpus").Text
+	file := b.TempDir() + "/corpus.txt"
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Train([]string{file}, 1000, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkLoad loads GPT-2's vocab.json and merges.txt, and a tokenizer.json written by Save.

@@ -176,22 +176,3 @@ func TestLoadErrors(t *testing.T) {
 	_, err = Load(filepath.Join(t.TempDir(), "missing"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
-
-// TestJSONStrings checks the hand-written JSON string reader against encoding/json.
-func TestJSONStrings(t *testing.T) {
-	for _, s := range []string{`""`, `"plain"`, `"\u0120the"`, `"\"\\\/\b\f\n\r\t"`, `"\ud83d\ude00"`, `"\ud83d"`,
-		`"\ud83dx"`, `"\ude00\ud83d"`, `"\ud83d\u0041"`, `"héllo ☃"`, `"\u00e9\u20AC"`} {
-		var want string
-		require.NoError(t, json.Unmarshal([]byte(s), &want), s)
-		sc := &jsonScanner{s: s}
-		got, err := sc.str()
-		assert.NoError(t, err, s)
-		assert.Equal(t, want, got, "str(%s)", s)
-		assert.NoError(t, sc.end(), s)
-	}
-	for _, s := range []string{`"abc`, `"\x"`, `"\u12"`, `"\u12G4"`, "\"a\nb\"", `abc`, `"\`} {
-		sc := &jsonScanner{s: s}
-		_, err := sc.str()
-		assert.Error(t, err, "str(%s)", s)
-	}
-}

@@ -1,15 +1,17 @@
 package tokenizer
 
+import "github.com/llmtune/llmtune/internal/heap"
+
 // maxQuadratic is the longest piece (in bytes) that appendPiece merges by scanning; longer pieces, such as a run
 // of 10,000 spaces or digits, go to appendLongPiece, whose time grows as n log n instead of n².
 const maxQuadratic = 64
 
 // encodeState is scratch memory reused across pieces and calls (BPE.states).
 type encodeState struct {
-	sym  []int32
-	rank []uint64
-	node []node
-	heap pairHeap
+	sym   []int32
+	rank  []uint64
+	node  []node
+	cands []pairCand // the buffer of appendLongPiece's heap
 }
 
 // node is one symbol of a long piece in a doubly linked list; dead nodes were merged into their left neighbour.
@@ -26,48 +28,8 @@ type pairCand struct {
 	left  int32
 }
 
-// pairHeap is a binary min-heap of candidates, typed so that pushes do not allocate as container/heap's do.
-type pairHeap []pairCand
-
 func (c pairCand) less(d pairCand) bool {
 	return c.merge < d.merge || c.merge == d.merge && c.left < d.left
-}
-
-func (h *pairHeap) push(c pairCand) {
-	*h = append(*h, c)
-	q := *h
-	for i := len(q) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !q[i].less(q[parent]) {
-			break
-		}
-		q[i], q[parent] = q[parent], q[i]
-		i = parent
-	}
-}
-
-func (h *pairHeap) pop() pairCand {
-	q := *h
-	top := q[0]
-	n := len(q) - 1
-	q[0] = q[n]
-	q = q[:n]
-	for i := 0; ; {
-		least, l, r := i, 2*i+1, 2*i+2
-		if l < n && q[l].less(q[least]) {
-			least = l
-		}
-		if r < n && q[r].less(q[least]) {
-			least = r
-		}
-		if least == i {
-			break
-		}
-		q[i], q[least] = q[least], q[i]
-		i = least
-	}
-	*h = q
-	return top
 }
 
 // appendLongPiece is appendPiece for long pieces: the same merges in the same order, with a heap of candidate
@@ -78,14 +40,15 @@ func (t *BPE) appendLongPiece(ids []int, piece string, st *encodeState) []int {
 		nodes = append(nodes, node{id: t.bytes[piece[i]], prev: int32(i - 1), next: int32(i + 1)})
 	}
 	nodes[len(nodes)-1].next = -1
-	h := st.heap[:0]
+	cands := st.cands[:0]
 	for i := 0; i+1 < len(nodes); i++ {
 		if m := t.merge(nodes[i].id, nodes[i+1].id); m != noMerge {
-			h.push(pairCand{m, int32(i)})
+			cands = append(cands, pairCand{m, int32(i)})
 		}
 	}
-	for len(h) > 0 {
-		c := h.pop()
+	h := heap.New(cands, pairCand.less)
+	for h.Len() > 0 {
+		c := h.Pop()
 		l := &nodes[c.left]
 		if l.dead || l.next < 0 || t.merge(l.id, nodes[l.next].id) != c.merge {
 			continue // stale
@@ -97,18 +60,18 @@ func (t *BPE) appendLongPiece(ids []int, piece string, st *encodeState) []int {
 		if r.next >= 0 {
 			nodes[r.next].prev = c.left
 			if m := t.merge(l.id, nodes[l.next].id); m != noMerge {
-				h.push(pairCand{m, c.left})
+				h.Push(pairCand{m, c.left})
 			}
 		}
 		if l.prev >= 0 {
 			if m := t.merge(nodes[l.prev].id, l.id); m != noMerge {
-				h.push(pairCand{m, l.prev})
+				h.Push(pairCand{m, l.prev})
 			}
 		}
 	}
 	for i := int32(0); i >= 0; i = nodes[i].next {
 		ids = append(ids, int(nodes[i].id))
 	}
-	st.node, st.heap = nodes, h
+	st.node, st.cands = nodes, h.Items()
 	return ids
 }

@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/llmtune/llmtune/internal/heap"
 )
 
 // TrainOptions tunes Train. The zero value (or nil) trains with "<|endoftext|>" as the only added token, no
@@ -198,23 +199,12 @@ type pairCount struct {
 	left, right int32
 }
 
-type countHeap []pairCount
-
-func (h countHeap) Len() int { return len(h) }
-func (h countHeap) Less(i, j int) bool { // most frequent first; ties: smaller pair first
-	a, b := h[i], h[j]
+// before orders the heap of learnMerges: most frequent first; ties: smaller pair first.
+func (a pairCount) before(b pairCount) bool {
 	if a.count != b.count {
 		return a.count > b.count
 	}
 	return a.left < b.left || a.left == b.left && a.right < b.right
-}
-func (h countHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *countHeap) Push(x any)   { *h = append(*h, x.(pairCount)) }
-func (h *countHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
 
 // learnMerges runs BPE training on piece counts until there are size tokens, no pair is left, or the best pair
@@ -260,20 +250,20 @@ func learnMerges(counts map[string]int, size, minCount int) (raw []string, merge
 			}
 		}
 	}
-	h := make(countHeap, 0, len(pairs))
+	queue := make([]pairCount, 0, len(pairs))
 	for k, c := range pairs {
-		h = append(h, pairCount{c, int32(k >> 32), int32(uint32(k))})
+		queue = append(queue, pairCount{c, int32(k >> 32), int32(uint32(k))})
 	}
-	heap.Init(&h)
+	h := heap.New(queue, pairCount.before)
 
 	seen := make([]int32, len(words)) // seen[w] == merge number + 1 when word w was rewritten for it
 	fresh := make(map[uint64]bool)
 	for len(raw) < size && h.Len() > 0 {
-		top := heap.Pop(&h).(pairCount)
+		top := h.Pop()
 		k := pairKey(top.left, top.right)
 		if c := pairs[k]; c != top.count { // stale: requeue with the current count
 			if c > 0 {
-				heap.Push(&h, pairCount{c, top.left, top.right})
+				h.Push(pairCount{c, top.left, top.right})
 			}
 			continue
 		}
@@ -321,7 +311,7 @@ func learnMerges(counts map[string]int, size, minCount int) (raw []string, merge
 		}
 		delete(where, k)
 		for pk := range fresh {
-			heap.Push(&h, pairCount{pairs[pk], int32(pk >> 32), int32(uint32(pk))})
+			h.Push(pairCount{pairs[pk], int32(pk >> 32), int32(uint32(pk))})
 		}
 	}
 	return raw, merges
