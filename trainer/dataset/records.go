@@ -3,11 +3,12 @@ package dataset
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"fmt"
 	"io"
 	"math"
 	"os"
+
+	"github.com/llmtune/llmtune/internal/heap"
 )
 
 // records reads a data file record by record: non-blank lines of a .jsonl file, or
@@ -180,14 +181,13 @@ func newSplit(d *Dataset, seed uint64, size float64) (*split, error) {
 		}
 		n = int(math.Ceil(size * float64(total)))
 	}
-	var h pairHeap
+	h := heap.New[hashPair](nil, func(a, b hashPair) bool { return b.less(a) }) // max-heap: the root is the largest kept pair
 	total, err := count(func(i int) {
 		p := hashPair{recordHash(seed, i), i}
-		if len(h) < n {
-			heap.Push(&h, p)
-		} else if p.less(h[0]) {
-			h[0] = p
-			heap.Fix(&h, 0)
+		if h.Len() < n {
+			h.Push(p)
+		} else if p.less(h.Peek()) {
+			h.Replace(p)
 		}
 	})
 	if err != nil {
@@ -196,7 +196,8 @@ func newSplit(d *Dataset, seed uint64, size float64) (*split, error) {
 	if n >= total {
 		return nil, fmt.Errorf("data %s: val_set_size %g holds out %d of the %d examples, leaving none to train on", d.Path, size, n, total)
 	}
-	return &split{held: &holdout{seed: seed, hash: h[0].hash, index: h[0].index}}, nil
+	top := h.Peek()
+	return &split{held: &holdout{seed: seed, hash: top.hash, index: top.index}}, nil
 }
 
 // recordHash mixes the seed and a record index (SplitMix64).
@@ -221,18 +222,4 @@ type hashPair struct {
 // less orders by hash, then index.
 func (p hashPair) less(q hashPair) bool {
 	return p.hash < q.hash || (p.hash == q.hash && p.index < q.index)
-}
-
-// pairHeap is a max-heap of hashPairs: the root is the largest kept pair.
-type pairHeap []hashPair
-
-func (h pairHeap) Len() int           { return len(h) }
-func (h pairHeap) Less(i, j int) bool { return h[j].less(h[i]) }
-func (h pairHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *pairHeap) Push(x any)        { *h = append(*h, x.(hashPair)) }
-func (h *pairHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

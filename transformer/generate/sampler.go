@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/llmtune/llmtune/internal/heap"
 )
 
 // sampler chooses each next id from the logits: the logits processors and warpers of
@@ -90,39 +92,16 @@ func argmax(sc []float64) int {
 // Face's TopKLogitsWarper). 0 < k < len(scores).
 func (s *sampler) topK(k int) {
 	// A min-heap of the k largest scores seen: its root is the k-th largest.
-	h := s.heap[:0]
+	h := heap.New(s.heap[:0], func(a, b float64) bool { return a < b })
 	for _, v := range s.scores {
-		switch {
-		case len(h) < k:
-			h = append(h, v)
-			for i := len(h) - 1; i > 0; { // sift up
-				p := (i - 1) / 2
-				if h[p] <= h[i] {
-					break
-				}
-				h[p], h[i] = h[i], h[p]
-				i = p
-			}
-		case v > h[0]:
-			h[0] = v
-			for i := 0; ; { // sift down
-				m, l, r := i, 2*i+1, 2*i+2
-				if l < len(h) && h[l] < h[m] {
-					m = l
-				}
-				if r < len(h) && h[r] < h[m] {
-					m = r
-				}
-				if m == i {
-					break
-				}
-				h[m], h[i] = h[i], h[m]
-				i = m
-			}
+		if h.Len() < k {
+			h.Push(v)
+		} else if v > h.Peek() {
+			h.Replace(v)
 		}
 	}
-	s.heap = h
-	kth := h[0]
+	s.heap = h.Items()
+	kth := h.Peek()
 	for i, v := range s.scores {
 		if v < kth {
 			s.scores[i] = math.Inf(-1)
