@@ -37,7 +37,7 @@ type Config struct {
 	RSLoRA bool `yaml:"rslora"`
 	// Layers lists the blocks to adapt, 0-based, each once (PEFT's layers_to_transform);
 	// empty, the default, means every block.
-	Layers []int `yaml:"layers_to_transform"`
+	Layers []int `yaml:"layers_to_transform,omitempty"`
 }
 
 // DefaultConfig returns PEFT's LoraConfig defaults: r 8, alpha 8, dropout 0, targets

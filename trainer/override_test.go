@@ -3,6 +3,7 @@ package trainer
 import (
 	"testing"
 
+	"github.com/llmtune/llmtune/lora"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,16 +35,16 @@ func TestOverrides(t *testing.T) {
 		}},
 		{"create adapter", minimal, []string{"adapter.r=16"}, func(t *testing.T, r *Recipe) {
 			require.NotNil(t, r.Adapter)
-			assert.Equal(t, AdapterConfig{Type: AdapterLoRA, R: 16, Alpha: 8, TargetModules: []string{"q", "v"}}, *r.Adapter)
+			assert.Equal(t, AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 16, Alpha: 8, Targets: []string{"q", "v"}}}, *r.Adapter)
 		}},
 		{"list", withAdapter, []string{"adapter.target_modules=[q,k,v]"}, func(t *testing.T, r *Recipe) {
-			assert.Equal(t, []string{"q", "k", "v"}, r.Adapter.TargetModules)
+			assert.Equal(t, []string{"q", "k", "v"}, r.Adapter.Targets)
 		}},
 		{"list element", withAdapter, []string{"adapter.target_modules.1=k", "adapter.target_modules.2=o"}, func(t *testing.T, r *Recipe) {
-			assert.Equal(t, []string{"q", "k", "o"}, r.Adapter.TargetModules)
+			assert.Equal(t, []string{"q", "k", "o"}, r.Adapter.Targets)
 		}},
 		{"remove list element", withAdapter, []string{"~adapter.target_modules.0"}, func(t *testing.T, r *Recipe) {
-			assert.Equal(t, []string{"v"}, r.Adapter.TargetModules)
+			assert.Equal(t, []string{"v"}, r.Adapter.Targets)
 		}},
 		{"remove adapter: full fine-tuning", withAdapter, []string{"~adapter"}, func(t *testing.T, r *Recipe) {
 			assert.Nil(t, r.Adapter)
@@ -62,7 +63,7 @@ func TestOverrides(t *testing.T) {
 		}},
 		{"mapping", minimal, []string{"adapter={r: 4, alpha: 32}"}, func(t *testing.T, r *Recipe) {
 			require.NotNil(t, r.Adapter)
-			assert.Equal(t, 4, r.Adapter.R)
+			assert.Equal(t, 4, r.Adapter.Rank)
 			assert.Equal(t, 32.0, r.Adapter.Alpha)
 		}},
 		{"later wins", minimal, []string{"seed=1", "seed=2"}, func(t *testing.T, r *Recipe) {

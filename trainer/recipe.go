@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"slices"
 	"strings"
@@ -60,23 +59,14 @@ type Recipe struct {
 	Generation generate.Options `yaml:"generation"`
 }
 
-// AdapterConfig is the LoRA adapter of a recipe (PEFT's LoraConfig). Defaults are PEFT's.
+// AdapterConfig is the adapter section of a recipe: its type and, inlined, the LoRA
+// settings of lora.Config (r, alpha, dropout, target_modules, rslora,
+// layers_to_transform), whose defaults are PEFT's (lora.DefaultConfig).
 type AdapterConfig struct {
 	// Type is the adapter kind; only "lora" exists. Default lora.
 	Type AdapterType `yaml:"type"`
-	// R is the rank r of the update B·A. Default 8 (PEFT).
-	R int `yaml:"r"`
-	// Alpha scales the update by Alpha/R (Alpha/√R with RSLoRA). Default 8 (PEFT's lora_alpha).
-	Alpha float64 `yaml:"alpha"`
-	// Dropout is the dropout probability on the adapter's input, in [0, 1). Default 0 (PEFT).
-	Dropout float64 `yaml:"dropout"`
-	// TargetModules lists the adapted projections: q, k, v, o, fc, proj, or the HF names
-	// c_attn (q, k and v), c_proj (both attn.c_proj and mlp.c_proj), c_fc, attn.c_proj,
-	// mlp.c_proj. Default [q, v], as in the LoRA paper.
-	TargetModules []string `yaml:"target_modules"`
-	// RSLoRA scales the update by Alpha/√R instead of Alpha/R (PEFT's use_rslora,
-	// arXiv:2312.03732). Default false.
-	RSLoRA bool `yaml:"rslora"`
+	// Config holds the LoRA settings (see lora.Config).
+	lora.Config `yaml:",inline"`
 }
 
 // TrainConfig holds a recipe's optimisation settings. Defaults are HF TrainingArguments'
@@ -145,9 +135,9 @@ func DefaultRecipe() Recipe {
 }
 
 // DefaultAdapter returns the adapter a recipe gets for an `adapter:` mapping that sets
-// nothing: LoRA, r 8, alpha 8, dropout 0, on q and v.
+// nothing: LoRA with lora.DefaultConfig (r 8, alpha 8, dropout 0, on q and v).
 func DefaultAdapter() AdapterConfig {
-	return AdapterConfig{Type: AdapterLoRA, R: 8, Alpha: 8, TargetModules: []string{"q", "v"}}
+	return AdapterConfig{Type: AdapterLoRA, Config: lora.DefaultConfig()}
 }
 
 // AdapterType is the kind of adapter; the only one is AdapterLoRA.
@@ -282,24 +272,9 @@ func (r *Recipe) Validate() error {
 		if a.Type != AdapterLoRA {
 			bad("adapter.type", "unknown value %q (allowed: lora)", a.Type)
 		}
-		if a.R < 1 {
-			bad("adapter.r", "must be ≥ 1, got %d", a.R)
-		}
-		if !(a.Alpha > 0) || math.IsInf(a.Alpha, 0) {
-			bad("adapter.alpha", "must be > 0, got %g", a.Alpha)
-		}
-		if !(a.Dropout >= 0 && a.Dropout < 1) {
-			bad("adapter.dropout", "must be in [0, 1), got %g", a.Dropout)
-		}
-		if len(a.TargetModules) == 0 {
+		errs = append(errs, prefixed("adapter.", a.Config.Validate())...)
+		if len(a.Targets) == 0 { // lora.Config would take its defaults; a recipe says so explicitly
 			bad("adapter.target_modules", "must name at least one module (%s)", strings.Join(targetModules, ", "))
-		}
-		for i, m := range a.TargetModules {
-			if !slices.Contains(targetModules, m) {
-				bad("adapter.target_modules", "unknown module %q (allowed: %s)", m, strings.Join(targetModules, ", "))
-			} else if slices.Index(a.TargetModules, m) < i {
-				bad("adapter.target_modules", "module %q listed twice", m)
-			}
 		}
 	}
 	errs = append(errs, prefixed("data.", r.Data.Validate())...)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/internal/reftest"
+	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/trainer/optim"
 	"github.com/llmtune/llmtune/transformer"
@@ -33,8 +34,8 @@ func TestLoadRecipeDesign(t *testing.T) {
 		BaseModel: "testdata/models/tiny-en-es",
 		OutputDir: "runs/translate",
 		Seed:      42,
-		Adapter: &AdapterConfig{Type: AdapterLoRA, R: 8, Alpha: 16, Dropout: 0.05,
-			TargetModules: []string{"q", "v"}},
+		Adapter: &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 8, Alpha: 16, Dropout: 0.05,
+			Targets: []string{"q", "v"}}},
 		Data: dataset.Config{Train: "testdata/translate/train.jsonl", Eval: "testdata/translate/valid.jsonl",
 			Format: dataset.FormatSourceTarget, Template: "English: {source}\nSpanish: {target}",
 			MaxSeqLen: 128, Packing: true, ShuffleBuffer: 10000},
@@ -61,8 +62,8 @@ func TestParseRecipeDefaults(t *testing.T) {
 		adapter string
 		want    *AdapterConfig
 	}{
-		{"adapter: {}", &AdapterConfig{Type: AdapterLoRA, R: 8, Alpha: 8, TargetModules: []string{"q", "v"}}},
-		{"adapter:\n  r: 4\n  target_modules: [c_attn]", &AdapterConfig{Type: AdapterLoRA, R: 4, Alpha: 8, TargetModules: []string{"c_attn"}}},
+		{"adapter: {}", &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 8, Alpha: 8, Targets: []string{"q", "v"}}}},
+		{"adapter:\n  r: 4\n  target_modules: [c_attn]", &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 4, Alpha: 8, Targets: []string{"c_attn"}}}},
 		{"adapter: null", nil},
 		{"adapter:", nil},
 	}
@@ -117,7 +118,7 @@ func TestLoadRecipeErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(minimal+"adapter:\n  rank: 8\n"), 0o644))
 	_, err := LoadRecipe(path)
-	assert.EqualError(t, err, path+`:6: unknown key "adapter.rank" (known keys in adapter: type, r, alpha, dropout, target_modules, rslora)`)
+	assert.EqualError(t, err, path+`:6: unknown key "adapter.rank" (known keys in adapter: type, r, alpha, dropout, target_modules, rslora, layers_to_transform)`)
 	_, err = LoadRecipe(filepath.Join(t.TempDir(), "missing.yaml"))
 	assert.ErrorContains(t, err, "load recipe: open ")
 }
@@ -133,7 +134,7 @@ func TestValidate(t *testing.T) {
 	r.Train.BatchSize = 0
 	r.Train.LRScheduler = "step"
 	r.Train.WarmupSteps, r.Train.WarmupRatio = 10, 0.1
-	r.Adapter = &AdapterConfig{Type: AdapterLoRA, R: 0, Alpha: 8, Dropout: 1, TargetModules: []string{"q", "q_proj", "q"}}
+	r.Adapter = &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 0, Alpha: 8, Dropout: 1, Targets: []string{"q", "q_proj", "q"}}}
 	r.Eval.Metrics = []Metric{MetricBLEU}
 	r.Generation.TopP = 0
 	err := r.Validate()

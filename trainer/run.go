@@ -181,9 +181,8 @@ func (t *run) setup() error {
 	}
 	rng := rand.New(rand.NewPCG(r.Seed, r.Seed^0x5eed))
 	if t.adapter == nil && r.Adapter != nil {
-		a := r.Adapter
 		var err error
-		t.adapter, err = lora.Apply(t.model, lora.Config{Rank: a.R, Alpha: a.Alpha, Dropout: a.Dropout, Targets: a.TargetModules, RSLoRA: a.RSLoRA}, rng)
+		t.adapter, err = lora.Apply(t.model, r.Adapter.Config, rng)
 		if err != nil {
 			return err
 		}

@@ -408,3 +408,17 @@ func TestSamplesText(t *testing.T) {
 	assert.Contains(t, progress.String(), `prompt:    "one two three four five six seven eight"`)
 	assert.Contains(t, progress.String(), `reference: "nine ten eleven"`)
 }
+
+// TestRunLayersToTransform: adapter.layers_to_transform reaches the adapter, which then
+// adapts only those blocks.
+func TestRunLayersToTransform(t *testing.T) {
+	r := testRecipe(t, "adapter.layers_to_transform=[1]", "train.max_steps=1", "train.save_steps=0")
+	res, err := Run(context.Background(), r, WithModel(tinyModel(t), reftest.ByteTokenizer{}, nil))
+	require.NoError(t, err)
+	ad, err := lora.Load(tinyModel(t), res.Output)
+	require.NoError(t, err)
+	require.NotEmpty(t, ad.Layers)
+	for _, l := range ad.Layers {
+		assert.Equal(t, 1, l.Proj.Layer, "adapted %s", l.Proj)
+	}
+}
