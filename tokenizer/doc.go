@@ -48,23 +48,11 @@
 // design). js-tiktoken and gpt-3-encoder, which use JavaScript's regex (\s takes U+FEFF and not U+0085), differ
 // from tiktoken on 3 of the golden texts; tiktoken is the reference.
 //
-// # Decision: written here, not imported
+// # Written here, not imported
 //
-// Two Go libraries were the candidates. Measured against the same ids (Go 1.26.8, one core of a shared 2-core Xeon,
-// November 2026):
-//
-//	                              corpus lines wrong   tricky texts wrong   the 1 MiB corpus in one call
-//	sugarme/tokenizer v0.3.0      21 of 10,067         22 of 100            5.7 s, 593 MB peak RSS, ids wrong
-//	nlpodyssey/gotokenizers v0.2  0 of 10,067          0 of 100             quadratic: 256 KiB alone takes 74 s
-//	this package                  0 of 10,067          0 of 100             0.06 s, 40 MB peak RSS
-//
-// Line by line, both run at about 60 k tokens/s. sugarme/tokenizer merges every blank line "\n\n" into one token
-// (628, where GPT-2 gives 198 198 before text), applies equal-rank merges in arbitrary order (" 2000" becomes
-// " 20" "00"), splits wrongly around NBSP and NEL, its pretrained.GPT2 calls log.Fatal, and it was found to drop
-// "<|endoftext|>" when encoding. gotokenizers compiles the pattern case-insensitively ("'Sup" becomes "'S" "up"
-// where tiktoken gives "'" "Sup"), takes 4.3 s for 64 KiB and 19 s for 128 KiB in one call, and has no
-// tokenizer.json loader, no decoder and no special tokens. Neither passes, so the tokenizer is written here: about
-// 1,500 lines with comments, the trainer included, on the standard library (encoding/json reads the files).
+// The two Go BPE libraries gave wrong ids (sugarme/tokenizer) or took quadratic time (nlpodyssey/gotokenizers)
+// on the same golden texts; docs/ARCHITECTURE.md ("Decisions and their measurements") has the study. This package
+// is about 1,500 lines with comments, the trainer included, on the standard library (encoding/json reads the files).
 //
 // Figures for this package (go test ./tokenizer -run '^$' -bench . -cpu 1, with the shared machine otherwise
 // quiet): Encode 6.0 M tokens/s on the 1 MiB corpus (17.5 MB/s) and 4.5 M tokens/s on English prose, 3
