@@ -189,7 +189,7 @@ func TestRecipeYAML(t *testing.T) {
 	}
 }
 
-// TestRecipeData wires a recipe to its data: OpenData and the loader configs.
+// TestRecipeData wires a recipe to its data: dataset.Open and the loader configs.
 func TestRecipeData(t *testing.T) {
 	dir := t.TempDir()
 	train := filepath.Join(dir, "train.jsonl")

@@ -8,7 +8,10 @@
 // ag.AutoGradFunction over the kernels of package transformer/kernels, so a block is
 // about a dozen graph nodes whatever the sequence length.
 //
-// It is not a trainer: it knows nothing of LoRA, optimizers or YAML. LoRA plugs in
+// Decoding is NextLogits over a KVCache: the same block code as training, on plain rows
+// instead of graph nodes (package transformer/generate samples from it).
+//
+// It is not a trainer or a sampler: it knows nothing of LoRA, optimizers or YAML. LoRA plugs in
 // through the Linear interface: the projections of every block are Linear values, each
 // named by a Proj (block and ProjKind), which Model.Linear and Model.SetLinear get and
 // replace.

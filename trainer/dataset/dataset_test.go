@@ -127,7 +127,7 @@ func TestDataErrors(t *testing.T) {
 	}
 }
 
-func TestNewDatasetErrors(t *testing.T) {
+func TestNewErrors(t *testing.T) {
 	dir := t.TempDir()
 	jsonl := filepath.Join(dir, "a.jsonl")
 	require.NoError(t, os.WriteFile(jsonl, []byte(`{"text":"a"}`), 0o644))
