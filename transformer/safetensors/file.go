@@ -65,13 +65,16 @@ type File struct {
 // package documentation for the rules); it reads no tensor data. Every error is an
 // *Error; a missing file matches fs.ErrNotExist.
 func Open(path string) (*File, error) {
+	f, _, err := openFile(path)
+	return f, err
+}
+
+// openFile is Open, also returning the status of the file it opened (OpenDir compares it
+// when it reopens a shard).
+func openFile(path string) (*File, fs.FileInfo, error) {
 	osf, err := os.Open(path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is already in *Error
-		}
-		return nil, &Error{Op: "open", Path: path, Err: err}
+		return nil, nil, &Error{Op: "open", Path: path, Err: pathErr(err)}
 	}
 	st, err := osf.Stat()
 	if err == nil && st.IsDir() {
@@ -79,15 +82,24 @@ func Open(path string) (*File, error) {
 	}
 	if err != nil {
 		osf.Close()
-		return nil, &Error{Op: "open", Path: path, Err: err}
+		return nil, nil, &Error{Op: "open", Path: path, Err: err}
 	}
 	f, err := newFile(path, osf, st.Size())
 	if err != nil {
 		osf.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	f.closer = osf
-	return f, nil
+	return f, st, nil
+}
+
+// pathErr strips the *fs.PathError from an os error, whose path an *Error already names.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // newFile reads and validates the header of the size-byte safetensors file r, calling it

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -71,6 +74,67 @@ func FuzzOpen(f *testing.F) {
 		}
 		if file.dataStart+end != int64(len(data)) {
 			t.Fatalf("tensors end at %d, file is %d bytes", file.dataStart+end, len(data))
+		}
+	})
+}
+
+// FuzzParseIndex feeds arbitrary bytes to the index parser and checks that it never
+// panics, that what it accepts is a non-empty weight map of valid shard file names, and
+// that the index WriteDir would write for that map parses back to the same map.
+func FuzzParseIndex(f *testing.F) {
+	dir := f.TempDir()
+	tensors := []Tensor{
+		{Name: "model.embed_tokens.weight", Shape: []int{4, 2}, Data: make([]float32, 8)},
+		{Name: "é \"q\"\\\n😀\x7f", Shape: []int{2}, Data: make([]float32, 2)},
+		{Name: "lm_head.weight", Shape: []int{4, 2}, Data: make([]float32, 8)},
+	}
+	require.NoError(f, WriteDir(dir, tensors, nil, F32, 32))
+	b, err := os.ReadFile(filepath.Join(dir, IndexFile))
+	require.NoError(f, err)
+	f.Add(b)
+	for _, s := range []string{
+		`{"metadata": {"total_size": 8}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}`,
+		`{"weight_map": {"a": "x.safetensors"}, "other": [1, {"k": null}]}`,
+		`{"weight_map": {"a": "../x.safetensors"}}`,
+		`{"weight_map": {"a": "x.safetensors", "a": "y.safetensors"}}`,
+		`{"weight_map": {}}`,
+		`{"weight_map": {"a": 1}}`,
+		`{"metadata": null, "weight_map": {"a": "x.safetensors"}}`,
+		`{"weight_map": {"\u00e9\ud83d\ude00": "x.safetensors"}} `,
+		`{"weight_map": {"a": "x.safetensors"}}{}`,
+		`[]`, ``, `{`, "\xff",
+	} {
+		f.Add([]byte(s))
+	}
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseIndex(data)
+		if err != nil {
+			if m != nil {
+				t.Fatalf("error %v with a weight map", err)
+			}
+			return
+		}
+		if len(m) == 0 {
+			t.Fatal("accepted an empty weight map")
+		}
+		names := make([]string, 0, len(m))
+		for name, file := range m {
+			if err := checkShardFile(file); err != nil {
+				t.Fatalf("accepted %q: %v", file, err)
+			}
+			if !utf8.ValidString(name) {
+				t.Fatalf("accepted tensor name %q", name)
+			}
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		back, err := parseIndex(buildIndex(names, func(name string) string { return m[name] }, 1, 2))
+		if err != nil {
+			t.Fatalf("rewritten index: %v", err)
+		}
+		if !maps.Equal(m, back) {
+			t.Fatalf("rewritten index reads %v, want %v", back, m)
 		}
 	})
 }
