@@ -11,7 +11,8 @@ import (
 var attentionBenchShapes = []struct{ B, T, C, NH int }{{4, 128, 768, 12}, {1, 512, 768, 12}}
 
 // BenchmarkAttention times AttentionForward and AttentionBackward on GPT-2 shapes, with
-// packing segments, and CachedAttentionForward for one new token after 511 cached ones.
+// packing segments, AttentionForwardGQA and AttentionBackwardGQA on SmolLM2-135M's heads,
+// and CachedAttentionForward for one new token after 511 cached ones.
 func BenchmarkAttention(b *testing.B) {
 	rng := rand.New(rand.NewPCG(31, 32))
 	for _, s := range attentionBenchShapes {
@@ -33,6 +34,23 @@ func BenchmarkAttention(b *testing.B) {
 		b.Run("bwd/"+name, func(b *testing.B) {
 			for b.Loop() {
 				AttentionBackward(dqkv, dout, qkv, att, B, T, C, NH)
+			}
+		})
+	}
+	// SmolLM2-135M's grouped-query attention: 9 query heads on 3 key/value heads of 64.
+	{
+		const B, T, NH, KVH, hs = 4, 128, 9, 3, 64
+		qkv := randSlice(rng, B*T*(NH+2*KVH)*hs, 1)
+		out, att := make([]float32, B*T*NH*hs), make([]float32, B*NH*T*T)
+		dout, dqkv := randSlice(rng, B*T*NH*hs, 1), make([]float32, B*T*(NH+2*KVH)*hs)
+		b.Run("fwd/smollm2_B4_T128", func(b *testing.B) {
+			for b.Loop() {
+				AttentionForwardGQA(out, att, qkv, nil, B, T, NH, KVH, hs)
+			}
+		})
+		b.Run("bwd/smollm2_B4_T128", func(b *testing.B) {
+			for b.Loop() {
+				AttentionBackwardGQA(dqkv, dout, qkv, att, B, T, NH, KVH, hs)
 			}
 		})
 	}
