@@ -1,7 +1,7 @@
 // Package kernels holds the numeric kernels of the decoders: GPT-2's SGEMM, LayerNorm,
 // GELU (tanh), causal multi-head attention and LM head fused with cross-entropy, and
 // what the Llama family (Hugging Face LlamaForCausalLM and Qwen2ForCausalLM) adds:
-// RMSNorm and grouped-query attention.
+// RMSNorm, rotary position embeddings (RoPE) and grouped-query attention.
 //
 // Every kernel works on flat row-major []float32 buffers, outputs first and dims last,
 // in the style of llm.c (layernorm_forward(out, mean, rstd, inp, weight, bias, B, T, C)).
@@ -12,7 +12,8 @@
 //
 // Backward kernels add (+=) their gradients into the gradient buffers they are given,
 // never overwrite them, so a tensor read by several operations sums their gradients;
-// callers zero a buffer before its first use.
+// callers zero a buffer before its first use. RoPEBackward is the exception: it maps
+// the gradient of RoPEForward's output to that of its input in place.
 //
 // The package knows nothing of spago, of autograd or of model checkpoints; the
 // transformer package wraps these kernels as spago autograd functions.
