@@ -2,23 +2,26 @@ package kernels
 
 import "math"
 
-// attentionForwardRef is the plain reference of AttentionForward: causal multi-head self-attention over B sequences of T tokens.
+// attentionForwardGQARef is the plain reference of AttentionForwardGQA (and, with
+// KVH = NH and hs = C/NH, of AttentionForward): causal grouped-query self-attention over
+// B sequences of T tokens, scores and softmax sums in float64, one (sequence, query
+// head, query) after another.
 //
-// qkv (B·T, 3C) holds each token's query, key and value side by side ([q | k | v], the
-// output of GPT-2's c_attn); head h owns columns h·hs … (h+1)·hs−1 of each, hs = C/NH.
-// Query t of a sequence sees keys 0…t of the same sequence, scaled by 1/√hs, and when
-// seg (B·T) is not nil only those keys whose seg value equals its own: packed examples
-// then never attend to each other. out (B·T, C) receives softmax(q·kᵀ/√hs)·v with heads
-// concatenated; att (B, NH, T, T) receives the softmax probabilities (zero where masked),
-// which AttentionBackward needs.
-func attentionForwardRef(out, att, qkv []float32, seg []int, B, T, C, NH int) {
-	hs := C / NH
+// qkv (B·T, (NH+2·KVH)·hs) holds [q (NH·hs) | k (KVH·hs) | v (KVH·hs)] per token; query
+// head h uses key/value head h / (NH/KVH). Query t of a sequence sees keys 0…t of the
+// same sequence, scaled by 1/√hs, and when seg (B·T) is not nil only those keys whose
+// seg value equals its own. out (B·T, NH·hs) receives softmax(q·kᵀ/√hs)·v with heads
+// concatenated; att (B, NH, T, T) receives the softmax probabilities (zero where
+// masked).
+func attentionForwardGQARef(out, att, qkv []float32, seg []int, B, T, NH, KVH, hs int) {
 	scale := 1 / math.Sqrt(float64(hs))
-	C3 := 3 * C
+	C, RS := NH*hs, (NH+2*KVH)*hs
 	for b := 0; b < B; b++ {
 		for h := 0; h < NH; h++ {
+			kv := h / (NH / KVH)
+			ko, vo := C+kv*hs, C+KVH*hs+kv*hs // columns of this head's key and value
 			for t := 0; t < T; t++ {
-				q := qkv[(b*T+t)*C3+h*hs:][:hs]
+				q := qkv[(b*T+t)*RS+h*hs:][:hs]
 				row := att[((b*NH+h)*T+t)*T:][:T]
 				maxv := math.Inf(-1)
 				for t2 := 0; t2 <= t; t2++ {
@@ -26,7 +29,7 @@ func attentionForwardRef(out, att, qkv []float32, seg []int, B, T, C, NH int) {
 						row[t2] = 0
 						continue
 					}
-					k := qkv[(b*T+t2)*C3+C+h*hs:][:hs]
+					k := qkv[(b*T+t2)*RS+ko:][:hs]
 					var dot float64
 					for i := range q {
 						dot += float64(q[i]) * float64(k[i])
@@ -56,7 +59,7 @@ func attentionForwardRef(out, att, qkv []float32, seg []int, B, T, C, NH int) {
 					if p == 0 {
 						continue
 					}
-					v := qkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
+					v := qkv[(b*T+t2)*RS+vo:][:hs]
 					for i := range o {
 						o[i] += p * v[i]
 					}
@@ -66,24 +69,28 @@ func attentionForwardRef(out, att, qkv []float32, seg []int, B, T, C, NH int) {
 	}
 }
 
-// attentionBackwardRef is the plain reference of AttentionBackward: it adds to dqkv (B·T, 3C) the gradient of AttentionForward's output
-// given dout (B·T, C), the forward's qkv and its softmax probabilities att (B, NH, T, T).
-// Masked entries of att are zero, so the mask needs no second look.
-func attentionBackwardRef(dqkv, dout, qkv, att []float32, B, T, C, NH int) {
-	hs := C / NH
+// attentionBackwardGQARef is the plain reference of AttentionBackwardGQA (and, with
+// KVH = NH and hs = C/NH, of AttentionBackward): it adds to dqkv (B·T, (NH+2·KVH)·hs)
+// the gradient of the forward's output given dout (B·T, NH·hs), the forward's qkv and
+// its softmax probabilities att (B, NH, T, T), each query head adding into the key and
+// value columns of the head it shares. Masked entries of att are zero, so the mask
+// needs no second look.
+func attentionBackwardGQARef(dqkv, dout, qkv, att []float32, B, T, NH, KVH, hs int) {
 	scale := float32(1 / math.Sqrt(float64(hs)))
-	C3 := 3 * C
+	C, RS := NH*hs, (NH+2*KVH)*hs
 	datt := make([]float32, T)
 	for b := 0; b < B; b++ {
 		for h := 0; h < NH; h++ {
+			kv := h / (NH / KVH)
+			ko, vo := C+kv*hs, C+KVH*hs+kv*hs
 			for t := 0; t < T; t++ {
 				row := att[((b*NH+h)*T+t)*T:][:T]
 				g := dout[(b*T+t)*C+h*hs:][:hs]
 				// out_t = Σ p_t2 · v_t2 ⇒ dp_t2 = g·v_t2, dv_t2 += p_t2 · g
 				var dot float64 // Σ p·dp, for the softmax backward
 				for t2 := 0; t2 <= t; t2++ {
-					v := qkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
-					dv := dqkv[(b*T+t2)*C3+2*C+h*hs:][:hs]
+					v := qkv[(b*T+t2)*RS+vo:][:hs]
+					dv := dqkv[(b*T+t2)*RS+vo:][:hs]
 					p := row[t2]
 					var d float32
 					for i := range g {
@@ -93,16 +100,16 @@ func attentionBackwardRef(dqkv, dout, qkv, att []float32, B, T, C, NH int) {
 					datt[t2] = d
 					dot += float64(p) * float64(d)
 				}
-				q := qkv[(b*T+t)*C3+h*hs:][:hs]
-				dq := dqkv[(b*T+t)*C3+h*hs:][:hs]
+				q := qkv[(b*T+t)*RS+h*hs:][:hs]
+				dq := dqkv[(b*T+t)*RS+h*hs:][:hs]
 				for t2 := 0; t2 <= t; t2++ {
 					p := row[t2]
 					if p == 0 {
 						continue
 					}
 					ds := p * float32(float64(datt[t2])-dot) * scale // d(score before scaling)
-					k := qkv[(b*T+t2)*C3+C+h*hs:][:hs]
-					dk := dqkv[(b*T+t2)*C3+C+h*hs:][:hs]
+					k := qkv[(b*T+t2)*RS+ko:][:hs]
+					dk := dqkv[(b*T+t2)*RS+ko:][:hs]
 					for i := range q {
 						dq[i] += ds * k[i]
 						dk[i] += ds * q[i]

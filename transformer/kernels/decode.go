@@ -229,17 +229,43 @@ func matVecRef(out, w, x []float32, N, K int) {
 // the sequence's keys and values, it equals AttentionForward on that sequence (without
 // segments).
 //
-// The dot products use the AVX2/FMA GEMV kernels where the CPU has them (see
-// SetPureGo). Work is split over (token, head) pairs when it is large enough to pay for
-// helper goroutines; every output is computed by one goroutine in a fixed order, so the
-// result does not depend on how many run.
+// It is CachedAttentionForwardGQA with KVH = NH, and panics unless NH divides C.
 func CachedAttentionForward(out, qkv, kcache, vcache []float32, T, P, C, NH int) {
-	L := P + T
-	if len(qkv) < T*3*C || len(out) < T*C || len(kcache) < L*C || len(vcache) < L*C || C%NH != 0 {
-		panic("kernels: CachedAttentionForward: buffer too short for its shape")
+	checkHeads("CachedAttentionForward", C, NH)
+	CachedAttentionForwardGQA(out, qkv, kcache, vcache, T, P, NH, NH, C/NH)
+}
+
+// CachedAttentionForwardGQA is causal grouped-query attention of T new tokens against a
+// key/value cache, the attention of incremental decoding for Llama-family models
+// (Hugging Face LlamaAttention with a DynamicCache: the new keys and values are
+// appended to the cache, then the new queries attend over it through repeat_kv).
+//
+// The new tokens sit at positions P … P+T−1 of their sequence. Each row of qkv has
+// stride (NH+2·KVH)·hs, as AttentionForwardGQA reads it; only its first NH·hs floats,
+// the queries (RoPE applied), are read. kcache and vcache (≥ P+T, KVH·hs) hold the keys
+// (RoPE applied) and values of positions 0 … P+T−1, the new tokens' included (the
+// caller copies them in first). NH is a multiple of KVH and query head h uses
+// key/value head h / (NH/KVH). Query t sees keys 0 … P+t, scaled by 1/√hs. out
+// (T, NH·hs) receives softmax(q·kᵀ/√hs)·v with the query heads concatenated. With P = 0
+// and the cache holding the sequence's keys and values, it equals AttentionForwardGQA on
+// that sequence (without segments).
+//
+// The dot products use the AVX2/FMA GEMV kernels where the CPU has them (see
+// SetPureGo). Work is split over (token, query head) pairs when it is large enough to
+// pay for helper goroutines; every output is computed by one goroutine in a fixed order,
+// so the result does not depend on how many run. It panics if the head counts do not
+// fit or a buffer is too short for its shape.
+func CachedAttentionForwardGQA(out, qkv, kcache, vcache []float32, T, P, NH, KVH, hs int) {
+	if KVH <= 0 || NH%KVH != 0 || hs <= 0 || T < 0 || P < 0 {
+		panic("kernels: CachedAttentionForwardGQA: NH must be a positive multiple of KVH and hs positive")
 	}
-	job := &cachedAttention{out: out, qkv: qkv, k: kcache, v: vcache, T: T, P: P, C: C, NH: NH,
-		scale: float32(1 / math.Sqrt(float64(C/NH))), asm: useAsm()}
+	L := P + T
+	C, KC := NH*hs, KVH*hs
+	if len(qkv) < T*(NH+2*KVH)*hs || len(out) < T*C || len(kcache) < L*KC || len(vcache) < L*KC {
+		panic("kernels: CachedAttentionForwardGQA: buffer too short for its shape")
+	}
+	job := &cachedAttention{out: out, qkv: qkv, k: kcache, v: vcache, T: T, P: P, NH: NH, KVH: KVH, hs: hs,
+		scale: float32(1 / math.Sqrt(float64(hs))), asm: useAsm()}
 	n := T * NH
 	// Each (t, h) pair reads P+t+1 keys and values of hs floats: 4·hs·(P+t+1) flops.
 	if 4*C*T*(P+T) < gemvMinFlops || n == 1 {
@@ -255,32 +281,34 @@ func CachedAttentionForward(out, qkv, kcache, vcache []float32, T, P, C, NH int)
 }
 
 type cachedAttention struct {
-	out, qkv, k, v []float32
-	T, P, C, NH    int
-	scale          float32
-	asm            bool // the AVX2/FMA kernels, chosen once for the whole call
+	out, qkv, k, v    []float32
+	T, P, NH, KVH, hs int
+	scale             float32
+	asm               bool // the AVX2/FMA kernels, chosen once for the whole call
 }
 
 func (a *cachedAttention) runItem(i int) {
 	a.pair(i, make([]float32, a.P+a.T))
 }
 
-// pair computes item i: token t = i / NH, head h = i % NH, using scores (≥ P+T) as
-// scratch.
+// pair computes item i: token t = i / NH, query head h = i % NH, using scores (≥ P+T)
+// as scratch.
 func (a *cachedAttention) pair(i int, scores []float32) {
 	t, h := i/a.NH, i%a.NH
-	C, hs := a.C, a.C/a.NH
-	n := a.P + t + 1 // keys this query sees
-	q := a.qkv[t*3*C+h*hs:][:hs]
+	hs := a.hs
+	kv := h / (a.NH / a.KVH)
+	C, KC := a.NH*hs, a.KVH*hs // widths of out's rows and the cache's
+	n := a.P + t + 1           // keys this query sees
+	q := a.qkv[t*(a.NH+2*a.KVH)*hs+h*hs:][:hs]
 	s := scores[:n]
 	o := a.out[t*C+h*hs:][:hs]
-	k, v := a.k[h*hs:n*C], a.v[h*hs:n*C] // row t2 of this head at t2·C
+	k, v := a.k[kv*hs:n*KC], a.v[kv*hs:n*KC] // row t2 of this head at t2·KC
 	asm := a.asm && hs%8 == 0
-	if asm { // s = K·q, a MatVec over the head's keys, C floats apart
-		matVecAVX(&s[0], n, &k[0], C, &q[0], hs)
+	if asm { // s = K·q, a MatVec over the head's keys, KC floats apart
+		matVecAVX(&s[0], n, &k[0], KC, &q[0], hs)
 	} else {
 		for t2 := range s {
-			s[t2] = dot(q, k[t2*C:])
+			s[t2] = dot(q, k[t2*KC:])
 		}
 	}
 	maxv := float32(math.Inf(-1))
@@ -299,12 +327,12 @@ func (a *cachedAttention) pair(i int, scores []float32) {
 		s[t2] *= inv
 	}
 	clear(o)
-	if asm { // o = sᵀ·V, a VecMat over the head's values, C floats apart
-		vecMatAVX(&o[0], hs, &s[0], n, &v[0], C)
+	if asm { // o = sᵀ·V, a VecMat over the head's values, KC floats apart
+		vecMatAVX(&o[0], hs, &s[0], n, &v[0], KC)
 		return
 	}
 	for t2, p := range s {
-		axpy(o, p, v[t2*C:])
+		axpy(o, p, v[t2*KC:])
 	}
 }
 
@@ -333,19 +361,21 @@ func axpy(y []float32, alpha float32, x []float32) {
 	}
 }
 
-// cachedAttentionRef is the plain reference of CachedAttentionForward: float64 scores
-// and sums, one (token, head) pair after another.
-func cachedAttentionRef(out, qkv, kcache, vcache []float32, T, P, C, NH int) {
-	hs := C / NH
+// cachedAttentionGQARef is the plain reference of CachedAttentionForwardGQA (and, with
+// KVH = NH, of CachedAttentionForward): float64 scores and sums, one (token, query
+// head) pair after another.
+func cachedAttentionGQARef(out, qkv, kcache, vcache []float32, T, P, NH, KVH, hs int) {
 	scale := 1 / math.Sqrt(float64(hs))
+	C, KC, RS := NH*hs, KVH*hs, (NH+2*KVH)*hs
 	scores := make([]float64, P+T)
 	for t := 0; t < T; t++ {
 		for h := 0; h < NH; h++ {
-			q := qkv[t*3*C+h*hs:][:hs]
+			kv := h / (NH / KVH)
+			q := qkv[t*RS+h*hs:][:hs]
 			n := P + t + 1
 			maxv := math.Inf(-1)
 			for t2 := 0; t2 < n; t2++ {
-				k := kcache[t2*C+h*hs:][:hs]
+				k := kcache[t2*KC+kv*hs:][:hs]
 				var d float64
 				for i := range q {
 					d += float64(q[i]) * float64(k[i])
@@ -362,7 +392,7 @@ func cachedAttentionRef(out, qkv, kcache, vcache []float32, T, P, C, NH int) {
 			for i := range o {
 				var acc float64
 				for t2 := 0; t2 < n; t2++ {
-					acc += scores[t2] / sum * float64(vcache[t2*C+h*hs+i])
+					acc += scores[t2] / sum * float64(vcache[t2*KC+kv*hs+i])
 				}
 				o[i] = float32(acc)
 			}

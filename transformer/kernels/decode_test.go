@@ -124,7 +124,7 @@ func testCachedAttentionMatchesFull(t *testing.T) {
 		newQKV := qkv[P*3*C:]
 		got, ref := make([]float32, T*C), make([]float32, T*C)
 		CachedAttentionForward(got, newQKV, kc, vc, T, P, C, NH)
-		cachedAttentionRef(ref, newQKV, kc, vc, T, P, C, NH)
+		cachedAttentionGQARef(ref, newQKV, kc, vc, T, P, NH, NH, C/NH)
 		numtest.AssertClose(t, "cached vs full "+name, got, full[P*C:], 5e-6)
 		numtest.AssertClose(t, "reference vs full "+name, ref, full[P*C:], 5e-6)
 	}

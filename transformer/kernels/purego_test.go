@@ -19,6 +19,8 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 	x, w, bias := decodeRand(rng, K), decodeRand(rng, K*N), decodeRand(rng, N)
 	const T, P, C, NH = 2, 5, 32, 2 // hs = 16: the attention's assembly path applies
 	qkv, kc, vc := decodeRand(rng, T*3*C), decodeRand(rng, (P+T)*C), decodeRand(rng, (P+T)*C)
+	// The same with grouped-query heads: 2 query heads of 16 on one key/value head.
+	gqkv, gkc, gvc := decodeRand(rng, T*2*C), decodeRand(rng, (P+T)*C/2), decodeRand(rng, (P+T)*C/2)
 	gemm := gemmCase{M: 9, N: 37, K: 45, alpha: 1, beta: 0}
 	ga, lda, gb, ldb, gc, ldc := gemm.operands(rng)
 
@@ -60,7 +62,7 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 			},
 			path: func(asm bool) []float32 {
 				out := make([]float32, T*C)
-				a := &cachedAttention{out: out, qkv: qkv, k: kc, v: vc, T: T, P: P, C: C, NH: NH, scale: 0.25, asm: asm}
+				a := &cachedAttention{out: out, qkv: qkv, k: kc, v: vc, T: T, P: P, NH: NH, KVH: NH, hs: C / NH, scale: 0.25, asm: asm}
 				for i := range T * NH {
 					a.pair(i, make([]float32, P+T))
 				}
@@ -68,7 +70,29 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 			},
 			ref: func() []float32 {
 				out := make([]float32, T*C)
-				cachedAttentionRef(out, qkv, kc, vc, T, P, C, NH)
+				cachedAttentionGQARef(out, qkv, kc, vc, T, P, NH, NH, C/NH)
+				return out
+			},
+			tol: 1e-6,
+		},
+		{
+			name: "CachedAttentionForwardGQA",
+			run: func() []float32 {
+				out := make([]float32, T*C)
+				CachedAttentionForwardGQA(out, gqkv, gkc, gvc, T, P, 2, 1, C/2)
+				return out
+			},
+			path: func(asm bool) []float32 {
+				out := make([]float32, T*C)
+				a := &cachedAttention{out: out, qkv: gqkv, k: gkc, v: gvc, T: T, P: P, NH: 2, KVH: 1, hs: C / 2, scale: 0.25, asm: asm}
+				for i := range T * 2 {
+					a.pair(i, make([]float32, P+T))
+				}
+				return out
+			},
+			ref: func() []float32 {
+				out := make([]float32, T*C)
+				cachedAttentionGQARef(out, gqkv, gkc, gvc, T, P, 2, 1, C/2)
 				return out
 			},
 			tol: 1e-6,

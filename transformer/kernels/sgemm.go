@@ -38,7 +38,7 @@ var pureGo atomic.Bool
 // SetPureGo makes every kernel with an assembly path run its pure-Go path instead (on)
 // or, where the CPU has AVX2 and FMA, the assembly (off, the default), package-wide, and
 // returns the previous setting. The kernels it switches are Sgemm's micro-kernel (and so
-// everything built on Sgemm), VecMat, MatVec, CachedAttentionForward, and the softmax
+// everything built on Sgemm), VecMat, MatVec, CachedAttentionForward(GQA), and the softmax
 // row helpers of LMHeadCrossEntropy. It exists for tests and benchmarks, which exercise
 // both paths on one machine; it is safe to call concurrently with the kernels, and a
 // call of Sgemm, VecMat, MatVec or CachedAttentionForward already running finishes on
