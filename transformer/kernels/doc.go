@@ -1,7 +1,8 @@
 // Package kernels holds the numeric kernels of the decoders: GPT-2's SGEMM, LayerNorm,
 // GELU (tanh), causal multi-head attention and LM head fused with cross-entropy, and
 // what the Llama family (Hugging Face LlamaForCausalLM and Qwen2ForCausalLM) adds:
-// RMSNorm, rotary position embeddings (RoPE) and grouped-query attention.
+// RMSNorm, rotary position embeddings (RoPE), the SwiGLU gate of the MLP and
+// grouped-query attention.
 //
 // Every kernel works on flat row-major []float32 buffers, outputs first and dims last,
 // in the style of llm.c (layernorm_forward(out, mean, rstd, inp, weight, bias, B, T, C)).
