@@ -91,7 +91,7 @@ func TestGoldenFrozen(t *testing.T) {
 	m, err := Load(filepath.Join(refDir, "tiny-f32"))
 	require.NoError(t, err)
 	m.SetTrainable(false)
-	ln := m.Blocks[0].LN2
+	ln := m.Blocks[0].LN2.(*LayerNorm)
 	ln.Weight.SetRequiresGrad(true)
 	loss, err := m.Loss(Batch(g.Batch(t)))
 	require.NoError(t, err)

@@ -20,9 +20,9 @@ var ErrContextLength = errors.New("transformer: sequence longer than the context
 // concurrent use; separate caches may feed one model from several goroutines as long as
 // its weights do not change.
 type KVCache struct {
-	k, v   [][]float32 // per block, (Cap, C): row t is position t's key (value), heads side by side
+	k, v   [][]float32 // per block, (Cap, KVDim): row t is position t's key (value), heads side by side
 	layers int
-	C      int
+	kvDim  int // KVH·hs: C for GPT-2; less with grouped-query attention
 	n      int // positions filled
 	cap    int
 	s      scratch
@@ -30,8 +30,9 @@ type KVCache struct {
 }
 
 // NewKVCache returns an empty cache for a model of configuration cfg with room for
-// capacity positions (prompt and generated tokens together). Its 2·NumLayers·capacity·C
-// floats are allocated at once. It is an error if capacity is not in [1, n_positions].
+// capacity positions (prompt and generated tokens together). Its 2·NumLayers·capacity·KVDim
+// floats are allocated at once: with grouped-query attention only the key/value heads are
+// kept. It is an error if capacity is not in [1, n_positions].
 func NewKVCache(cfg Config, capacity int) (*KVCache, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kv cache: %w", err)
@@ -42,8 +43,8 @@ func NewKVCache(cfg Config, capacity int) (*KVCache, error) {
 	if capacity > cfg.MaxPositions {
 		return nil, fmt.Errorf("kv cache: capacity %d exceeds n_positions %d: %w", capacity, cfg.MaxPositions, ErrContextLength)
 	}
-	C := cfg.EmbedDim
-	c := &KVCache{layers: cfg.NumLayers, C: C, cap: capacity}
+	C := cfg.KVDim()
+	c := &KVCache{layers: cfg.NumLayers, kvDim: C, cap: capacity}
 	buf := make([]float32, 2*cfg.NumLayers*capacity*C)
 	for l := range cfg.NumLayers {
 		kv := buf[2*l*capacity*C:]
@@ -64,8 +65,9 @@ func (c *KVCache) Reset() { c.n = 0 }
 
 // scratch is the working memory of NextLogits, grown on demand and reused.
 type scratch struct {
-	x, h, y, logits, mean, rstd []float32
-	proj                        [numProjKinds][]float32 // each kind's output
+	x, h, y, act, qkv, logits, mean, rstd []float32
+	pos                                   []int
+	proj                                  [numProjKinds][]float32 // each kind's output
 }
 
 // grow returns (*b)[:n], reallocating *b when it is too short.
@@ -94,9 +96,9 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 	switch {
 	case len(ids) == 0:
 		return nil, errors.New("next logits: no ids")
-	case cache.layers != cfg.NumLayers || cache.C != cfg.EmbedDim:
+	case cache.layers != cfg.NumLayers || cache.kvDim != cfg.KVDim():
 		return nil, fmt.Errorf("next logits: kv cache is for %d layers of width %d, model has %d of %d",
-			cache.layers, cache.C, cfg.NumLayers, cfg.EmbedDim)
+			cache.layers, cache.kvDim, cfg.NumLayers, cfg.KVDim())
 	case cache.n+len(ids) > cache.cap:
 		return nil, fmt.Errorf("next logits: kv cache holds %d of %d positions, %d more do not fit: %w",
 			cache.n, cache.cap, len(ids), ErrContextLength)
@@ -109,25 +111,42 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 	T, P, C, V := len(ids), cache.n, cfg.EmbedDim, cfg.VocabSize
 	s := &cache.s
 	x := grow(&s.x, T*C) // (T, C), the residual stream
-	wte, wpe := Floats(m.WTE), Floats(m.WPE)
-	for t, id := range ids {
-		kernels.Add(x[t*C:(t+1)*C], wte[id*C:(id+1)*C], wpe[(P+t)*C:(P+t+1)*C], C)
+	wte := Floats(m.WTE)
+	cache.pass = decodePass{c: cache, m: m, T: T, P: P, C: C}
+	if cfg.IsLlama() {
+		for t, id := range ids {
+			copy(x[t*C:(t+1)*C], wte[id*C:(id+1)*C])
+		}
+		for l, blk := range m.Blocks {
+			x = llamaBlockForward(&cache.pass, l, blk, x)
+		}
+	} else {
+		wpe := Floats(m.WPE)
+		for t, id := range ids {
+			kernels.Add(x[t*C:(t+1)*C], wte[id*C:(id+1)*C], wpe[(P+t)*C:(P+t+1)*C], C)
+		}
+		for l, blk := range m.Blocks {
+			x = blockForward(&cache.pass, l, blk, x)
+		}
 	}
-	cache.pass = decodePass{c: cache, T: T, P: P, C: C}
-	for l, blk := range m.Blocks {
-		x = blockForward(&cache.pass, l, blk, x)
-	}
-	h := s.layerNorm(m.LNF, x[(T-1)*C:], 1, C) // the last position only
+	h := s.norm(m.LNF, x[(T-1)*C:], 1, C) // the last position only
 	logits := grow(&s.logits, V)
 	kernels.MatVec(logits, Floats(m.lmHead()), h, V, C)
 	cache.n += T
 	return logits, nil
 }
 
-// layerNorm applies ln to the N rows of x (N, C) into the scratch buffer h.
-func (s *scratch) layerNorm(ln *LayerNorm, x []float32, N, C int) []float32 {
+// norm applies n to the N rows of x (N, C) into the scratch buffer h.
+func (s *scratch) norm(n Norm, x []float32, N, C int) []float32 {
 	h := grow(&s.h, N*C)
-	kernels.LayerNormForward(h, grow(&s.mean, N), grow(&s.rstd, N), x, Floats(ln.Weight), Floats(ln.Bias), N, C, ln.Eps)
+	switch n := n.(type) {
+	case *LayerNorm:
+		kernels.LayerNormForward(h, grow(&s.mean, N), grow(&s.rstd, N), x, Floats(n.Weight), Floats(n.Bias), N, C, n.Eps)
+	case *RMSNorm:
+		kernels.RMSNormForward(h, grow(&s.rstd, N), x, Floats(n.Weight), N, C, n.Eps)
+	default:
+		panic(fmt.Sprintf("transformer: no decode path for norm %T", n))
+	}
 	return h
 }
 
@@ -136,30 +155,39 @@ func (s *scratch) layerNorm(ln *LayerNorm, x []float32, N, C int) []float32 {
 // keeps no graph, and the residual stream and GELU are updated in place.
 type decodePass struct {
 	c       *KVCache
+	m       *Model
 	T, P, C int
 }
 
-func (d *decodePass) layerNorm(ln *LayerNorm, x []float32) []float32 {
-	return d.c.s.layerNorm(ln, x, d.T, d.C)
+func (d *decodePass) norm(n Norm, x []float32) []float32 {
+	return d.c.s.norm(n, x, d.T, d.C)
 }
 
-// project computes a plain Conv1D into the scratch buffer of its kind; any other Linear
-// (a LoRA layer) runs its Forward, and the result is that node's value.
+// project computes a plain Conv1D or Dense into the scratch buffer of its kind; any other
+// Linear (a LoRA layer) runs its Forward, and the result is that node's value.
 func (d *decodePass) project(blk *Block, k ProjKind, x []float32) []float32 {
 	l := *blk.slot(k)
-	c, ok := l.(*Conv1D)
-	if !ok {
-		return Floats(l.Forward(fromData(x, d.T, l.InDim())))
+	switch p := l.(type) {
+	case *Conv1D:
+		y := grow(&d.c.s.proj[k], d.T*p.OutDim())
+		conv1DForward(y, x, Floats(p.Weight), Floats(p.Bias), d.T, p.InDim(), p.OutDim())
+		return y
+	case *Dense:
+		y := grow(&d.c.s.proj[k], d.T*p.OutDim())
+		var b []float32
+		if p.Bias != nil {
+			b = Floats(p.Bias)
+		}
+		denseForward(y, x, Floats(p.Weight), b, d.T, p.InDim(), p.OutDim())
+		return y
 	}
-	y := grow(&d.c.s.proj[k], d.T*c.OutDim())
-	conv1DForward(y, x, Floats(c.Weight), Floats(c.Bias), d.T, c.InDim(), c.OutDim())
-	return y
+	return Floats(l.Forward(fromData(x, d.T, l.InDim())))
 }
 
 // attention appends the new keys and values of block layer to the cache, then attends
 // from the new queries to every cached position up to each one's own.
 func (d *decodePass) attention(layer int, a *Attention, qkv []float32) []float32 {
-	T, P, C := d.T, d.P, d.C
+	T, P, C := d.T, d.P, d.C // GPT-2: the cache's rows are C wide
 	k, v := d.c.k[layer], d.c.v[layer]
 	for t := range T {
 		copy(k[(P+t)*C:(P+t+1)*C], qkv[t*3*C+C:t*3*C+2*C])
@@ -178,4 +206,41 @@ func (d *decodePass) gelu(x []float32) []float32 {
 func (d *decodePass) residual(x, y []float32) []float32 {
 	kernels.AddTo(x, y, len(x))
 	return x
+}
+
+// ropeAttention rotates the new queries and keys by their positions P … P+T−1, appends
+// the keys and values of block layer to the cache, then attends from the new queries to
+// every cached position up to each one's own, query head h with key/value head
+// h/(NH/KVH).
+func (d *decodePass) ropeAttention(layer int, a *Attention, q, k, v []float32) []float32 {
+	T, P := d.T, d.P
+	cfg := d.m.Config
+	hs, NH, KVH := cfg.HeadDim(), a.NumHeads, a.NumKVHeads
+	qd, kd := NH*hs, KVH*hs
+	pos := d.c.s.pos[:0]
+	for t := range T {
+		pos = append(pos, P+t)
+	}
+	d.c.s.pos = pos
+	kernels.RoPEForward(q, pos, d.m.invFreq, T, NH, hs)
+	kernels.RoPEForward(k, pos, d.m.invFreq, T, KVH, hs)
+	kc, vc := d.c.k[layer], d.c.v[layer]
+	copy(kc[P*kd:(P+T)*kd], k)
+	copy(vc[P*kd:(P+T)*kd], v)
+	w := qd + 2*kd
+	qkv := grow(&d.c.s.qkv, T*w)
+	for t := range T {
+		copy(qkv[t*w:], q[t*qd:(t+1)*qd])
+		copy(qkv[t*w+qd:], k[t*kd:(t+1)*kd])
+		copy(qkv[t*w+qd+kd:], v[t*kd:(t+1)*kd])
+	}
+	y := grow(&d.c.s.y, T*qd)
+	kernels.CachedAttentionForwardGQA(y, qkv, kc, vc, T, P, NH, KVH, hs)
+	return y
+}
+
+func (d *decodePass) swiglu(gate, up []float32) []float32 {
+	y := grow(&d.c.s.act, len(gate))
+	kernels.SwiGLUForward(y, gate, up, len(gate))
+	return y
 }

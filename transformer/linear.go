@@ -6,8 +6,9 @@ import (
 )
 
 // Linear is the seam LoRA plugs into: a projection applied to every row of its input,
-// (N, InDim()) → (N, OutDim()). Every projection of a Block is a Linear; Conv1D is the
-// plain one, and package lora wraps a Conv1D in a Linear of its own.
+// (N, InDim()) → (N, OutDim()). Every projection of a Block is a Linear; Conv1D (GPT-2)
+// and Dense (the Llama family) are the plain ones, and package lora wraps them in a Linear
+// of its own.
 type Linear interface {
 	// Forward returns the graph node of the projection of x (N, InDim()).
 	Forward(x mat.Tensor) mat.Tensor
@@ -21,19 +22,23 @@ type Wrapper interface {
 	Base() Linear
 }
 
+// Base unwraps l through any Wrapper layers down to the plain projection at its core (a
+// *Conv1D or a *Dense), or returns l itself if it wraps nothing.
+func Base(l Linear) Linear {
+	for {
+		w, ok := l.(Wrapper)
+		if !ok {
+			return l
+		}
+		l = w.Base()
+	}
+}
+
 // BaseConv1D unwraps l through any Wrapper layers down to the Conv1D at its core, or
 // returns nil if there is none.
 func BaseConv1D(l Linear) *Conv1D {
-	for {
-		switch v := l.(type) {
-		case *Conv1D:
-			return v
-		case Wrapper:
-			l = v.Base()
-		default:
-			return nil
-		}
-	}
+	c, _ := Base(l).(*Conv1D)
+	return c
 }
 
 // Conv1D is GPT-2's projection: y = x·W + b with W stored (in, out), the transpose of

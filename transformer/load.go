@@ -14,23 +14,38 @@ import (
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
-// Checkpoint file names inside a Hugging Face model directory.
+// Checkpoint file names inside a Hugging Face model directory: the configuration, and the
+// weights in one file (a sharded checkpoint has safetensors.IndexFile and its shards
+// instead).
 const (
 	ConfigFile  = "config.json"
-	WeightsFile = "model.safetensors"
+	WeightsFile = safetensors.ModelFile
 )
 
-// hfPrefix is the prefix GPT2LMHeadModel.save_pretrained puts on every base-model key.
-const hfPrefix = "transformer."
+// maxShardBytes is the size above which Save shards the weights; a variable so that
+// tests can shard a tiny model.
+var maxShardBytes = safetensors.DefaultMaxShardBytes
 
-// buffers matches the non-parameter tensors some GPT-2 checkpoints carry (the causal
-// mask and its fill value), which Load ignores.
-var buffers = regexp.MustCompile(`^h\.\d+\.attn\.(bias|masked_bias)$`)
+// keyPrefix returns the prefix save_pretrained puts on every base-model key of c's
+// family: GPT2LMHeadModel's "transformer.", the Llama family's "model.". lm_head.weight
+// has none.
+func (c Config) keyPrefix() string {
+	if c.IsLlama() {
+		return "model."
+	}
+	return "transformer."
+}
 
-// Load reads a Hugging Face GPT-2 checkpoint directory: config.json and model.safetensors
-// (F32, F16 or BF16, converted to float32). Keys may carry the "transformer." prefix or
-// not; the h.{i}.attn.bias and attn.masked_bias buffers are ignored; lm_head.weight is
-// optional and ignored when the LM head is tied to wte (the default), as Hugging Face
+// buffers matches the non-parameter tensors some checkpoints carry, which Load ignores:
+// GPT-2's causal mask and its fill value, older Llama checkpoints' RoPE table.
+var buffers = regexp.MustCompile(`^(h\.\d+\.attn\.(bias|masked_bias)|layers\.\d+\.self_attn\.rotary_emb\.inv_freq)$`)
+
+// Load reads a Hugging Face checkpoint directory of a supported family (see ParseConfig):
+// config.json and model.safetensors, or the shards that model.safetensors.index.json
+// names (F32, F16 or BF16, converted to float32). Keys may carry the family's prefix
+// ("transformer.", "model.") or not; GPT-2's h.{i}.attn.bias and attn.masked_bias buffers
+// and older Llama checkpoints' rotary_emb.inv_freq are ignored; lm_head.weight is
+// optional and ignored when the LM head is tied to the token embedding, as Hugging Face
 // does. A missing, unexpected, duplicated or mis-shaped tensor, or a truncated or corrupt
 // file, is an error naming the file and the tensor. Tensors are streamed from the file
 // into the model's parameters, so loading holds the float32 model once plus a small buffer.
@@ -44,28 +59,33 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, WeightsFile)
-	if err := m.readWeights(path); err != nil {
+	if err := m.readWeights(dir); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	return m, nil
 }
 
-// hfShape is the shape a parameter has in a Hugging Face checkpoint: biases and
-// LayerNorm parameters are 1-D.
+// hfShape is the shape a parameter has in a Hugging Face checkpoint: biases and norm
+// weights, (n, 1) here, are 1-D.
 func (p NamedParam) hfShape() []int {
-	if strings.HasSuffix(p.Name, ".bias") || strings.Contains(p.Name, "ln_") {
-		return []int{p.Param.Size()}
+	if s := p.Param.Shape(); len(s) == 2 && s[1] == 1 {
+		return []int{s[0]}
 	}
 	return p.Param.Shape()
 }
 
-func (m *Model) readWeights(path string) error {
-	f, err := safetensors.Open(path)
+// readWeights streams the tensors of the checkpoint in dir (model.safetensors, or the
+// shards of model.safetensors.index.json) into m's parameters.
+func (m *Model) readWeights(dir string) error {
+	f, err := safetensors.OpenDir(dir)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	path := dir
+	if files := f.Files(); len(files) == 1 {
+		path = files[0]
+	}
 
 	want := map[string]NamedParam{}
 	for _, p := range m.Params() {
@@ -77,7 +97,7 @@ func (m *Model) readWeights(path string) error {
 		errs = append(errs, fmt.Errorf("%s: tensor %s: %s", path, key, fmt.Sprintf(format, args...)))
 	}
 	for _, t := range f.Tensors() {
-		name := strings.TrimPrefix(t.Name, hfPrefix)
+		name := strings.TrimPrefix(t.Name, m.Config.keyPrefix())
 		if prev, dup := seen[name]; dup {
 			bad(t.Name, "duplicates %s", prev)
 			continue
@@ -95,7 +115,7 @@ func (m *Model) readWeights(path string) error {
 		}
 		p, ok := want[name]
 		if !ok {
-			bad(t.Name, "unexpected (not a GPT-2 parameter of this config)")
+			bad(t.Name, "unexpected (not a %s parameter of this config)", m.Config.Family())
 			continue
 		}
 		if shape := p.hfShape(); !slices.Equal(t.Shape, shape) {
@@ -128,6 +148,9 @@ func (m *Model) Save(dir string) error { return m.SaveAs(dir, safetensors.F32) }
 
 // SaveAs is Save with the tensors stored as dtype: F32, or F16 or BF16 (half the size,
 // each value rounded to nearest even), as save_pretrained writes a model in that dtype.
+// Above safetensors.DefaultMaxShardBytes (HF's "5GB") the weights are sharded as
+// save_pretrained shards them (model-0000i-of-0000n.safetensors and
+// model.safetensors.index.json).
 func (m *Model) SaveAs(dir string, dtype safetensors.DType) error {
 	if !dtype.IsWritable() {
 		return fmt.Errorf("save model %s: dtype %s: want F32, F16 or BF16", dir, dtype)
@@ -137,13 +160,13 @@ func (m *Model) SaveAs(dir string, dtype safetensors.DType) error {
 	}
 	var ts []safetensors.Tensor
 	for _, p := range m.Params() {
-		key := hfPrefix + p.Name
+		key := m.Config.keyPrefix() + p.Name
 		if p.Name == "lm_head.weight" {
 			key = p.Name
 		}
 		ts = append(ts, safetensors.Tensor{Name: key, Shape: p.hfShape(), Data: Floats(p.Param)})
 	}
-	if err := safetensors.Write(filepath.Join(dir, WeightsFile), ts, map[string]string{"format": "pt"}, dtype); err != nil {
+	if err := safetensors.WriteDir(dir, ts, map[string]string{"format": "pt"}, dtype, maxShardBytes); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
 	cfg, err := json.MarshalIndent(m.Config, "", "  ")

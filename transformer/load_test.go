@@ -48,7 +48,7 @@ func TestNewInit(t *testing.T) {
 	assert.InDelta(t, 0.02, std(Floats(m.WTE)), 0.001)
 	assert.InDelta(t, 0.02, std(Floats(BaseConv1D(m.Blocks[0].MLP.CFc).Weight)), 0.001)
 	assert.InDelta(t, 0.02/4, std(Floats(BaseConv1D(m.Blocks[0].Attn.CProj).Weight)), 0.0005) // 0.02/√(2·8)
-	assert.Equal(t, float32(1), Floats(m.LNF.Weight)[3])
+	assert.Equal(t, float32(1), Floats(m.LNF.(*LayerNorm).Weight)[3])
 	assert.Equal(t, float32(0), Floats(BaseConv1D(m.Blocks[1].Attn.CAttn).Bias)[5])
 	_, err = New(Config{}, rand.New(rand.NewPCG(1, 2)))
 	assert.ErrorContains(t, err, "n_layer = 0")
@@ -276,9 +276,11 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 100, c.Inner())
 	assert.True(t, c.UntiedLMHead)
-	_, err = ParseConfig([]byte(`{"model_type": "llama", "scale_attn_by_inverse_layer_idx": true, "n_head": 0}`))
+	_, err = ParseConfig([]byte(`{"scale_attn_by_inverse_layer_idx": true, "n_head": 0}`))
 	require.Error(t, err)
-	for _, w := range []string{`model_type "llama"`, "scale_attn_by_inverse_layer_idx", "n_head = 0"} {
+	for _, w := range []string{"scale_attn_by_inverse_layer_idx", "n_head = 0"} {
 		assert.Contains(t, err.Error(), w)
 	}
+	_, err = ParseConfig([]byte(`{"model_type": "mistral"}`))
+	assert.ErrorContains(t, err, `model_type "mistral" is not supported`)
 }

@@ -16,42 +16,51 @@ import (
 // default ignore_index).
 const IgnoreIndex = -100
 
-// Model is a GPT-2 language model (Hugging Face GPT2LMHeadModel): token and position
-// embeddings, NumLayers pre-LayerNorm blocks, a final LayerNorm and an LM head tied to
-// the token embedding. There is no dropout in the base model.
+// Model is a decoder-only language model of one of the supported families (Config.Arch):
+// a token embedding (plus GPT-2's position embedding), NumLayers pre-norm blocks, a final
+// norm and an LM head, tied to the token embedding unless Config.UntiedLMHead. GPT-2's
+// blocks are in this file; the Llama family's in llama.go. There is no dropout in the
+// base model.
 type Model struct {
 	nn.Module
 	Config Config
-	WTE    *nn.Param // (V, C) token embedding, also the LM head when tied
-	WPE    *nn.Param // (P, C) position embedding
+	WTE    *nn.Param // (V, C) token embedding (wte, embed_tokens), also the LM head when tied
+	WPE    *nn.Param // (P, C) GPT-2's position embedding; nil for the Llama family (RoPE)
 	Blocks []*Block
-	LNF    *LayerNorm
+	LNF    Norm      // the final norm (ln_f, norm)
 	LMHead *nn.Param // (V, C) when Config.UntiedLMHead, else nil
+
+	invFreq []float32 // (HeadDim/2) RoPE's inverse frequencies, for the Llama family
 }
 
-// Block is one transformer block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)).
+// Block is one transformer block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)), with the
+// norms and projections of the model's family; the fields of the other family are nil.
 type Block struct {
 	nn.Module
-	LN1  *LayerNorm
+	LN1  Norm // ln_1 (LayerNorm), input_layernorm (RMSNorm)
 	Attn *Attention
-	LN2  *LayerNorm
+	LN2  Norm // ln_2 (LayerNorm), post_attention_layernorm (RMSNorm)
 	MLP  *MLP
 }
 
-// Attention is causal multi-head self-attention. CAttn (C → 3C) yields [q | k | v] with
-// the heads as contiguous column blocks; CProj (C → C) mixes the concatenated heads.
+// Attention is causal multi-head self-attention. GPT-2: CAttn (C → 3C) yields [q | k | v]
+// with the heads as contiguous column blocks; CProj (C → C) mixes the concatenated heads.
+// Llama family: Q (C → NH·hs), K and V (C → KVH·hs) and O (NH·hs → C), with grouped-query
+// attention when NumKVHeads < NumHeads.
 type Attention struct {
 	nn.Module
-	CAttn    Linear
-	CProj    Linear
-	NumHeads int
+	CAttn, CProj Linear // GPT-2
+	Q, K, V, O   Linear // Llama family
+	NumHeads     int
+	NumKVHeads   int
 }
 
-// MLP is c_proj(gelu_tanh(c_fc(x))), C → Inner → C.
+// MLP is GPT-2's c_proj(gelu_tanh(c_fc(x))), C → Inner → C, or the Llama family's
+// down(silu(gate(x)) · up(x)).
 type MLP struct {
 	nn.Module
-	CFc   Linear
-	CProj Linear
+	CFc, CProj     Linear // GPT-2
+	Gate, Up, Down Linear // Llama family
 }
 
 // New returns a model of the given configuration with GPT-2's initialisation (as HF's
@@ -63,6 +72,10 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 	m, err := newZero(cfg)
 	if err != nil || rng == nil {
 		return m, err
+	}
+	if cfg.IsLlama() {
+		m.initLlama(rng)
+		return m, nil
 	}
 	residStd := 0.02 / math.Sqrt(2*float64(cfg.NumLayers))
 	for _, p := range m.Params() {
@@ -81,10 +94,13 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 	return m, nil
 }
 
-// newZero returns a model with zero weights, LayerNorm weights 1.
+// newZero returns a model with zero weights, norm weights 1.
 func newZero(cfg Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("transformer config: %w", err)
+	}
+	if cfg.IsLlama() {
+		return newLlama(cfg), nil
 	}
 	C, eps := cfg.EmbedDim, float32(cfg.LayerNormEps)
 	m := &Model{
@@ -113,20 +129,18 @@ type NamedParam struct {
 	Param *nn.Param
 }
 
-// Params returns the base model's parameters with their Hugging Face names, in checkpoint
-// order: wte, wpe, each block's ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc,
-// mlp.c_proj (weight then bias), ln_f, and lm_head when untied. Projections wrapped by
-// another Linear (LoRA) contribute their base Conv1D's parameters.
+// Params returns the base model's parameters with their Hugging Face names, without the
+// base model's prefix ("transformer.", "model."), in checkpoint order. GPT-2: wte, wpe,
+// each block's ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj (weight then
+// bias), ln_f, and lm_head when untied; the Llama family: see llamaParams. Projections
+// wrapped by another Linear (LoRA) contribute their base's parameters.
 func (m *Model) Params() []NamedParam {
+	if m.Config.IsLlama() {
+		return m.llamaParams()
+	}
 	ps := []NamedParam{{"wte.weight", m.WTE}, {"wpe.weight", m.WPE}}
-	ln := func(name string, l *LayerNorm) {
-		ps = append(ps, NamedParam{name + ".weight", l.Weight}, NamedParam{name + ".bias", l.Bias})
-	}
-	lin := func(p Proj) {
-		if c := BaseConv1D(m.Linear(p)); c != nil {
-			ps = append(ps, NamedParam{p.String() + ".weight", c.Weight}, NamedParam{p.String() + ".bias", c.Bias})
-		}
-	}
+	ln := func(name string, n Norm) { ps = append(ps, n.normParams(name)...) }
+	lin := func(p Proj) { ps = append(ps, projParams(p, m.Linear(p))...) }
 	for i, b := range m.Blocks {
 		ln(fmt.Sprintf("h.%d.ln_1", i), b.LN1)
 		lin(Proj{i, AttnCAttn})
@@ -178,8 +192,15 @@ func (m *Model) Forward(b Batch) (mat.Tensor, error) {
 func (m *Model) forward(b Batch) mat.Tensor {
 	B, T := len(b.IDs), len(b.IDs[0])
 	ids, pos, seg := b.flat()
+	g := &graphPass{m: m, pos: pos, seg: seg, B: B, T: T, C: m.Config.EmbedDim}
+	if m.Config.IsLlama() {
+		x := run(&tokenEmbeddingOp{wte: m.WTE, ids: ids}) // (B·T, C)
+		for l, blk := range m.Blocks {
+			x = llamaBlockForward(g, l, blk, x)
+		}
+		return m.LNF.Forward(x)
+	}
 	x := run(&embeddingOp{wte: m.WTE, wpe: m.WPE, ids: ids, pos: pos}) // (B·T, C)
-	g := &graphPass{seg: seg, B: B, T: T, C: m.Config.EmbedDim}
 	for l, blk := range m.Blocks {
 		x = blockForward(g, l, blk, x)
 	}
@@ -188,33 +209,38 @@ func (m *Model) forward(b Batch) mat.Tensor {
 
 // blockPass is what a pass through the blocks does at each step of a block, on values
 // of type V: graphPass builds graph nodes (mat.Tensor) for Forward and Loss; decodePass
-// computes float32 rows in place, with a KV cache, for NextLogits. blockForward is the
-// structure of a block, written once for both.
+// computes float32 rows in place, with a KV cache, for NextLogits. blockForward (GPT-2)
+// and llamaBlockForward are the structure of a block, written once for both.
 type blockPass[V any] interface {
-	layerNorm(ln *LayerNorm, x V) V
+	norm(n Norm, x V) V
 	project(blk *Block, k ProjKind, x V) V      // the block's projection of kind k
-	attention(layer int, a *Attention, qkv V) V // causal attention over c_attn's [q | k | v]
+	attention(layer int, a *Attention, qkv V) V // GPT-2: causal attention over c_attn's [q | k | v]
 	gelu(x V) V
-	residual(x, y V) V // x + y
+	// ropeAttention is the Llama family's: causal grouped-query attention of RoPE(q)
+	// over RoPE(k) and v.
+	ropeAttention(layer int, a *Attention, q, k, v V) V
+	swiglu(gate, up V) V // silu(gate) · up
+	residual(x, y V) V   // x + y
 }
 
-// blockForward runs x (N, C) through blk, block layer of its model:
+// blockForward runs x (N, C) through blk, block layer of a GPT-2:
 // x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)).
 func blockForward[V any](p blockPass[V], layer int, blk *Block, x V) V {
-	qkv := p.project(blk, AttnCAttn, p.layerNorm(blk.LN1, x)) // (N, 3C)
+	qkv := p.project(blk, AttnCAttn, p.norm(blk.LN1, x)) // (N, 3C)
 	x = p.residual(x, p.project(blk, AttnCProj, p.attention(layer, blk.Attn, qkv)))
-	h := p.gelu(p.project(blk, MLPCFc, p.layerNorm(blk.LN2, x))) // (N, Inner)
+	h := p.gelu(p.project(blk, MLPCFc, p.norm(blk.LN2, x))) // (N, Inner)
 	return p.residual(x, p.project(blk, MLPCProj, h))
 }
 
 // graphPass runs B sequences of T tokens through the blocks as graph nodes, one per
 // sub-layer, for ag.Backward to differentiate.
 type graphPass struct {
-	seg     []int // (B·T) segment ids, or nil
-	B, T, C int
+	m        *Model
+	pos, seg []int // (B·T) positions, and segment ids or nil
+	B, T, C  int
 }
 
-func (g *graphPass) layerNorm(ln *LayerNorm, x mat.Tensor) mat.Tensor { return ln.Forward(x) }
+func (g *graphPass) norm(n Norm, x mat.Tensor) mat.Tensor { return n.Forward(x) }
 
 func (g *graphPass) project(blk *Block, k ProjKind, x mat.Tensor) mat.Tensor {
 	return (*blk.slot(k)).Forward(x)
@@ -227,6 +253,13 @@ func (g *graphPass) attention(_ int, a *Attention, qkv mat.Tensor) mat.Tensor {
 func (g *graphPass) gelu(x mat.Tensor) mat.Tensor { return run(&geluOp{x}) }
 
 func (g *graphPass) residual(x, y mat.Tensor) mat.Tensor { return run(&addOp{x, y}) }
+
+func (g *graphPass) ropeAttention(_ int, a *Attention, q, k, v mat.Tensor) mat.Tensor {
+	return run(&ropeAttentionOp{q: q, k: k, v: v, pos: g.pos, seg: g.seg, invFreq: g.m.invFreq,
+		B: g.B, T: g.T, NH: a.NumHeads, KVH: a.NumKVHeads, hs: g.m.Config.HeadDim()})
+}
+
+func (g *graphPass) swiglu(gate, up mat.Tensor) mat.Tensor { return run(&swigluOp{gate, up}) }
 
 // Loss returns the graph node of the mean cross-entropy of the batch's next-token
 // predictions: Σ CE(logits_i, Targets_i) / n over the n positions whose target is not

@@ -105,15 +105,22 @@ func ParseProj(s string) (Proj, error) {
 }
 
 // ProjKinds returns the kinds of projection each block of m has, in checkpoint order:
-// for GPT-2 attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj.
-func (m *Model) ProjKinds() []ProjKind { return slices.Clone(gpt2Kinds) }
+// for GPT-2 attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj; for the Llama family
+// self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj.
+func (m *Model) ProjKinds() []ProjKind {
+	if m.Config.IsLlama() {
+		return slices.Clone(llamaKinds)
+	}
+	return slices.Clone(gpt2Kinds)
+}
 
 // Projections returns every projection of m in checkpoint order: block after block, each
 // block's in ProjKinds order.
 func (m *Model) Projections() []Proj {
-	ps := make([]Proj, 0, len(m.Blocks)*len(gpt2Kinds))
+	kinds := m.ProjKinds()
+	ps := make([]Proj, 0, len(m.Blocks)*len(kinds))
 	for i := range m.Blocks {
-		for _, k := range gpt2Kinds {
+		for _, k := range kinds {
 			ps = append(ps, Proj{Layer: i, Kind: k})
 		}
 	}
@@ -148,17 +155,36 @@ func (m *Model) slot(p Proj) *Linear {
 	return m.Blocks[p.Layer].slot(p.Kind)
 }
 
-// slot returns the field of blk holding the projection of kind k, or nil.
+// slot returns the field of blk holding the projection of kind k, or nil when blk's
+// family has no such projection.
 func (blk *Block) slot(k ProjKind) *Linear {
+	var s *Linear
 	switch k {
 	case AttnCAttn:
-		return &blk.Attn.CAttn
+		s = &blk.Attn.CAttn
 	case AttnCProj:
-		return &blk.Attn.CProj
+		s = &blk.Attn.CProj
 	case MLPCFc:
-		return &blk.MLP.CFc
+		s = &blk.MLP.CFc
 	case MLPCProj:
-		return &blk.MLP.CProj
+		s = &blk.MLP.CProj
+	case SelfAttnQProj:
+		s = &blk.Attn.Q
+	case SelfAttnKProj:
+		s = &blk.Attn.K
+	case SelfAttnVProj:
+		s = &blk.Attn.V
+	case SelfAttnOProj:
+		s = &blk.Attn.O
+	case MLPGateProj:
+		s = &blk.MLP.Gate
+	case MLPUpProj:
+		s = &blk.MLP.Up
+	case MLPDownProj:
+		s = &blk.MLP.Down
 	}
-	return nil
+	if s == nil || *s == nil {
+		return nil
+	}
+	return s
 }

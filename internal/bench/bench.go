@@ -26,11 +26,9 @@ import (
 // Workload is one of the anchor's fixed workloads.
 type Workload struct {
 	Name     string
-	Layers   int
-	Embed    int
-	Heads    int
-	Batch    int // B
-	SeqLen   int // T; for a Generate workload, the prompt length
+	Model    transformer.Config // the shape; weights are drawn from a fixed seed
+	Batch    int                // B
+	SeqLen   int                // T; for a Generate workload, the prompt length
 	LoRA     bool
 	Steps    int // timed steps (generation runs) after Warmup
 	Generate bool
@@ -41,12 +39,38 @@ type Workload struct {
 // Warmup is the number of untimed steps before the timed ones.
 const Warmup = 2
 
-// Workloads are the anchor's workloads, in its order.
+// Workloads are the anchor's workloads, in its order, and llama1b-lora-memory: LoRA on
+// Llama-3.2-1B's shape at B=1, T=256, whose peak memory is the figure to watch.
 var Workloads = []Workload{
-	{Name: "tiny-lora", Layers: 4, Embed: 256, Heads: 4, Batch: 8, SeqLen: 128, LoRA: true, Steps: 10},
-	{Name: "small-lora", Layers: 12, Embed: 768, Heads: 12, Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
-	{Name: "tiny-full", Layers: 4, Embed: 256, Heads: 4, Batch: 8, SeqLen: 128, LoRA: false, Steps: 10},
-	{Name: "small-generate", Layers: 12, Embed: 768, Heads: 12, Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128},
+	{Name: "tiny-lora", Model: gpt2(4, 256, 4), Batch: 8, SeqLen: 128, LoRA: true, Steps: 10},
+	{Name: "small-lora", Model: gpt2(12, 768, 12), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
+	{Name: "tiny-full", Model: gpt2(4, 256, 4), Batch: 8, SeqLen: 128, LoRA: false, Steps: 10},
+	{Name: "small-generate", Model: gpt2(12, 768, 12), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128},
+	{Name: "smollm-lora", Model: smolLM2(), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
+	{Name: "smollm-generate", Model: smolLM2(), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128},
+	{Name: "llama1b-lora-memory", Model: llama1B(), Batch: 1, SeqLen: 256, LoRA: true, Steps: 2},
+}
+
+// gpt2 returns GPT-2's configuration with n layers of width c and h heads.
+func gpt2(n, c, h int) transformer.Config {
+	cfg := transformer.DefaultConfig()
+	cfg.NumLayers, cfg.EmbedDim, cfg.NumHeads = n, c, h
+	return cfg
+}
+
+// smolLM2 returns SmolLM2-135M's configuration (HuggingFaceTB/SmolLM2-135M config.json).
+func smolLM2() transformer.Config {
+	return transformer.Config{Arch: transformer.Llama, NumLayers: 30, NumHeads: 9, NumKVHeads: 3, EmbedDim: 576,
+		InnerDim: 1536, MaxPositions: 8192, VocabSize: 49152, LayerNormEps: 1e-5, Activation: "silu", RopeTheta: 1e5}
+}
+
+// llama1B returns Llama-3.2-1B's configuration (meta-llama/Llama-3.2-1B config.json).
+func llama1B() transformer.Config {
+	return transformer.Config{Arch: transformer.Llama, NumLayers: 16, NumHeads: 32, NumKVHeads: 8, HeadSize: 64,
+		EmbedDim: 2048, InnerDim: 8192, MaxPositions: 131072, VocabSize: 128256, LayerNormEps: 1e-5,
+		Activation: "silu", RopeTheta: 5e5, BOSTokenID: 128000, EOSTokenID: 128001,
+		RopeScaling: transformer.RopeScaling{Type: "llama3", Factor: 32, LowFreqFactor: 1, HighFreqFactor: 4,
+			OriginalMaxPositions: 8192}}
 }
 
 // Find returns the workload of that name.
@@ -89,12 +113,10 @@ type Trainer struct {
 	rng     *rand.Rand
 }
 
-// NewTrainer builds the workload's model (GPT-2 initialisation from a fixed seed) and
-// optimizer.
+// NewTrainer builds the workload's model (its family's initialisation from a fixed seed)
+// and optimizer.
 func NewTrainer(w Workload) (*Trainer, error) {
-	cfg := transformer.DefaultConfig()
-	cfg.NumLayers, cfg.EmbedDim, cfg.NumHeads = w.Layers, w.Embed, w.Heads
-	m, err := transformer.New(cfg, rand.New(rand.NewPCG(0, 0)))
+	m, err := transformer.New(w.Model, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, err
 	}

@@ -18,14 +18,13 @@ type Generator struct {
 	Prompt []int // (SeqLen) ids drawn uniformly from a fixed seed
 }
 
-// NewGenerator builds a Generate workload's model (GPT-2 initialisation from the same
+// NewGenerator builds a Generate workload's model (its family's initialisation from the same
 // fixed seed as NewTrainer, no LoRA) and its prompt.
 func NewGenerator(w Workload) (*Generator, error) {
 	if !w.Generate || w.SeqLen < 1 || w.NewTokens < 1 {
 		return nil, fmt.Errorf("workload %s is not a generation workload with a prompt and new tokens", w.Name)
 	}
-	cfg := transformer.DefaultConfig()
-	cfg.NumLayers, cfg.EmbedDim, cfg.NumHeads = w.Layers, w.Embed, w.Heads
+	cfg := w.Model
 	m, err := transformer.New(cfg, rand.New(rand.NewPCG(0, 0)))
 	if err != nil {
 		return nil, err

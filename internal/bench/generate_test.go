@@ -14,7 +14,7 @@ func BenchmarkGenerate(b *testing.B) {
 	small, err := Find("small-generate")
 	require.NoError(b, err)
 	tiny := small
-	tiny.Name, tiny.Layers, tiny.Embed, tiny.Heads = "tiny-generate", 4, 256, 4
+	tiny.Name, tiny.Model = "tiny-generate", gpt2(4, 256, 4)
 	for _, w := range []Workload{tiny, small} {
 		b.Run(w.Name, func(b *testing.B) {
 			g, err := NewGenerator(w)
@@ -41,7 +41,7 @@ func TestRunGenerate(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, w.Generate)
 	assert.Equal(t, [3]int{32, 128, 3}, [3]int{w.SeqLen, w.NewTokens, w.Steps})
-	w.Layers, w.Embed, w.Heads, w.SeqLen, w.NewTokens, w.Steps = 2, 64, 2, 5, 7, 1
+	w.Model, w.SeqLen, w.NewTokens, w.Steps = gpt2(2, 64, 2), 5, 7, 1
 	res, err := Run(w)
 	require.NoError(t, err)
 	assert.Equal(t, "small-generate", res.Workload)

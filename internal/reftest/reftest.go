@@ -31,14 +31,26 @@ type Golden struct {
 	f      *safetensors.File
 }
 
-// Load opens expected.json and expected.safetensors; they are closed with the test.
+// LlamaDir returns the path of testdata/llama, the Llama-family golden files written by
+// testdata/llama/gen_reference.py.
+func LlamaDir() string { return filepath.Join(Dir(), "..", "llama") }
+
+// Load opens expected.json and expected.safetensors of testdata/reference; they are
+// closed with the test.
 func Load(t testing.TB) *Golden {
 	t.Helper()
-	raw, err := os.ReadFile(Path("expected.json"))
+	return LoadDir(t, Dir())
+}
+
+// LoadDir opens expected.json and expected.safetensors of dir (e.g. LlamaDir()); they are
+// closed with the test.
+func LoadDir(t testing.TB, dir string) *Golden {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
 	require.NoError(t, err)
 	g := &Golden{}
 	require.NoError(t, json.Unmarshal(raw, &g.fields))
-	g.f, err = safetensors.Open(Path("expected.safetensors"))
+	g.f, err = safetensors.Open(filepath.Join(dir, "expected.safetensors"))
 	require.NoError(t, err)
 	t.Cleanup(func() { g.f.Close() })
 	return g
@@ -89,10 +101,13 @@ type Batch struct {
 }
 
 // Batch returns the reference training batch.
-func (g *Golden) Batch(t testing.TB) Batch {
+func (g *Golden) Batch(t testing.TB) Batch { return g.BatchAt(t, "batch") }
+
+// BatchAt returns the training batch stored under key (e.g. "llama.batch").
+func (g *Golden) BatchAt(t testing.TB, key string) Batch {
 	t.Helper()
 	var b Batch
-	g.Decode(t, "batch", &b)
+	g.Decode(t, key, &b)
 	require.NotEmpty(t, b.IDs)
 	return b
 }
