@@ -30,10 +30,10 @@ import (
 // Every field's default below is what DefaultRecipe, LoadRecipe and ParseRecipe use for a
 // key the recipe leaves out.
 type Recipe struct {
-	// BaseModel is the Hugging Face GPT-2 checkpoint directory (config.json,
+	// BaseModel is the Hugging Face checkpoint directory (GPT-2, Llama or Qwen2: config.json,
 	// model.safetensors, tokenizer files). Required.
 	BaseModel string `yaml:"base_model"`
-	// FromScratch starts from GPT-2's random initialisation (seeded by Seed) of the
+	// FromScratch starts from the family's random initialisation (seeded by Seed) of the
 	// architecture in base_model/config.json instead of loading its weights: how the demo
 	// base model is pretrained. base_model then needs only config.json and the tokenizer
 	// files. Default false.
@@ -263,7 +263,7 @@ func (r *Recipe) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	if r.BaseModel == "" {
-		bad("base_model", "is required (a Hugging Face GPT-2 checkpoint directory)")
+		bad("base_model", "is required (a Hugging Face checkpoint directory: GPT-2, Llama or Qwen2)")
 	}
 	if r.OutputDir == "" {
 		bad("output_dir", "is required")

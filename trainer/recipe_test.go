@@ -140,7 +140,7 @@ func TestValidate(t *testing.T) {
 	err := r.Validate()
 	require.Error(t, err)
 	want := []string{
-		"base_model: is required (a Hugging Face GPT-2 checkpoint directory)",
+		"base_model: is required (a Hugging Face checkpoint directory: GPT-2, Llama or Qwen2)",
 		"output_dir: is required",
 		"adapter.r: must be ≥ 1, got 0",
 		"adapter.dropout: must be in [0, 1), got 1",

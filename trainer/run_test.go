@@ -21,6 +21,7 @@ import (
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/transformer"
+	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
 // reverseTask writes a source/target JSONL where the target is the source's words in
@@ -421,4 +422,44 @@ func TestRunLayersToTransform(t *testing.T) {
 	for _, l := range ad.Layers {
 		assert.Equal(t, 1, l.Proj.Layer, "adapted %s", l.Proj)
 	}
+}
+
+// tinyLlama loads the tiny Llama of testdata/llama (grouped-query attention, llama3 RoPE).
+func tinyLlama(t *testing.T) *transformer.Model {
+	t.Helper()
+	m, err := transformer.Load(filepath.Join(reftest.LlamaDir(), "tiny-llama"))
+	require.NoError(t, err)
+	return m
+}
+
+// TestRunLlamaFullResume fine-tunes every weight of the tiny Llama, interrupted after
+// step 3 and resumed: the resumed losses are exactly those of an uninterrupted run, and
+// the saved model is a Llama checkpoint with HF's key names that loads back.
+func TestRunLlamaFullResume(t *testing.T) {
+	full, err := Run(context.Background(), testRecipe(t, "~adapter", "train.learning_rate=1e-3"),
+		WithModel(tinyLlama(t), reftest.ByteTokenizer{}, nil))
+	require.NoError(t, err)
+	r := testRecipe(t, "~adapter", "train.learning_rate=1e-3", "train.save_steps=0", "train.eval_steps=0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err = Run(ctx, r, WithModel(tinyLlama(t), reftest.ByteTokenizer{}, nil), OnStep(func(l StepLog) {
+		if l.Step == 3 {
+			cancel()
+		}
+	}))
+	require.ErrorIs(t, err, context.Canceled)
+	r.Train.ResumeFromCheckpoint = "auto"
+	rest, err := Run(context.Background(), r, WithModel(tinyLlama(t), reftest.ByteTokenizer{}, nil))
+	require.NoError(t, err)
+	assert.Equal(t, lossesOf(full.Logs[3:]), lossesOf(rest.Logs), "losses after resuming")
+	assert.Less(t, full.Evals[len(full.Evals)-1].EvalLoss, full.Evals[0].EvalLoss, "training lowered the eval loss")
+
+	m, err := transformer.Load(rest.Output)
+	require.NoError(t, err)
+	assert.Equal(t, transformer.Llama, m.Config.Family())
+	f, err := safetensors.Open(filepath.Join(rest.Output, "model.safetensors"))
+	require.NoError(t, err)
+	defer f.Close()
+	_, ok := f.Tensor("model.layers.1.self_attn.k_proj.weight")
+	assert.True(t, ok, "HF key name with the model. prefix")
 }

@@ -43,8 +43,9 @@ var commands = []command{
 	{"bench", benchArgs, "time the performance workloads that the PyTorch anchor also times", cmdBench},
 }
 
-const usageText = `llmtune fine-tunes GPT-2-style language models (Hugging Face GPT-2 checkpoints) on the
-CPU, with LoRA or every weight, and generates with, evaluates and merges the result.
+const usageText = `llmtune fine-tunes GPT-style language models (Hugging Face GPT-2, Llama and Qwen2
+checkpoints) on the CPU, with LoRA or every weight, and generates with, evaluates and
+merges the result.
 
 Usage: llmtune COMMAND [arguments]   (llmtune COMMAND --help for its flags)
 

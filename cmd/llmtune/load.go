@@ -22,7 +22,7 @@ type modelSource struct {
 func modelFlags(fs *flag.FlagSet, recipeUsage string) *modelSource {
 	return &modelSource{
 		cmd:     fs.Name(),
-		model:   fs.String("model", "", "model `DIR` (HF GPT-2 checkpoint with tokenizer files; default: the recipe's base_model)"),
+		model:   fs.String("model", "", "model `DIR` (HF checkpoint with tokenizer files: GPT-2, Llama or Qwen2; default: the recipe's base_model)"),
 		adapter: fs.String("adapter", "", "LoRA adapter `DIR` to apply (PEFT format, from llmtune or PEFT; a run saves OUTPUT_DIR/adapter)"),
 		recipe:  fs.String("recipe", "", recipeUsage),
 	}

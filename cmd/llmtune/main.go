@@ -1,4 +1,4 @@
-// Command llmtune fine-tunes GPT-2-style models with LoRA on the CPU: `llmtune run
+// Command llmtune fine-tunes GPT-style models (GPT-2, Llama, Qwen2) with LoRA on the CPU: `llmtune run
 // recipes/translate.yaml`, `llmtune generate`, eval, merge, tokenize and bench. Run
 // `llmtune help` for the subcommands.
 package main

@@ -18,11 +18,11 @@ const mergeArgs = "--model DIR [--adapter DIR] --out DIR [--dtype f32|f16|bf16]"
 func cmdMerge(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "merge", mergeArgs,
 		`Folds a LoRA adapter (PEFT format, from llmtune or PEFT) into the base model and writes
-the result as a Hugging Face GPT-2 checkpoint (config.json, model.safetensors, and the
+the result as a Hugging Face checkpoint of the same family (config.json, model.safetensors, and the
 base model's tokenizer files) that llmtune and transformers load without the adapter.
 Without --adapter it only rewrites the model, in --dtype: for example a fully fine-tuned
 or pretrained model (run without an adapter) as BF16, at half the size.`)
-	model := fs.String("model", "", "base model `DIR` (HF GPT-2 checkpoint)")
+	model := fs.String("model", "", "base model `DIR` (HF checkpoint: GPT-2, Llama or Qwen2)")
 	adapter := fs.String("adapter", "", "adapter `DIR` (adapter_config.json + adapter_model.safetensors); none: convert only")
 	out := fs.String("out", "", "output `DIR`")
 	dtypeFlag := fs.String("dtype", "f32", "`DTYPE` of the written weights: f32, or f16 or bf16 (half the size, rounded)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -19,7 +20,9 @@ type Tokenizer interface {
 
 // Complete generates a continuation of prompt with m and the options and returns it as
 // text: generation stops at EOS or at the first of o.Stop, neither of which is part of the
-// result. An empty prompt starts from EOS, as GPT-2 does. When the prompt leaves less room
+// result; the end-of-sequence ids are the tokenizer's EOS and, when the model's config.json
+// lists several (Llama-3.2-Instruct's 128001, 128008, 128009), each of those. An empty
+// prompt starts from EOS, as GPT-2 does. When the prompt leaves less room
 // than o.MaxNewTokens in the model's n_positions, fewer tokens are generated; a prompt
 // that does not fit at all is an error. rng draws the samples when o.Temperature > 0
 // (NewRand). onText, if not nil, receives the new text piece by piece as it is produced
@@ -37,12 +40,18 @@ func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt s
 		}
 		o.MaxNewTokens = room // the prompt fits, but not max_new_tokens after it
 	}
+	eos := []int{tok.EOS()}
+	for _, id := range m.Config.EOSTokenIDs {
+		if !slices.Contains(eos, id) {
+			eos = append(eos, id)
+		}
+	}
 	var out []int
 	shown := 0
 	stopped := false
 	text := func() string { return tok.Decode(out) }
-	req := Request{Prompt: ids, StopIDs: []int{tok.EOS()}, Rand: rng, OnToken: func(id int) bool {
-		if id == tok.EOS() {
+	req := Request{Prompt: ids, StopIDs: eos, Rand: rng, OnToken: func(id int) bool {
+		if slices.Contains(eos, id) {
 			return false
 		}
 		out = append(out, id)

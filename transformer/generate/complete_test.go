@@ -2,6 +2,7 @@ package generate
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,4 +39,20 @@ func TestCompleteRunes(t *testing.T) {
 	}{{"", 0}, {"abc", 3}, {"a\xc3", 1}, {"aé", 3}, {"a\xe2\x82", 1}, {"a€", 4}, {"\xff\xfeab", 4}, {"ab\xf0\x9f\x98", 2}} {
 		assert.Equal(t, c.want, completeRunes(c.s), "completeRunes(%q)", c.s)
 	}
+}
+
+// TestCompleteStopsAtConfigEOS: when config.json lists several end-of-sequence ids, each
+// ends the completion like the tokenizer's EOS, and none is part of the text.
+func TestCompleteStopsAtConfigEOS(t *testing.T) {
+	m := loadTiny(t)
+	tok, err := tokenizer.Load("../../testdata/tiny")
+	require.NoError(t, err)
+	ids, err := Generate(context.Background(), m, Request{Prompt: tok.Encode("red cat = ")}, opts(12))
+	require.NoError(t, err)
+	stop := ids[4]
+	at := slices.Index(ids, stop)
+	m.Config.EOSTokenIDs = []int{tok.EOS(), stop}
+	got, err := Complete(context.Background(), m, tok, "red cat = ", opts(12), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, tok.Decode(ids[:at]), got)
 }
