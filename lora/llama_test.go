@@ -172,10 +172,12 @@ func testGoldenLlamaMergeUnmerge(t *testing.T) {
 	}
 }
 
-// TestGoldenLlamaAdamW runs 3 AdamW steps on the adapter as gen_reference.py does (lr,
+func TestGoldenLlamaAdamW(t *testing.T) { bothPaths(t, testGoldenLlamaAdamW) }
+
+// testGoldenLlamaAdamW runs 3 AdamW steps on the adapter as gen_reference.py does (lr,
 // betas, eps and weight decay from expected.json) and compares the losses before each
 // step and after the last, and the adapter's weights after 3 steps.
-func TestGoldenLlamaAdamW(t *testing.T) {
+func testGoldenLlamaAdamW(t *testing.T) {
 	g := reftest.LoadDir(t, llamaDir)
 	for _, lm := range llamaModels {
 		t.Run(lm.name, func(t *testing.T) {
