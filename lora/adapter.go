@@ -27,10 +27,13 @@ type Adapter struct {
 	rng    *rand.Rand // over src, shared by every layer
 }
 
-// checkUnadapted returns ErrAlreadyAdapted if a projection of m is not a plain Conv1D.
+// checkUnadapted returns ErrAlreadyAdapted if a projection of m is not a plain Conv1D
+// (GPT-2) or Dense (the Llama family).
 func checkUnadapted(m *transformer.Model) error {
 	for _, p := range m.Projections() {
-		if _, ok := m.Linear(p).(*transformer.Conv1D); !ok {
+		switch m.Linear(p).(type) {
+		case *transformer.Conv1D, *transformer.Dense:
+		default:
 			return ErrAlreadyAdapted
 		}
 	}
@@ -38,19 +41,23 @@ func checkUnadapted(m *transformer.Model) error {
 }
 
 // Apply freezes the model and puts LoRA layers on the projections cfg targets, in the
-// blocks it selects. Each adapter's A (r, in) is kaiming-uniform (a=√5, as PEFT) from
-// rng and its B (out, r) is zero, so the model's output is unchanged until training moves
-// B. Dropout masks are drawn from a generator seeded from rng. It is an error, changing
-// nothing, if cfg is not valid (see Config.Validate) or names a layer the model does not
-// have, and ErrAlreadyAdapted if the model already carries LoRA layers.
+// blocks it selects: on GPT-2's Conv1D projections or the Llama family's Dense ones
+// (see Config.Targets for what each name means in each family). Each adapter's A (r, in)
+// is kaiming-uniform (a=√5, as PEFT) from rng and its B (out, r) is zero, so the model's
+// output is unchanged until training moves B. Dropout masks are drawn from a generator
+// seeded from rng. It is an error, changing nothing, if cfg is not valid (see
+// Config.Validate), names a module of the other family (e.g. `target_modules: "c_attn"
+// is a GPT-2 module; this is a llama model`) or a layer the model does not have, and
+// ErrAlreadyAdapted if the model already carries LoRA layers.
 func Apply(m *transformer.Model, cfg Config, rng *rand.Rand) (*Adapter, error) {
-	if err := errors.Join(cfg.Validate(), cfg.checkLayers(m.Config.NumLayers)); err != nil {
+	llama := m.Config.IsLlama()
+	if err := errors.Join(cfg.Validate(), cfg.checkFamily(m.Config.Family(), llama), cfg.checkLayers(m.Config.NumLayers)); err != nil {
 		return nil, fmt.Errorf("lora: apply: %w", err)
 	}
 	if err := checkUnadapted(m); err != nil {
 		return nil, err
 	}
-	targets := cfg.targets()
+	targets := cfg.targets(llama)
 	C, r := m.Config.EmbedDim, cfg.Rank
 	ad := &Adapter{Config: cfg, model: m}
 	ad.setDropoutSource(rand.NewPCG(rng.Uint64(), rng.Uint64()))
@@ -88,8 +95,10 @@ func (ad *Adapter) wrap(p transformer.Proj, parts []*Part, dropout float64) {
 	ad.Layers = append(ad.Layers, l)
 }
 
-// Params returns the adapter's trainable parameters with their names,
-// "h.{i}.{module}[.{q|k|v}].lora_{A|B}.weight", in model order.
+// Params returns the adapter's trainable parameters with their names, in model order:
+// "h.{i}.{module}[.{q|k|v}].lora_{A|B}.weight" for GPT-2 ("h.0.attn.c_attn.q.lora_A.weight"),
+// "layers.{i}.{module}.lora_{A|B}.weight" for the Llama family
+// ("layers.0.self_attn.q_proj.lora_A.weight"). A is (r, in), B (out, r).
 func (ad *Adapter) Params() []transformer.NamedParam {
 	var ps []transformer.NamedParam
 	for _, l := range ad.Layers {
@@ -157,10 +166,11 @@ func (ad *Adapter) SetDropoutState(b []byte) error { return ad.src.UnmarshalBina
 // Merged reports whether the adapter is folded into the base weights.
 func (ad *Adapter) Merged() bool { return ad.merged }
 
-// Merge folds every adapter into its base weight, W[in, out] += s·(B·A)ᵀ on the adapted
-// columns, after which the LoRA layers add nothing (the model computes the same logits,
-// faster). It is an error, changing nothing, if a delta holds NaN or Inf, if the adapter
-// is already merged, or if a base is not a Conv1D.
+// Merge folds every adapter into its base weight, after which the LoRA layers add nothing
+// (the model computes the same logits, faster): W (out, in) += s·B·A on the adapted rows
+// of a Dense (the Llama family), W (in, out) += s·(B·A)ᵀ on the adapted columns of a
+// Conv1D (GPT-2). It is an error, changing nothing, if a delta holds NaN or Inf, if the
+// adapter is already merged, or if a base is neither a Conv1D nor a Dense.
 func (ad *Adapter) Merge() error {
 	if ad.merged {
 		return errors.New("lora: merge: adapter is already merged")
@@ -189,16 +199,21 @@ func (ad *Adapter) Unmerge() error {
 	return nil
 }
 
-// deltas returns s·(B·A)ᵀ of every part, checking that each is finite and that every
-// base is a Conv1D.
+// deltas returns every part's delta in the layout of its base weight (see Part.delta),
+// checking that each is finite and that every base is a Conv1D or a Dense.
 func (ad *Adapter) deltas() ([][][]float32, error) {
 	out := make([][][]float32, len(ad.Layers))
 	for i, l := range ad.Layers {
-		if _, ok := l.base.(*transformer.Conv1D); !ok {
-			return nil, fmt.Errorf("%v: base is %T, not a Conv1D", l.Proj, l.base)
+		var dense bool
+		switch l.base.(type) {
+		case *transformer.Conv1D:
+		case *transformer.Dense:
+			dense = true
+		default:
+			return nil, fmt.Errorf("%v: base is %T, neither a Conv1D nor a Dense", l.Proj, l.base)
 		}
 		for _, p := range l.Parts {
-			d := p.delta()
+			d := p.delta(dense)
 			for _, v := range d {
 				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 					return nil, fmt.Errorf("%v: the adapter's delta holds %v", l.Proj, v)
@@ -210,19 +225,28 @@ func (ad *Adapter) deltas() ([][][]float32, error) {
 	return out, nil
 }
 
-// apply adds sign·delta into the adapted columns of every base weight and sets the
-// layers' merged state.
+// apply adds sign·delta into the adapted rows (Dense) or columns (Conv1D) of every base
+// weight and sets the layers' merged state.
 func (ad *Adapter) apply(deltas [][][]float32, sign float32) {
 	for i, l := range ad.Layers {
-		c := l.base.(*transformer.Conv1D)
-		w := transformer.Floats(c.Weight)
-		out := c.OutDim()
-		for k, p := range l.Parts {
-			d, wd := deltas[i][k], p.Hi-p.Lo
-			for row := 0; row < c.InDim(); row++ {
-				dst := w[row*out+p.Lo : row*out+p.Hi]
-				for j := range dst {
-					dst[j] += sign * d[row*wd+j]
+		switch b := l.base.(type) {
+		case *transformer.Conv1D: // W (in, out): columns Lo…Hi of every row
+			w, out := transformer.Floats(b.Weight), b.OutDim()
+			for k, p := range l.Parts {
+				d, wd := deltas[i][k], p.Hi-p.Lo
+				for row := 0; row < b.InDim(); row++ {
+					dst := w[row*out+p.Lo : row*out+p.Hi]
+					for j := range dst {
+						dst[j] += sign * d[row*wd+j]
+					}
+				}
+			}
+		case *transformer.Dense: // W (out, in): rows Lo…Hi, contiguous
+			w, in := transformer.Floats(b.Weight), b.InDim()
+			for k, p := range l.Parts {
+				dst := w[p.Lo*in : p.Hi*in]
+				for j, v := range deltas[i][k] {
+					dst[j] += sign * v
 				}
 			}
 		}

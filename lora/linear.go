@@ -15,7 +15,7 @@ import (
 // Part is one low-rank adapter inside a Linear: it adds Scaling·x·Aᵀ·Bᵀ to the output
 // columns [Lo, Hi) of the base projection.
 type Part struct {
-	Name    string    // "q", "k" or "v" for a column block of c_attn; "" for the whole output
+	Name    string    // "q", "k" or "v" for a column block of GPT-2's c_attn; "" for the whole output
 	Lo, Hi  int       // the output columns it adds to
 	A       *nn.Param // (r, in), kaiming-uniform at Apply
 	B       *nn.Param // (Hi−Lo, r), zero at Apply
@@ -30,7 +30,7 @@ func (p *Part) Rank() int { return p.A.Shape()[0] }
 // in its block. Once merged, it is the base alone.
 type Linear struct {
 	nn.Module
-	Proj    transformer.Proj // the projection it takes the place of; h.3.attn.c_attn, say
+	Proj    transformer.Proj // the projection it takes the place of; h.3.attn.c_attn or layers.3.self_attn.q_proj, say
 	Parts   []*Part
 	Dropout float64 // dropout probability on each part's input, in training only
 
@@ -172,10 +172,15 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 	return nil
 }
 
-// delta returns the part's contribution to the base weight, s·(B·A)ᵀ, as (in, Hi−Lo).
-func (p *Part) delta() []float32 {
+// delta returns the part's contribution to the base weight in the base's layout: s·B·A
+// as (Hi−Lo, in) for a Dense base (dense true), s·(B·A)ᵀ as (in, Hi−Lo) for a Conv1D.
+func (p *Part) delta(dense bool) []float32 {
 	r, in, w := p.Rank(), p.A.Shape()[1], p.Hi-p.Lo
 	d := make([]float32, in*w)
+	if dense {
+		kernels.Sgemm(false, false, w, in, r, float32(p.Scaling), transformer.Floats(p.B), r, transformer.Floats(p.A), in, 0, d, in)
+		return d
+	}
 	kernels.Sgemm(true, true, in, w, r, float32(p.Scaling), transformer.Floats(p.A), in, transformer.Floats(p.B), r, 0, d, w)
 	return d
 }

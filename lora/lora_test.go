@@ -160,7 +160,9 @@ func TestApplyInit(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	allowed := "(allowed: q, k, v, o, fc, proj, c_attn, attn.c_attn, c_proj, attn.c_proj, c_fc, mlp.c_fc, mlp.c_proj)"
+	allowed := "(allowed: q, k, v, o, fc, proj, c_attn, attn.c_attn, c_proj, attn.c_proj, c_fc, mlp.c_fc, mlp.c_proj, " +
+		"q_proj, self_attn.q_proj, k_proj, self_attn.k_proj, v_proj, self_attn.v_proj, o_proj, self_attn.o_proj, " +
+		"gate_proj, mlp.gate_proj, up_proj, mlp.up_proj, down_proj, mlp.down_proj, all-linear)"
 	valid := Config{Rank: 4, Alpha: 8}
 	for _, tt := range []struct {
 		name string
@@ -171,6 +173,15 @@ func TestConfigValidate(t *testing.T) {
 		{"every option", func(c *Config) {
 			*c = Config{Rank: 1, Alpha: 0.5, Dropout: 0.99, Targets: []string{"c_attn", "o", "fc", "proj"}, RSLoRA: true, Layers: []int{3, 0}}
 		}, nil},
+		{"llama names", func(c *Config) {
+			c.Targets = []string{"q_proj", "self_attn.k_proj", "v", "o_proj", "gate_proj", "mlp.up_proj", "down_proj"}
+		}, nil},
+		{"all-linear", func(c *Config) { c.Targets = []string{"all-linear"} }, nil},
+		{"names of both families", func(c *Config) { c.Targets = []string{"c_attn", "q_proj"} }, nil}, // Apply checks the family
+		{"all-linear and more", func(c *Config) { c.Targets = []string{"o", "all-linear"} },
+			[]string{"target_modules: all-linear already adapts every linear layer; list it alone"}},
+		{"all-linear twice", func(c *Config) { c.Targets = []string{"all-linear", "all-linear"} },
+			[]string{`target_modules: module "all-linear" listed twice`}},
 		{"rank", func(c *Config) { c.Rank = 0 }, []string{"r: must be ≥ 1, got 0"}},
 		{"alpha", func(c *Config) { c.Alpha = -1 }, []string{"alpha: must be > 0, got -1"}},
 		{"alpha NaN", func(c *Config) { c.Alpha = math.NaN() }, []string{"alpha: must be > 0, got NaN"}},

@@ -23,8 +23,19 @@ const (
 	WeightsFile = "adapter_model.safetensors"
 )
 
-// keyPrefix is what PEFT puts before a GPT2LMHeadModel module name in adapter keys.
-const keyPrefix = "base_model.model.transformer."
+// peftPrefix is what PEFT puts before the module names of the wrapped model
+// (GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM) in adapter keys.
+const peftPrefix = "base_model.model."
+
+// modulePrefix returns the path of the base model inside the Hugging Face *ForCausalLM
+// model, with its dot: "transformer." for GPT-2, "model." for the Llama family. A
+// projection's module name there is modulePrefix + Proj.String().
+func modulePrefix(llama bool) string {
+	if llama {
+		return "model."
+	}
+	return "transformer."
+}
 
 // peftConfig is adapter_config.json: the keys this package reads or writes. Unknown keys
 // are ignored on reading (PEFT versions keep adding them).
@@ -59,12 +70,14 @@ type exportModule struct {
 	alpha float64 // lora_alpha giving this module the adapter's scaling at rank
 }
 
-// export turns the adapter into PEFT modules. Column-block parts of c_attn (q, k, v)
+// export turns the adapter into PEFT modules, keyed base_model.model.{module
+// name}.lora_{A|B}.weight. Column-block parts of GPT-2's c_attn (q, k, v)
 // become one fused c_attn adapter of rank n·r: A' = [A_q; A_k; A_v] and B' zero except
 // each part's block (rows Lo…Hi, its own r columns); lora_alpha is n·α (α·√n with RSLoRA)
 // so the scaling stays α/r. Merged or not, the adapter weights are what is exported.
 func (ad *Adapter) export() []exportModule {
 	var out []exportModule
+	prefix := peftPrefix + modulePrefix(ad.model.Config.IsLlama())
 	for _, l := range ad.Layers {
 		in, O := l.InDim(), l.OutDim()
 		R := 0
@@ -92,8 +105,8 @@ func (ad *Adapter) export() []exportModule {
 		}
 		out = append(out, exportModule{
 			proj:  l.Proj,
-			a:     safetensors.Tensor{Name: keyPrefix + l.Proj.String() + ".lora_A.weight", Shape: []int{R, in}, Data: a},
-			b:     safetensors.Tensor{Name: keyPrefix + l.Proj.String() + ".lora_B.weight", Shape: []int{O, R}, Data: b},
+			a:     safetensors.Tensor{Name: prefix + l.Proj.String() + ".lora_A.weight", Shape: []int{R, in}, Data: a},
+			b:     safetensors.Tensor{Name: prefix + l.Proj.String() + ".lora_B.weight", Shape: []int{O, R}, Data: b},
 			rank:  R,
 			alpha: alpha,
 		})
@@ -103,11 +116,17 @@ func (ad *Adapter) export() []exportModule {
 
 // Save writes the adapter as a PEFT LoRA adapter directory (created if needed):
 // adapter_config.json and adapter_model.safetensors (F32), which
-// peft.PeftModel.from_pretrained loads onto a GPT2LMHeadModel and Load reads back. A q/v
-// adapter of rank r is written exactly as PEFT's c_attn adapter of rank 2r (see export).
-// Modules whose rank or alpha differ from the config's r and lora_alpha (a fused c_attn
-// next to other targets) get rank_pattern and alpha_pattern entries. Files are written
-// atomically.
+// peft.PeftModel.from_pretrained loads onto the Hugging Face model of the adapter's
+// family and Load reads back. target_modules lists the modules adapted, by the shortest
+// name that selects them and nothing else ("c_attn", "attn.c_proj"; "q_proj", "v_proj").
+// For GPT-2, fan_in_fan_out is true (Conv1D) and the tensors are
+// base_model.model.transformer.h.{i}.{module}.lora_{A|B}.weight; a q/v adapter of rank r
+// is written exactly as PEFT's c_attn adapter of rank 2r (see export), and modules whose
+// rank or alpha differ from the config's r and lora_alpha (a fused c_attn next to other
+// targets) get rank_pattern and alpha_pattern entries. For the Llama family,
+// fan_in_fan_out is false (nn.Linear) and the tensors are
+// base_model.model.model.layers.{i}.{module}.lora_A.weight (r, in) and lora_B.weight
+// (out, r). Files are written atomically; it is an error if the adapter has no layers.
 func (ad *Adapter) Save(dir string) error {
 	mods := ad.export()
 	if len(mods) == 0 {
@@ -124,7 +143,7 @@ func (ad *Adapter) Save(dir string) error {
 	cfg := peftConfig{
 		PeftType: "LORA", TaskType: "CAUSAL_LM", BaseModel: ad.BaseModel,
 		R: base.rank, LoraAlpha: base.alpha, LoraDropout: ad.Config.Dropout,
-		FanInFanOut: true, Bias: "none", UseRSLoRA: ad.Config.RSLoRA,
+		FanInFanOut: !ad.model.Config.IsLlama(), Bias: "none", UseRSLoRA: ad.Config.RSLoRA,
 		InferenceMode: true, InitLoraWeights: true,
 		RankPattern: map[string]int{}, AlphaPattern: map[string]float64{},
 	}
@@ -169,15 +188,23 @@ func (ad *Adapter) Save(dir string) error {
 	return nil
 }
 
-// parseKey splits a GPT-2 PEFT LoRA adapter key,
-// base_model.model[.transformer].{projection}.lora_{A|B}[.default].weight, into the
-// projection and "A" or "B"; ok is false for any other key.
+// parseKey splits a PEFT LoRA adapter key,
+// base_model.model[.transformer].h.{i}.{module}.lora_{A|B}[.default].weight (GPT-2) or
+// base_model.model[.model].layers.{i}.{module}.lora_{A|B}[.default].weight (the Llama
+// family), into the projection and "A" or "B"; ok is false for any other key, such as
+// one with the other family's base-model path.
 func parseKey(key string) (p transformer.Proj, ab string, ok bool) {
-	rest, ok := strings.CutPrefix(key, "base_model.model.")
+	rest, ok := strings.CutPrefix(key, peftPrefix)
 	if !ok {
 		return p, "", false
 	}
-	rest, ok = strings.CutSuffix(strings.TrimPrefix(rest, "transformer."), ".weight")
+	prefix := ""
+	for _, llama := range []bool{false, true} {
+		if strings.HasPrefix(rest, modulePrefix(llama)) {
+			prefix = modulePrefix(llama)
+		}
+	}
+	rest, ok = strings.CutSuffix(strings.TrimPrefix(rest, prefix), ".weight")
 	if !ok {
 		return p, "", false
 	}
@@ -186,7 +213,21 @@ func parseKey(key string) (p transformer.Proj, ab string, ok bool) {
 		return p, "", false
 	}
 	p, err := transformer.ParseProj(name)
-	return p, ab, err == nil
+	if err != nil || prefix != "" && prefix != modulePrefix(isLlamaKind(p.Kind)) {
+		return p, "", false
+	}
+	return p, ab, true
+}
+
+// isLlamaKind reports whether k is a projection of the Llama family (not of GPT-2).
+func isLlamaKind(k transformer.ProjKind) bool { return slices.Contains(llamaKinds, k) }
+
+// familyName returns how errors name the family of projections of kind k.
+func familyName(k transformer.ProjKind) string {
+	if isLlamaKind(k) {
+		return "Llama-family"
+	}
+	return "GPT-2"
 }
 
 // peftTarget returns the target_modules entry that selects the projections of kind k
@@ -206,15 +247,19 @@ func peftTarget(k transformer.ProjKind, kinds []transformer.ProjKind) string {
 	return last(k)
 }
 
-// Load reads a PEFT LoRA adapter directory for GPT-2 and applies it to m (freezing m):
+// Load reads a PEFT LoRA adapter directory and applies it to m (freezing m). For GPT-2:
 // adapters on the fused c_attn (q, k and v together, as PEFT makes them), attn.c_proj,
-// mlp.c_fc and mlp.c_proj, with fan_in_fan_out (PEFT's setting for GPT-2's Conv1D;
-// the weights are stored in nn.Linear layout either way), use_rslora, rank_pattern and
-// alpha_pattern, and target_modules as a list or a regular expression. Unknown config
-// keys are ignored. An adapter that does not fit m (a shape, a layer beyond the model's,
-// a key target_modules does not select) or uses an unsupported option (DoRA, bias
-// training, modules_to_save, layer_replication, another peft_type) is an error saying so.
-// The adapter is not merged and its dropout is off.
+// mlp.c_fc and mlp.c_proj; for the Llama family (Llama, Qwen2): on any of
+// self_attn.{q,k,v,o}_proj and mlp.{gate,up,down}_proj. fan_in_fan_out is ignored (PEFT
+// sets it from the layer type, and stores the weights in nn.Linear layout either way);
+// use_rslora, rank_pattern, alpha_pattern, layers_to_transform, and target_modules as a
+// list (a name or dotted suffix of the module name), a regular expression (matched
+// against the whole module name, "model.layers.0.self_attn.q_proj" say) or "all-linear"
+// are read as PEFT reads them. Unknown config keys are ignored. An adapter that does not
+// fit m (one for the other family, a shape, a layer beyond the model's, a key
+// target_modules does not select) or uses an unsupported option (DoRA, bias training,
+// modules_to_save, layer_replication, another peft_type) is an error naming the file and
+// tensor or key. The adapter is not merged and its dropout is off.
 func Load(m *transformer.Model, dir string) (*Adapter, error) {
 	ad, err := load(m, dir)
 	if err != nil {
@@ -248,10 +293,22 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 	}
 	defer f.Close()
 	type pair struct{ a, b *safetensors.TensorInfo }
+	llama := m.Config.IsLlama()
+	prefix := modulePrefix(llama)
 	found := map[transformer.Proj]*pair{} // each adapted projection's A and B
 	var errs []error
+	var other []string // tensors of the other family's modules, reported as the first and a count
+	var otherKind transformer.ProjKind
 	for _, t := range f.Tensors() {
 		proj, ab, ok := parseKey(t.Name)
+		if ok && isLlamaKind(proj.Kind) != llama {
+			if len(other) == 0 {
+				otherKind = proj.Kind
+				errs = append(errs, fmt.Errorf("%s: tensor %s: an adapter of a %s module, but this is a %s model", path, t.Name, familyName(proj.Kind), m.Config.Family()))
+			}
+			other = append(other, t.Name)
+			continue
+		}
 		if ok && proj.Layer >= m.Config.NumLayers {
 			errs = append(errs, fmt.Errorf("%s: tensor %s: layer %d, but the model has %d", path, t.Name, proj.Layer, m.Config.NumLayers))
 			continue
@@ -261,10 +318,11 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 			for _, k := range m.ProjKinds() {
 				mods = append(mods, k.String())
 			}
-			errs = append(errs, fmt.Errorf("%s: tensor %s: unexpected (want %sh.{i}.{%s}.lora_{A|B}.weight)", path, t.Name, keyPrefix, strings.Join(mods, "|")))
+			blocks, _, _ := strings.Cut(transformer.Proj{Kind: m.ProjKinds()[0]}.String(), ".")
+			errs = append(errs, fmt.Errorf("%s: tensor %s: unexpected (want %s%s%s.{i}.{%s}.lora_{A|B}.weight)", path, t.Name, peftPrefix, prefix, blocks, strings.Join(mods, "|")))
 			continue
 		}
-		if !match(proj.Layer, "transformer."+proj.String()) {
+		if !match(proj.Layer, prefix+proj.String()) {
 			errs = append(errs, fmt.Errorf("%s: tensor %s: module %v is not selected by target_modules/layers_to_transform", path, t.Name, proj))
 			continue
 		}
@@ -279,6 +337,9 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 		} else {
 			p.b = &ti
 		}
+	}
+	if len(other) > 1 {
+		errs = append(errs, fmt.Errorf("%s: and %d more tensors of %s modules", path, len(other)-1, familyName(otherKind)))
 	}
 	if len(found) == 0 && len(errs) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no LoRA tensors", path))
@@ -303,7 +364,7 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 		}
 		base := m.Linear(proj)
 		in, out := base.InDim(), base.OutDim()
-		r := pc.rankOf("transformer." + name)
+		r := pc.rankOf(prefix + name)
 		wantA, wantB := []int{r, in}, []int{out, r}
 		if !slices.Equal(p.a.Shape, wantA) || !slices.Equal(p.b.Shape, wantB) {
 			errs = append(errs, fmt.Errorf("%s: module %s: lora_A %v and lora_B %v, want %v and %v (r = %d; base %d → %d)",
@@ -311,7 +372,7 @@ func load(m *transformer.Model, dir string) (*Adapter, error) {
 			continue
 		}
 		part := &Part{Lo: 0, Hi: out, A: transformer.NewParam(r, in), B: transformer.NewParam(out, r),
-			Scaling: scaling(pc.alphaOf("transformer."+name), r, pc.UseRSLoRA)}
+			Scaling: scaling(pc.alphaOf(prefix+name), r, pc.UseRSLoRA)}
 		if err := f.ReadFloat32(p.a.Name, transformer.Floats(part.A)); err != nil {
 			errs = append(errs, err)
 			continue
@@ -353,8 +414,9 @@ func (ad *Adapter) remove() {
 }
 
 // check refuses what this package does not implement and returns the predicate PEFT
-// uses to select modules: target_modules (a list matched by name or dotted suffix, or a
-// regular expression matched against the whole module name) and layers_to_transform.
+// uses to select modules: target_modules (a list matched by name or dotted suffix, a
+// regular expression matched against the whole module name, or "all-linear", every
+// projection) and layers_to_transform.
 func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
 	var errs []error
 	if pc.PeftType != "LORA" {
@@ -377,10 +439,13 @@ func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
 	}
 	var list []string
 	var re *regexp.Regexp
+	all := false
 	if err := json.Unmarshal(pc.TargetModules, &list); err != nil {
 		var s string
 		if err := json.Unmarshal(pc.TargetModules, &s); err != nil {
 			errs = append(errs, fmt.Errorf("target_modules %s: want a list of names or a regular expression", pc.TargetModules))
+		} else if strings.ToLower(s) == allLinear { // PEFT's INCLUDE_LINEAR_LAYERS_SHORTHAND
+			all = true
 		} else if re, err = regexp.Compile(`^(?:` + s + `)$`); err != nil {
 			errs = append(errs, fmt.Errorf("target_modules %q: %w", s, err))
 		}
@@ -398,6 +463,9 @@ func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
 	match := func(layer int, module string) bool {
 		if layers != nil && !slices.Contains(layers, layer) {
 			return false
+		}
+		if all {
+			return true
 		}
 		if re != nil {
 			return re.MatchString(module)

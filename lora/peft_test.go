@@ -241,6 +241,13 @@ func TestParseKey(t *testing.T) {
 		{"base_model.model.transformer.h.x.attn.c_attn.lora_A.weight", transformer.Proj{}, "", false},
 		{"model.transformer.h.0.attn.c_attn.lora_A.weight", transformer.Proj{}, "", false},
 		{"base_model.model.lm_head.weight", transformer.Proj{}, "", false},
+		{"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", transformer.Proj{Layer: 0, Kind: transformer.SelfAttnQProj}, "A", true},
+		{"base_model.model.layers.3.mlp.down_proj.lora_B.default.weight", transformer.Proj{Layer: 3, Kind: transformer.MLPDownProj}, "B", true},
+		{"base_model.model.model.layers.1.mlp.gate_proj.lora_B.weight", transformer.Proj{Layer: 1, Kind: transformer.MLPGateProj}, "B", true},
+		{"base_model.model.transformer.layers.0.self_attn.q_proj.lora_A.weight", transformer.Proj{}, "", false},
+		{"base_model.model.model.h.0.attn.c_attn.lora_A.weight", transformer.Proj{}, "", false},
+		{"base_model.model.model.h.0.self_attn.q_proj.lora_A.weight", transformer.Proj{}, "", false},
+		{"base_model.model.model.layers.0.q_proj.lora_A.weight", transformer.Proj{}, "", false},
 	} {
 		proj, ab, ok := parseKey(tt.key)
 		assert.Equal(t, tt.ok, ok, "parseKey(%q) ok", tt.key)
