@@ -134,7 +134,7 @@ func TestValidate(t *testing.T) {
 	r.Train.BatchSize = 0
 	r.Train.LRScheduler = "step"
 	r.Train.WarmupSteps, r.Train.WarmupRatio = 10, 0.1
-	r.Adapter = &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 0, Alpha: 8, Dropout: 1, Targets: []string{"q", "q_proj", "q"}}}
+	r.Adapter = &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 0, Alpha: 8, Dropout: 1, Targets: []string{"q", "query", "q"}}}
 	r.Eval.Metrics = []Metric{MetricBLEU}
 	r.Generation.TopP = 0
 	err := r.Validate()
@@ -144,7 +144,7 @@ func TestValidate(t *testing.T) {
 		"output_dir: is required",
 		"adapter.r: must be ≥ 1, got 0",
 		"adapter.dropout: must be in [0, 1), got 1",
-		`adapter.target_modules: unknown module "q_proj" (allowed: q, k, v, o, fc, proj, c_attn, attn.c_attn, c_proj, attn.c_proj, c_fc, mlp.c_fc, mlp.c_proj)`,
+		`adapter.target_modules: unknown module "query" (allowed: q, k, v, o, fc, proj, c_attn, attn.c_attn, c_proj, attn.c_proj, c_fc, mlp.c_fc, mlp.c_proj, q_proj, self_attn.q_proj, k_proj, self_attn.k_proj, v_proj, self_attn.v_proj, o_proj, self_attn.o_proj, gate_proj, mlp.gate_proj, up_proj, mlp.up_proj, down_proj, mlp.down_proj, all-linear)`,
 		`adapter.target_modules: module "q" listed twice`,
 		"data.train: train.csv: want a .txt or .jsonl file",
 		"data.val_set_size: a count must be a whole number, got 2.5",

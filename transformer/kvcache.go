@@ -244,3 +244,12 @@ func (d *decodePass) swiglu(gate, up []float32) []float32 {
 	kernels.SwiGLUForward(y, gate, up, len(gate))
 	return y
 }
+
+// share returns x n times: decoding keeps no graph, and the readers do not write to it.
+func (d *decodePass) share(x []float32, n int) [][]float32 {
+	out := make([][]float32, n)
+	for i := range out {
+		out[i] = x
+	}
+	return out
+}

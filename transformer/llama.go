@@ -17,11 +17,13 @@ var llamaKinds = []ProjKind{SelfAttnQProj, SelfAttnKProj, SelfAttnVProj, SelfAtt
 //	h = input_layernorm(x);          x = x + o_proj(attn(rope(q_proj(h)), rope(k_proj(h)), v_proj(h)))
 //	h = post_attention_layernorm(x); x = x + down_proj(silu(gate_proj(h)) · up_proj(h))
 func llamaBlockForward[V any](p blockPass[V], layer int, blk *Block, x V) V {
-	h := p.norm(blk.LN1, x)                                                                                         // (N, C)
-	q, k, v := p.project(blk, SelfAttnQProj, h), p.project(blk, SelfAttnKProj, h), p.project(blk, SelfAttnVProj, h) // (N, NH·hs), (N, KVH·hs) ×2
+	h := p.share(p.norm(blk.LN1, x), 3)      // (N, C), read by q, k and v
+	q := p.project(blk, SelfAttnQProj, h[0]) // (N, NH·hs)
+	k := p.project(blk, SelfAttnKProj, h[1]) // (N, KVH·hs)
+	v := p.project(blk, SelfAttnVProj, h[2]) // (N, KVH·hs)
 	x = p.residual(x, p.project(blk, SelfAttnOProj, p.ropeAttention(layer, blk.Attn, q, k, v)))
-	h = p.norm(blk.LN2, x)
-	gate, up := p.project(blk, MLPGateProj, h), p.project(blk, MLPUpProj, h) // (N, Inner) ×2
+	h = p.share(p.norm(blk.LN2, x), 2)                                             // read by gate and up
+	gate, up := p.project(blk, MLPGateProj, h[0]), p.project(blk, MLPUpProj, h[1]) // (N, Inner) ×2
 	return p.residual(x, p.project(blk, MLPDownProj, p.swiglu(gate, up)))
 }
 

@@ -221,6 +221,8 @@ type blockPass[V any] interface {
 	ropeAttention(layer int, a *Attention, q, k, v V) V
 	swiglu(gate, up V) V // silu(gate) · up
 	residual(x, y V) V   // x + y
+	// share returns n handles on x for n readers (see graphPass.share).
+	share(x V, n int) []V
 }
 
 // blockForward runs x (N, C) through blk, block layer of a GPT-2:
@@ -260,6 +262,20 @@ func (g *graphPass) ropeAttention(_ int, a *Attention, q, k, v mat.Tensor) mat.T
 }
 
 func (g *graphPass) swiglu(gate, up mat.Tensor) mat.Tensor { return run(&swigluOp{gate, up}) }
+
+// share returns n handles on x such that no node has more than two readers: x itself for
+// one, else a copy node and the handles of a second copy node. ag.Backward adds the
+// gradients of a node's readers in the order their backward steps finish, which varies
+// from run to run; a sum of two is the same in either order, a sum of three is not, so a
+// node read by q, k and v (and each LoRA layer reads its input twice) would make training
+// depend on scheduling, and resume inexact.
+func (g *graphPass) share(x mat.Tensor, n int) []mat.Tensor {
+	if n <= 1 {
+		return []mat.Tensor{x}
+	}
+	a, b := run(&copyOp{x}), run(&copyOp{x})
+	return append([]mat.Tensor{a}, g.share(b, n-1)...)
+}
 
 // Loss returns the graph node of the mean cross-entropy of the batch's next-token
 // predictions: Σ CE(logits_i, Targets_i) / n over the n positions whose target is not

@@ -208,6 +208,25 @@ func (o *geluOp) Backward(gy mat.Tensor) error {
 	return nil
 }
 
+// copyOp: y = x, a second node for the same values (see graphPass.share).
+type copyOp struct{ x mat.Tensor }
+
+func (o *copyOp) Operands() []mat.Tensor { return []mat.Tensor{o.x} }
+
+func (o *copyOp) Forward() (mat.Tensor, error) {
+	s := o.x.Value().Shape()
+	y := newDense(s[0], s[1])
+	copy(Floats(y), Floats(o.x))
+	return y, nil
+}
+
+func (o *copyOp) Backward(gy mat.Tensor) error {
+	if o.x.RequiresGrad() {
+		o.x.AccGrad(gy)
+	}
+	return nil
+}
+
 // addOp: y = a + b, the residual connection.
 type addOp struct{ a, b mat.Tensor }
 
