@@ -1,7 +1,6 @@
 package lora
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"github.com/llmtune/llmtune/internal/reftest"
 	"github.com/llmtune/llmtune/trainer/optim"
 	"github.com/llmtune/llmtune/transformer"
-	"github.com/llmtune/llmtune/transformer/kernels"
 )
 
 // The Llama-family golden files come from testdata/llama/gen_reference.py (PyTorch, from
@@ -42,17 +40,7 @@ const (
 	mergedTol = 1e-6
 )
 
-// bothPaths runs f with the AVX2 kernels (where the CPU has them) and with the pure-Go
-// fallback.
-func bothPaths(t *testing.T, f func(t *testing.T)) {
-	for _, pure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("purego=%v", pure), func(t *testing.T) {
-			prev := kernels.SetPureGo(pure)
-			defer kernels.SetPureGo(prev)
-			f(t)
-		})
-	}
-}
+var bothPaths = reftest.BothPaths
 
 func loadLlama(t *testing.T, dir string) *transformer.Model {
 	t.Helper()

@@ -27,17 +27,7 @@ const (
 
 var flatten = reftest.Flatten
 
-// bothPaths runs f with the AVX2 kernels (where the CPU has them) and with the pure-Go
-// fallback, so that CI checks both against PyTorch.
-func bothPaths(t *testing.T, f func(t *testing.T)) {
-	for _, pure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("purego=%v", pure), func(t *testing.T) {
-			prev := kernels.SetPureGo(pure)
-			defer kernels.SetPureGo(prev)
-			f(t)
-		})
-	}
-}
+var bothPaths = reftest.BothPaths
 
 func TestGoldenLogits(t *testing.T) { bothPaths(t, testGoldenLogits) }
 

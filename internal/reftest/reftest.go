@@ -6,6 +6,7 @@ package reftest
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/llmtune/llmtune/transformer/kernels"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -119,4 +121,16 @@ func Flatten(rows [][]float32) []float32 {
 		out = append(out, r...)
 	}
 	return out
+}
+
+// BothPaths runs f as two subtests: with the assembly kernels (where the CPU has them)
+// and with the pure-Go fallback (kernels.SetPureGo), so that a golden test checks both.
+func BothPaths(t *testing.T, f func(t *testing.T)) {
+	for _, pure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("purego=%v", pure), func(t *testing.T) {
+			prev := kernels.SetPureGo(pure)
+			defer kernels.SetPureGo(prev)
+			f(t)
+		})
+	}
 }

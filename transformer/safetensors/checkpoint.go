@@ -315,14 +315,7 @@ func (c *Checkpoint) Sharded() bool { return c.index != "" }
 // each file's tensors in file order (by data offset, which is name order in files that
 // Write made). Offsets are relative to the data area of the tensor's own file. The slice
 // is the caller's to keep.
-func (c *Checkpoint) Tensors() []TensorInfo {
-	out := make([]TensorInfo, len(c.tensors))
-	for i, t := range c.tensors {
-		t.Shape = slices.Clone(t.Shape)
-		out[i] = t
-	}
-	return out
-}
+func (c *Checkpoint) Tensors() []TensorInfo { return cloneInfos(c.tensors) }
 
 // Tensor returns the description of the named tensor, and whether c has it.
 func (c *Checkpoint) Tensor(name string) (TensorInfo, bool) {

@@ -344,9 +344,12 @@ func (f *File) Close() error {
 
 // Tensors returns the descriptions of all tensors in file order (by data offset), which is
 // name order for files that Write made. The slice is the caller's to keep.
-func (f *File) Tensors() []TensorInfo {
-	out := make([]TensorInfo, len(f.tensors))
-	for i, t := range f.tensors {
+func (f *File) Tensors() []TensorInfo { return cloneInfos(f.tensors) }
+
+// cloneInfos returns a copy of ts whose shapes the caller may change.
+func cloneInfos(ts []TensorInfo) []TensorInfo {
+	out := make([]TensorInfo, len(ts))
+	for i, t := range ts {
 		t.Shape = slices.Clone(t.Shape)
 		out[i] = t
 	}
