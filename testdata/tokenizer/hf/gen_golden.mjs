@@ -136,7 +136,8 @@ add("contractions_words", "I'm you're he's we've they'll she'd don't can't won't
 add("contractions_words_upper", "I'M YOU'RE HE'S WE'VE THEY'LL SHE'D DON'T CAN'T WON'T IT'S");
 add("contractions_title", "Don't It'S I'M You'Re He'S DoN'T dOn'T");
 add("contractions_brief", "don't DON'T It'S");
-add("contractions_long_s", "don'\u017f it'\u017f '\u017f \u017f's"); // U+017F LATIN SMALL LETTER LONG S folds to s
+// U+017F LATIN SMALL LETTER LONG S case-folds to s, so (?i:'s) matches "'ſ": "it'ſelf" is it / 'ſ / elf.
+add("contractions_long_s", "don'\u017f it'\u017felf he'\u017ft IT'\u017fELF '\u017f \u017f's");
 add("apostrophes", "''s ''' 'x rock'n'roll o'clock 'tis ' dogs' 'll'");
 add("apostrophe_curly", "it’s don’t ‘quoted’ “double”");
 
