@@ -128,6 +128,10 @@ type run struct {
 // adapter (output_dir/adapter, PEFT format) or model (output_dir/model). It writes
 // output_dir/config.yaml, metrics.jsonl and loss.png as it goes.
 //
+// Run holds output_dir for its whole duration: a second Run on the same directory, in
+// this process or another, fails at once with an error matching ErrOutputDirInUse that
+// names the holder's pid, host and start time (see lock.go).
+//
 // When ctx is cancelled (Ctrl-C in the CLI), Run saves a checkpoint and returns an error
 // wrapping ctx.Err() that names it. A NaN or Inf loss stops the run with an error
 // wrapping ErrNonFinite, without saving the broken state: the last checkpoint is intact.
@@ -139,11 +143,16 @@ func Run(ctx context.Context, r *Recipe, opts ...Option) (*Result, error) {
 	for _, o := range opts {
 		o(&t.s)
 	}
+	lock, err := lockOutputDir(r.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release() // a lock file left behind blocks nobody: its lock dies with us
 	if err := t.setup(); err != nil {
 		return nil, err
 	}
 	defer t.metrics.close()
-	err := t.loop(ctx)
+	err = t.loop(ctx)
 	t.progress.done()
 	if err != nil {
 		return &t.res, err
