@@ -67,7 +67,7 @@ func (e *sentinelError) Is(target error) bool { return target == e.sentinel }
 // says neither to resume it nor to overwrite it.
 func (t *run) planOutputDir() error {
 	r := t.recipe
-	dir, err := resumeDir(r)
+	dir, damaged, err := t.resumeDir()
 	if err != nil {
 		return err
 	}
@@ -90,8 +90,12 @@ func (t *run) planOutputDir() error {
 	msg := fmt.Sprintf("output_dir %s already holds a run (%s): continue it with train.resume_from_checkpoint=auto, "+
 		"keep it and use another output_dir, or replace it with overwrite_output_dir=true", r.OutputDir, what)
 	if r.Train.ResumeFromCheckpoint == "auto" {
-		msg = fmt.Sprintf("output_dir %s already holds a run (%s) but no checkpoint to resume from: "+
-			"keep it and use another output_dir, or replace it with overwrite_output_dir=true", r.OutputDir, what)
+		none := "no checkpoint to resume from"
+		if len(damaged) > 0 {
+			none = fmt.Sprintf("no usable checkpoint to resume from (damaged: %s)", strings.Join(damaged, ", "))
+		}
+		msg = fmt.Sprintf("output_dir %s already holds a run (%s) but %s: "+
+			"keep it and use another output_dir, or replace it with overwrite_output_dir=true", r.OutputDir, what, none)
 	}
 	return &sentinelError{msg: msg, sentinel: ErrOutputDirUsed}
 }

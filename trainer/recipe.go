@@ -105,8 +105,9 @@ type TrainConfig struct {
 	// SaveTotalLimit is how many checkpoints to keep, the oldest deleted first; 0 keeps all.
 	// Default 0.
 	SaveTotalLimit int `yaml:"save_total_limit"`
-	// ResumeFromCheckpoint is "" (start afresh), "auto" (the newest checkpoint in
-	// output_dir, if any) or a checkpoint directory. Default "".
+	// ResumeFromCheckpoint is "" (start afresh), "auto" (the newest complete checkpoint
+	// in output_dir, if any, going back past damaged ones with a warning) or a checkpoint
+	// directory, which must be complete. Default "".
 	ResumeFromCheckpoint string `yaml:"resume_from_checkpoint"`
 }
 
