@@ -243,7 +243,7 @@ func (t *run) setup() error {
 		}
 		t.res.Checkpoint = dir
 	}
-	if t.metrics, err = openMetrics(filepath.Join(r.OutputDir, "metrics.jsonl"), t.step, t.resumeFrom != ""); err != nil {
+	if t.metrics, err = openMetrics(filepath.Join(r.OutputDir, "metrics.jsonl"), t.step, t.resumeFrom != "", t.s.progress); err != nil {
 		return err
 	}
 	t.progress = newProgress(t.s.progress, t.total)
