@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
+	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/tokenizer"
 	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/transformer"
@@ -27,7 +28,11 @@ import (
 //
 // It is written into a hidden temporary directory that is renamed into place only when
 // every file is complete and fsynced, so an interrupted save never leaves a partial
-// checkpoint and never touches the previous ones.
+// checkpoint and never touches the previous ones. Inside it, trainer_state.json is
+// written last: it marks the checkpoint complete, so that one cut short some other way
+// (copied half way, say) is recognisably incomplete. A checkpoint is used for resuming
+// only once checkCheckpoint finds every file present and consistent; resuming "auto"
+// goes back past damaged ones.
 const (
 	checkpointsDir = "checkpoints"
 	checkpointPfx  = "checkpoint-"
@@ -136,6 +141,7 @@ func (t *run) writeCheckpoint(dir string) error {
 	if err != nil {
 		return err
 	}
+	// Last: trainer_state.json marks the checkpoint complete.
 	return atomicfile.WriteFile(filepath.Join(dir, stateFile), append(raw, '\n'))
 }
 
@@ -152,7 +158,8 @@ func (t *run) export(dir string) error {
 	return tokenizer.CopyFiles(t.recipe.BaseModel, out)
 }
 
-// checkpoints returns the complete checkpoint directories under root, oldest step first.
+// checkpoints returns the checkpoint directories (checkpoint-{step}) under root, oldest
+// step first, complete or not (see checkCheckpoint).
 func checkpoints(root string) ([]string, error) {
 	entries, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -167,15 +174,11 @@ func checkpoints(root string) ([]string, error) {
 	}
 	var cks []ck
 	for _, e := range entries {
-		name := e.Name()
-		if !e.IsDir() || !strings.HasPrefix(name, checkpointPfx) {
+		step, ok := checkpointStep(e.Name())
+		if !e.IsDir() || !ok {
 			continue
 		}
-		step, err := strconv.Atoi(strings.TrimPrefix(name, checkpointPfx))
-		if err != nil {
-			continue
-		}
-		cks = append(cks, ck{step, filepath.Join(root, name)})
+		cks = append(cks, ck{step, filepath.Join(root, e.Name())})
 	}
 	slices.SortFunc(cks, func(a, b ck) int { return a.step - b.step })
 	var out []string
@@ -185,15 +188,33 @@ func checkpoints(root string) ([]string, error) {
 	return out, nil
 }
 
-// pruneCheckpoints deletes the oldest checkpoints beyond save_total_limit.
+// checkpointStep returns the step of a checkpoint directory's name, checkpoint-{step}.
+func checkpointStep(name string) (int, bool) {
+	if !strings.HasPrefix(name, checkpointPfx) {
+		return 0, false
+	}
+	step, err := strconv.Atoi(strings.TrimPrefix(name, checkpointPfx))
+	return step, err == nil
+}
+
+// pruneCheckpoints deletes the oldest checkpoints beyond save_total_limit. Checkpoints of
+// later steps than this run's (left by an earlier run that this one resumed before, past
+// them when they were damaged) are neither counted nor deleted: the run will overwrite
+// them when it gets there.
 func (t *run) pruneCheckpoints(root string) error {
 	limit := t.recipe.Train.SaveTotalLimit
 	if limit <= 0 {
 		return nil
 	}
-	cks, err := checkpoints(root)
+	all, err := checkpoints(root)
 	if err != nil {
 		return err
+	}
+	var cks []string
+	for _, c := range all {
+		if step, _ := checkpointStep(filepath.Base(c)); step <= t.step {
+			cks = append(cks, c)
+		}
 	}
 	for len(cks) > limit {
 		if err := os.RemoveAll(cks[0]); err != nil {
@@ -205,23 +226,92 @@ func (t *run) pruneCheckpoints(root string) error {
 }
 
 // resumeDir resolves train.resume_from_checkpoint: "" → none; "auto" → the newest
-// checkpoint in output_dir, or none; otherwise the directory given, which must exist.
-func resumeDir(r *Recipe) (string, error) {
+// checkpoint in output_dir that checkCheckpoint finds complete, with a warning on the
+// progress writer for each newer one it goes past, or none (damaged is the list of those
+// it went past); otherwise the directory given, which must be a complete checkpoint.
+func (t *run) resumeDir() (dir string, damaged []string, err error) {
+	r := t.recipe
+	withAdapter := t.s.adapter != nil || r.Adapter != nil
 	switch r.Train.ResumeFromCheckpoint {
 	case "":
-		return "", nil
+		return "", nil, nil
 	case "auto":
 		cks, err := checkpoints(filepath.Join(r.OutputDir, checkpointsDir))
-		if err != nil || len(cks) == 0 {
-			return "", err
+		if err != nil {
+			return "", nil, fmt.Errorf("train.resume_from_checkpoint auto: %w", err)
 		}
-		return cks[len(cks)-1], nil
+		for i := len(cks) - 1; i >= 0; i-- {
+			err := checkCheckpoint(cks[i], withAdapter)
+			if err == nil {
+				return cks[i], damaged, nil
+			}
+			damaged = append(damaged, filepath.Base(cks[i]))
+			if t.s.progress != nil {
+				fmt.Fprintf(t.s.progress, "warning: skipping damaged checkpoint %s: %v\n", cks[i], err)
+			}
+		}
+		return "", damaged, nil
 	}
-	dir := r.Train.ResumeFromCheckpoint
-	if _, err := os.Stat(filepath.Join(dir, stateFile)); err != nil {
-		return "", fmt.Errorf("train.resume_from_checkpoint %s: not a checkpoint: %w", dir, err)
+	dir = r.Train.ResumeFromCheckpoint
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", nil, fmt.Errorf("train.resume_from_checkpoint %s: not a checkpoint directory", dir)
 	}
-	return dir, nil
+	if err := checkCheckpoint(dir, withAdapter); err != nil {
+		return "", nil, fmt.Errorf("train.resume_from_checkpoint %s: damaged checkpoint: %w", dir, err)
+	}
+	return dir, nil, nil
+}
+
+// checkCheckpoint returns nil when dir is a complete checkpoint, without reading any
+// tensor: trainer_state.json (written last) parses; trainable.safetensors and
+// optimizer.safetensors open, their headers valid and their sizes what the headers
+// say; and adapter/ (withAdapter) has an adapter_config.json that parses and an
+// adapter_model.safetensors that opens, or model/ a config.json that loads and weights
+// that open. Otherwise the error names the first file at fault.
+func checkCheckpoint(dir string, withAdapter bool) error {
+	state := filepath.Join(dir, stateFile)
+	raw, err := os.ReadFile(state)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s is missing: the checkpoint is incomplete (it is written last)", state)
+	}
+	if err != nil {
+		return err
+	}
+	var st trainerState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("parse %s: %w", state, err)
+	}
+	files := []string{filepath.Join(dir, trainableFile), filepath.Join(dir, optimizerFile)}
+	if withAdapter {
+		cfg := filepath.Join(dir, "adapter", lora.ConfigFile)
+		raw, err := os.ReadFile(cfg)
+		if err != nil {
+			return err
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return fmt.Errorf("parse %s: %w", cfg, err)
+		}
+		files = append(files, filepath.Join(dir, "adapter", lora.WeightsFile))
+	} else {
+		model := filepath.Join(dir, "model")
+		if _, err := transformer.LoadConfig(filepath.Join(model, transformer.ConfigFile)); err != nil {
+			return err
+		}
+		c, err := safetensors.OpenDir(model)
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	for _, path := range files {
+		f, err := safetensors.Open(path)
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	return nil
 }
 
 // loadCheckpoint restores the trainable parameters, the optimizer, the step, the data

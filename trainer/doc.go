@@ -18,7 +18,9 @@
 //   - Evaluate: loss and perplexity, and BLEU and chrF (trainer/sacrebleu) of completions
 //     made by transformer/generate; `llmtune eval` uses it too;
 //   - checkpoints and exact resume (adapter or model, trainable and optimizer tensors,
-//     step, data position, dropout RNG), written atomically; metrics.jsonl; loss.png.
+//     step, data position, dropout RNG), written atomically; metrics.jsonl; loss.png;
+//   - one run per output_dir: Run locks output_dir/.lock (flock, so a killed run's lock
+//     file blocks nothing; lock.go).
 //
 // It does not parse data files, sample tokens, compute BLEU or implement AdamW: those are
 // its sub-packages and transformer/generate. Library code here never prints except to

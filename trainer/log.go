@@ -23,19 +23,40 @@ type metricsLog struct {
 
 // openMetrics opens the metrics log for appending. A resumed run first drops the lines
 // of steps after the checkpoint it resumed from (the interrupted run's last steps are
-// trained again); a fresh run starts an empty log.
-func openMetrics(path string, resumeStep int, resumed bool) (*metricsLog, error) {
+// trained again, and logged again without duplicates), and any torn line, with a warning
+// on warn (if not nil): one without its newline, or not a JSON object with a step, as a
+// run killed in the middle of a write or a crash can leave at the end. A fresh run starts
+// an empty log.
+func openMetrics(path string, resumeStep int, resumed bool, warn io.Writer) (*metricsLog, error) {
 	var keep []byte
 	if resumed {
 		old, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		for _, line := range bytes.SplitAfter(old, []byte("\n")) {
+		for i, line := range bytes.SplitAfter(old, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
 			var v struct {
 				Step *int `json:"step"`
 			}
-			if json.Unmarshal(line, &v) == nil && v.Step != nil && *v.Step <= resumeStep {
+			torn := ""
+			switch {
+			case !bytes.HasSuffix(line, []byte("\n")):
+				torn = "no newline at its end"
+			case json.Unmarshal(line, &v) != nil:
+				torn = "not valid JSON"
+			case v.Step == nil:
+				torn = "no step"
+			}
+			if torn != "" {
+				if warn != nil {
+					fmt.Fprintf(warn, "warning: ignoring line %d of %s, which is torn (%s): %.40q\n", i+1, path, torn, line)
+				}
+				continue
+			}
+			if *v.Step <= resumeStep {
 				keep = append(keep, line...)
 			}
 		}
@@ -50,6 +71,9 @@ func openMetrics(path string, resumeStep int, resumed bool) (*metricsLog, error)
 	return &metricsLog{path: path, f: f}, nil
 }
 
+// write appends v as one line. The line and its newline go in one write to a file
+// opened with O_APPEND, so lines never interleave and a kill can only cut the last one
+// short, which openMetrics recognises.
 func (l *metricsLog) write(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {

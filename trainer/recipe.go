@@ -39,7 +39,17 @@ type Recipe struct {
 	// files. Default false.
 	FromScratch bool `yaml:"from_scratch"`
 	// OutputDir receives adapter/, checkpoints/, metrics.jsonl and config.yaml. Required.
+	// One run at a time holds it (Run locks it), and a run that starts afresh refuses
+	// one that already holds a run unless OverwriteOutputDir is set.
 	OutputDir string `yaml:"output_dir"`
+	// OverwriteOutputDir lets a run that starts afresh (train.resume_from_checkpoint
+	// empty, or auto finding no checkpoint to resume) use an output_dir that already holds
+	// a run (checkpoints/, adapter/, model/ or metrics.jsonl): the previous run's
+	// checkpoints/, adapter/, model/, metrics.jsonl and loss.png are removed first.
+	// Without it, such a run stops before touching anything. A run that resumes from a
+	// checkpoint leaves everything in place whatever it says. Default false (HF
+	// TrainingArguments).
+	OverwriteOutputDir bool `yaml:"overwrite_output_dir"`
 	// Seed seeds every random choice of the run: adapter initialisation, dropout, data
 	// shuffling and the validation split. Default 42 (HF TrainingArguments).
 	Seed uint64 `yaml:"seed"`
@@ -95,8 +105,9 @@ type TrainConfig struct {
 	// SaveTotalLimit is how many checkpoints to keep, the oldest deleted first; 0 keeps all.
 	// Default 0.
 	SaveTotalLimit int `yaml:"save_total_limit"`
-	// ResumeFromCheckpoint is "" (start afresh), "auto" (the newest checkpoint in
-	// output_dir, if any) or a checkpoint directory. Default "".
+	// ResumeFromCheckpoint is "" (start afresh), "auto" (the newest complete checkpoint
+	// in output_dir, if any, going back past damaged ones with a warning) or a checkpoint
+	// directory, which must be complete. Default "".
 	ResumeFromCheckpoint string `yaml:"resume_from_checkpoint"`
 }
 

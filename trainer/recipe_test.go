@@ -86,7 +86,7 @@ func TestParseRecipeErrors(t *testing.T) {
 				`gradient_accumulation_steps, learning_rate, lr_scheduler, warmup_steps, warmup_ratio, weight_decay, ` +
 				`adam_beta1, adam_beta2, adam_epsilon, max_grad_norm, log_steps, eval_steps, save_steps, save_total_limit, resume_from_checkpoint)`}},
 		{"unknown top-level key", "lora_r: 8\n" + minimal, []string{
-			`r.yaml:1: unknown key "lora_r" (known keys: base_model, from_scratch, output_dir, seed, adapter, data, train, eval, generation)`}},
+			`r.yaml:1: unknown key "lora_r" (known keys: base_model, from_scratch, output_dir, overwrite_output_dir, seed, adapter, data, train, eval, generation)`}},
 		{"bad enums", minimal + "  format: jsonl\ntrain:\n  lr_scheduler: cosine_with_restarts\neval:\n  metrics: [loss, rouge]\n", []string{
 			`r.yaml:5: data.format: unknown value "jsonl" (allowed: text, prompt_completion, source_target)`,
 			`r.yaml:7: train.lr_scheduler: unknown value "cosine_with_restarts" (allowed: constant, linear, cosine)`,

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -100,25 +99,27 @@ type Result struct {
 
 // run is the state of one training run.
 type run struct {
-	recipe    *Recipe
-	s         settings
-	model     *transformer.Model
-	tok       generate.Tokenizer
-	adapter   *lora.Adapter
-	params    []transformer.NamedParam
-	opt       *optim.AdamW
-	sched     optim.Schedule
-	train     *dataset.Dataset
-	eval      *dataset.Dataset
-	step      int // optimizer steps done
-	total     int
-	dataState dataset.DataState
-	metrics   *metricsLog
-	progress  *progress
-	start     time.Time
-	res       Result
-	lastLR    float64 // of the last optimizer step
-	lastNorm  float64 // gradient norm of the last optimizer step, before clipping
+	recipe     *Recipe
+	s          settings
+	model      *transformer.Model
+	tok        generate.Tokenizer
+	adapter    *lora.Adapter
+	params     []transformer.NamedParam
+	opt        *optim.AdamW
+	sched      optim.Schedule
+	train      *dataset.Dataset
+	eval       *dataset.Dataset
+	resumeFrom string   // the checkpoint to resume from, or ""
+	clear      []string // the previous run's files to remove (overwrite_output_dir)
+	step       int      // optimizer steps done
+	total      int
+	dataState  dataset.DataState
+	metrics    *metricsLog
+	progress   *progress
+	start      time.Time
+	res        Result
+	lastLR     float64 // of the last optimizer step
+	lastNorm   float64 // gradient norm of the last optimizer step, before clipping
 }
 
 // Run fine-tunes as the recipe says: it loads base_model (or takes WithModel's), applies
@@ -127,6 +128,15 @@ type run struct {
 // checkpoint every save_steps, and at the end evaluates, checkpoints and writes the
 // adapter (output_dir/adapter, PEFT format) or model (output_dir/model). It writes
 // output_dir/config.yaml, metrics.jsonl and loss.png as it goes.
+//
+// A run that starts afresh (train.resume_from_checkpoint empty, or auto finding no
+// usable checkpoint) into an output_dir that already holds a run fails before touching
+// anything with an error matching ErrOutputDirUsed, unless overwrite_output_dir is set:
+// then the previous run's files are removed first.
+//
+// Run holds output_dir for its whole duration: a second Run on the same directory, in
+// this process or another, fails at once with an error matching ErrOutputDirInUse that
+// names the holder's pid, host and start time (see lock.go).
 //
 // When ctx is cancelled (Ctrl-C in the CLI), Run saves a checkpoint and returns an error
 // wrapping ctx.Err() that names it. A NaN or Inf loss stops the run with an error
@@ -139,11 +149,19 @@ func Run(ctx context.Context, r *Recipe, opts ...Option) (*Result, error) {
 	for _, o := range opts {
 		o(&t.s)
 	}
+	lock, err := lockOutputDir(r.OutputDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release() // a lock file left behind blocks nobody: its lock dies with us
+	if err := t.planOutputDir(); err != nil {
+		return nil, err
+	}
 	if err := t.setup(); err != nil {
 		return nil, err
 	}
 	defer t.metrics.close()
-	err := t.loop(ctx)
+	err = t.loop(ctx)
 	t.progress.done()
 	if err != nil {
 		return &t.res, err
@@ -209,7 +227,7 @@ func (t *run) setup() error {
 	}
 	t.sched = r.Train.Schedule(t.total)
 
-	if err := os.MkdirAll(r.OutputDir, 0o755); err != nil {
+	if err := t.clearPrevious(); err != nil {
 		return err
 	}
 	y, err := r.YAML()
@@ -219,17 +237,13 @@ func (t *run) setup() error {
 	if err := atomicfile.WriteFile(filepath.Join(r.OutputDir, "config.yaml"), y); err != nil {
 		return err
 	}
-	dir, err := resumeDir(r)
-	if err != nil {
-		return err
-	}
-	if dir != "" {
+	if dir := t.resumeFrom; dir != "" {
 		if err := t.loadCheckpoint(dir); err != nil {
 			return fmt.Errorf("resume from %s: %w", dir, err)
 		}
 		t.res.Checkpoint = dir
 	}
-	if t.metrics, err = openMetrics(filepath.Join(r.OutputDir, "metrics.jsonl"), t.step, dir != ""); err != nil {
+	if t.metrics, err = openMetrics(filepath.Join(r.OutputDir, "metrics.jsonl"), t.step, t.resumeFrom != "", t.s.progress); err != nil {
 		return err
 	}
 	t.progress = newProgress(t.s.progress, t.total)

@@ -135,6 +135,22 @@ func TestRunErrors(t *testing.T) {
 	assert.Contains(t, stderr, "missing.yaml")
 }
 
+// TestRunUsedOutputDir: a second run into the same output_dir is refused with one line
+// saying how to go on; overwrite_output_dir=true replaces the first run.
+func TestRunUsedOutputDir(t *testing.T) {
+	r := recipe(t, "")
+	outDir := filepath.Join(filepath.Dir(r), "out")
+	code, _, stderr := llmtune(t, "run", r)
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = llmtune(t, "run", r)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "llmtune: output_dir "+outDir+" already holds a run (checkpoints/, adapter/, metrics.jsonl, loss.png): "+
+		"continue it with train.resume_from_checkpoint=auto, keep it and use another output_dir, or replace it with overwrite_output_dir=true\n", stderr)
+	code, _, stderr = llmtune(t, "run", r, "overwrite_output_dir=true")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "overwrite_output_dir: removed the previous run's checkpoints/, adapter/, metrics.jsonl, loss.png from "+outDir+"\n")
+}
+
 // TestRunThenMerge trains through the CLI, then merges the adapter and checks that the
 // merged checkpoint computes what base + adapter computes.
 func TestRunThenMerge(t *testing.T) {

@@ -16,7 +16,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 model, trains, evaluates, and saves the adapter (or model), checkpoints, metrics.jsonl
 and loss.png under output_dir. Overrides after the recipe change it by dot path
 (train.learning_rate=1e-3); ~key removes a key (~adapter: full fine-tuning).
-Ctrl-C saves a checkpoint and exits; train.resume_from_checkpoint=auto resumes.`)
+Ctrl-C saves a checkpoint and exits; train.resume_from_checkpoint=auto resumes.
+One run at a time uses an output_dir, and one that already holds a run is refused
+unless the run resumes it or sets overwrite_output_dir=true.`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
