@@ -35,7 +35,7 @@ func TestLoadRecipeDesign(t *testing.T) {
 		OutputDir: "runs/translate",
 		Seed:      42,
 		Adapter: &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 8, Alpha: 16, Dropout: 0.05,
-			Targets: []string{"q", "v"}}},
+			Targets: []string{"q", "v"}, Layers: []int{0, 1}}},
 		Data: dataset.Config{Train: "testdata/translate/train.jsonl", Eval: "testdata/translate/valid.jsonl",
 			Format: dataset.FormatSourceTarget, Template: "English: {source}\nSpanish: {target}",
 			MaxSeqLen: 128, Packing: true, ShuffleBuffer: 10000},
