@@ -141,15 +141,30 @@ func TestLoadErrors(t *testing.T) {
 		{"wordpiece", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
 			model(d)["type"] = "WordPiece"
 		})}, "model.type", true},
-		{"prefix space", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
-			d["pre_tokenizer"].(map[string]any)["add_prefix_space"] = true
-		})}, "add_prefix_space", true},
-		{"normalizer", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
-			d["normalizer"] = map[string]any{"type": "NFC"}
-		})}, "normalizer", true},
-		{"metaspace", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+		{"lowercase", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["normalizer"] = map[string]any{"type": "Sequence", "normalizers": []any{
+				map[string]any{"type": "NFC"}, map[string]any{"type": "Lowercase"}}}
+		})}, `normalizer.normalizers[1].type "Lowercase" is not supported`, true},
+		{"whitespace", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["pre_tokenizer"] = map[string]any{"type": "Whitespace"}
+		})}, `pre_tokenizer.type "Whitespace"`, true},
+		{"wordpiece decoder", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["decoder"] = map[string]any{"type": "WordPiece", "prefix": "##"}
+		})}, `decoder.type "WordPiece"`, true},
+		{"subword prefix", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			model(d)["continuing_subword_prefix"] = "##"
+		})}, "subword prefix", true},
+		{"metaspace without replacement", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
 			d["pre_tokenizer"] = map[string]any{"type": "Metaspace"}
-		})}, "pre_tokenizer", true},
+		})}, "replacement", false},
+		{"split bad regex", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["pre_tokenizer"] = map[string]any{"type": "Split", "pattern": map[string]any{"Regex": "(a"},
+				"behavior": "Isolated", "invert": false}
+		})}, "pattern", false},
+		{"split bad behavior", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["pre_tokenizer"] = map[string]any{"type": "Split", "pattern": map[string]any{"String": " "},
+				"behavior": "Sideways", "invert": false}
+		})}, "Sideways", false},
 		{"dropout", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
 			model(d)["dropout"] = 0.1
 		})}, "dropout", true},
