@@ -78,8 +78,9 @@ func (t *BPE) ID(token string) (id int, ok bool) {
 // "▁" becomes a space, <0xNN> tokens bytes, and one leading space goes). Ids outside [0, VocabSize) or with no
 // token add nothing. Bytes that do not form valid UTF-8 stay as they are where Hugging Face writes U+FFFD, so the
 // result is not valid UTF-8 when ids end (or start) inside a multi-byte character, as a token-by-token stream may;
-// a caller that prints such a stream should hold back an incomplete tail. For byte-level tokenizers
-// Decode(Encode(s)) == s for every string s.
+// a caller that prints such a stream should hold back an incomplete tail. For byte-level tokenizers without a
+// normalizer (GPT-2, Llama 3) Decode(Encode(s)) == s for every string s. Added tokens go through the decoder too,
+// as in Hugging Face.
 func (t *BPE) Decode(ids []int) string {
 	if t.rawDecode {
 		n := 0
@@ -213,13 +214,24 @@ func (t *BPE) encodePieces(ids []int, s string, first bool, st *encodeState) []i
 		}
 		st.pieces, st.spare = pieces, spare
 		return ids
+	case t.scan.kind == scanGPT2: // a loop for each scanner, so that it is called directly
+		for i := 0; i < len(s); {
+			j := pieceEnd(s, i)
+			ids = t.appendPiece(ids, s[i:j], st)
+			i = j
+		}
 	case t.scan.kind == scanNone:
 		return t.appendPiece(ids, s, st)
-	}
-	for i := 0; i < len(s); {
-		j := t.scan.end(s, i)
-		ids = t.appendPiece(ids, s[i:j], st)
-		i = j
+	default:
+		digits := 3
+		if t.scan.kind == scanQwen2 {
+			digits = 1
+		}
+		for i := 0; i < len(s); {
+			j := llama3End(s, i, digits)
+			ids = t.appendPiece(ids, s[i:j], st)
+			i = j
+		}
 	}
 	return ids
 }

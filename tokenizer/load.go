@@ -135,6 +135,9 @@ func fromJSON(f *hfTokenizer) (*BPE, error) {
 	t.norm, t.post, t.dec = norm, post, dec
 	t.setPreTokenizers(pre)
 	t.byteFallback, t.fuseUnk = f.Model.ByteFallback, f.Model.FuseUnk
+	if !t.byteLevel {
+		t.setMetaspaceCuts()
+	}
 	if t.byteFallback {
 		t.setFallback()
 	}
@@ -362,38 +365,35 @@ func (t *BPE) setAdded(added []addedToken) error {
 	}
 	t.names = slices.Grow(t.names, size-len(t.names))[:size]
 	t.decName = t.names
-	cloned := false
 	t.added = addedVocab{tokens: added}
 	for i := range t.added.tokens {
 		a := &t.added.tokens[i]
+		t.names[a.ID] = a.Content
 		a.pattern = a.Content
 		if a.Normalized && t.norm != nil {
 			a.pattern = t.norm.normalize(a.Content)
 		}
-		if a.pattern == "" {
-			continue
-		}
-		if a.Normalized {
+		switch {
+		case a.pattern == "": // normalized away: never found
+		case a.Normalized:
 			t.added.norm.add(a.pattern, int32(i))
-		} else {
+		default:
 			t.added.raw.add(a.pattern, int32(i))
+			t.added.plain = t.added.plain || !a.Special
 		}
-		t.added.plain = t.added.plain || !a.Special && !a.Normalized
-		t.names[a.ID] = a.Content
+	}
+	for _, a := range t.added.tokens {
 		if a.pattern != a.Content { // Hugging Face decodes a normalized token as its normalized form
-			if !cloned {
-				t.decName, cloned = slices.Clone(t.names), true
+			if &t.decName[0] == &t.names[0] {
+				t.decName = slices.Clone(t.names)
 			}
 			t.decName[a.ID] = a.pattern
 		}
 	}
-	if t.rawDecode {
+	if t.rawDecode { // what ByteLevel's decoder makes of each token, added ones too, as in Hugging Face
 		t.raw = make([]string, size)
-		for id, name := range t.names {
+		for id, name := range t.decName {
 			t.raw[id] = byteLevelBytes(name)
-		}
-		for _, a := range t.added.tokens { // an added token decodes to its content as is
-			t.raw[a.ID] = a.Content
 		}
 	}
 	t.eos = -1

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -31,6 +32,8 @@ type model struct {
 	fallback     [256]int32 // byte → id of "<0xNN>", or -1
 	unk          int32      // id of unk_token, or -1
 	fuseUnk      bool
+	// metaspaceCuts: a character-level piece may be merged word by word (see setMetaspaceCuts).
+	metaspaceCuts bool
 }
 
 func pairKey(left, right int32) uint64 { return uint64(uint32(left))<<32 | uint64(uint32(right)) }
@@ -114,17 +117,65 @@ func (m *model) appendPiece(ids []int, piece string, st *encodeState) []int {
 			sym = append(sym, m.bytes[piece[i]])
 		}
 		st.sym = sym
-	} else {
-		if m.byteLevel { // a byte without a token: spell the piece out and take the general path
-			piece = byteLevel(piece)
-		}
-		if m.ignoreMerges {
-			if id, ok := m.vocab[piece]; ok {
-				return append(ids, id)
-			}
-		}
-		st.sym = m.charSymbols(st.sym[:0], piece)
+		return m.mergeSymbols(ids, st)
 	}
+	if m.byteLevel { // a byte without a token: spell the piece out and take the general path
+		piece = byteLevel(piece)
+	}
+	if m.ignoreMerges {
+		if id, ok := m.vocab[piece]; ok {
+			return append(ids, id)
+		}
+	}
+	if !m.metaspaceCuts || len(piece) <= maxQuadratic {
+		st.sym = m.charSymbols(st.sym[:0], piece)
+		return m.mergeSymbols(ids, st)
+	}
+	for len(piece) > 0 { // merge word by word: the same merges, in n log n time rather than one heap
+		end := len(piece)
+		for i := 1; i < len(piece); {
+			k := strings.Index(piece[i:], metaspace)
+			if k < 0 {
+				break
+			}
+			if i += k; !strings.HasSuffix(piece[:i], metaspace) {
+				end = i
+				break
+			}
+			i += len(metaspace)
+		}
+		st.sym = m.charSymbols(st.sym[:0], piece[:end])
+		ids = m.mergeSymbols(ids, st)
+		piece = piece[end:]
+	}
+	return ids
+}
+
+// metaspace is SentencePiece's "▁", which stands for a space in its vocabularies.
+const metaspace = "\u2581"
+
+// setMetaspaceCuts notes whether a character-level piece can be merged word by word, cut before each "▁" that
+// follows another character: so when no token has a "▁" after another character, since no merge can then join
+// symbols across such a place. It holds for SentencePiece-style vocabularies (Mistral, Llama 2), whose text
+// without a pre-tokenizer is one piece.
+func (m *model) setMetaspaceCuts() {
+	for tok := range m.vocab {
+		for i := 1; i < len(tok); {
+			k := strings.Index(tok[i:], metaspace)
+			if k < 0 {
+				break
+			}
+			if i += k; !strings.HasSuffix(tok[:i], metaspace) {
+				return
+			}
+			i += len(metaspace)
+		}
+	}
+	m.metaspaceCuts = true
+}
+
+// mergeSymbols merges st.sym and appends the result.
+func (m *model) mergeSymbols(ids []int, st *encodeState) []int {
 	if len(st.sym) > maxQuadratic {
 		return m.mergeLong(ids, st)
 	}
