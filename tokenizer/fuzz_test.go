@@ -53,15 +53,30 @@ func FuzzRoundTrip(f *testing.F) {
 	})
 }
 
-// FuzzParseJSON feeds arbitrary text to the tokenizer file parsers: they must never panic.
+// FuzzParseJSON feeds arbitrary text to the tokenizer file parsers, and builds and runs what parses: they must
+// never panic.
 func FuzzParseJSON(f *testing.F) {
 	for _, s := range []string{`{"a": 1, "b": 2}`, `["a b", ["c", "d"]]`, `"\ud83d\ude00\u0041"`,
 		`{"model": {"vocab": {}}}`, `"\ud83d`, `[[`, `{"model": {"merges": ["a b", ["c", "d"]]}}`,
 		`{"added_tokens": [], "model": {"type": "BPE", "merges": [], "vocab": {"!": 0}}}`} {
 		f.Add(s)
 	}
+	f.Add(`{"added_tokens": [{"id": 5, "content": "x", "normalized": true}], "normalizer": {"type": "Sequence",
+		"normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"Regex": "a*"},
+		"content": "b"}]}, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Metaspace",
+		"replacement": "▁"}, {"type": "Split", "pattern": {"String": ""}, "behavior": "Isolated", "invert": true}]},
+		"post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A"}}]},
+		"decoder": {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+		"model": {"type": "BPE", "merges": [], "vocab": {"!": 0, "<0x41>": 1}, "byte_fallback": true}}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = parseTokenizerJSON([]byte(s))
+		if tf, err := parseTokenizerJSON([]byte(s)); err == nil { // a tokenizer, when it builds, encodes
+			if tok, err := fromJSON(tf); err == nil {
+				for _, text := range []string{"", "ab Aÿ", "x▁y"} {
+					tok.Decode(tok.EncodeForModel(text))
+					tok.Decode(tok.Encode(text))
+				}
+			}
+		}
 		_, _ = parseVocab([]byte(s))
 		_, _ = parseMergesTxt(s)
 	})
