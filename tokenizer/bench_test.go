@@ -47,6 +47,33 @@ func BenchmarkEncode(b *testing.B) {
 	})
 }
 
+// BenchmarkEncodeHF encodes English prose (Moby-Dick, as in BenchmarkEncode/english) and the 1 MiB corpus with the
+// tokenizer.json files of testdata/tokenizer/hf; Llama 3's only when fetch_llama3.sh has put it there.
+func BenchmarkEncodeHF(b *testing.B) {
+	corpus := goldenRecord(b, "corpus").Text
+	for _, name := range []string{"llama3", "qwen3", "mistral-7b"} {
+		dir := hfDir + "/" + name
+		if !exists(dir + "/tokenizer.json") {
+			continue
+		}
+		tok, err := Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, bb := range []struct{ name, text string }{{"english", corpus[:400_000]}, {"corpus", corpus}} {
+			b.Run(name+"/"+bb.name, func(b *testing.B) {
+				b.SetBytes(int64(len(bb.text)))
+				b.ReportAllocs()
+				n := 0
+				for b.Loop() {
+					n += len(tok.Encode(bb.text))
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
+			})
+		}
+	}
+}
+
 // BenchmarkTrain learns a 1000-token vocabulary from the ~1 MiB golden corpus.
 func BenchmarkTrain(b *testing.B) {
 	text := goldenRecord(b, "corpus").Text

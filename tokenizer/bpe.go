@@ -1,56 +1,57 @@
 package tokenizer
 
 import (
-	"slices"
 	"strings"
 	"sync"
 )
 
-// BPE is a byte-level BPE tokenizer in the style of GPT-2: text is split by GPT-2's pre-tokenizer pattern, each
-// piece's bytes are merged by rank, and added tokens such as "<|endoftext|>" are recognised only by
-// EncodeWithSpecial. Make one with Load or Train; the zero value has no vocabulary and is not usable. A BPE does
-// not change once made and is safe for concurrent use.
+// BPE is a BPE tokenizer as Hugging Face's tokenizers runs one from a tokenizer.json: added tokens are split out
+// of the text, each stretch between them normalized and pre-tokenized, each piece merged by the BPE model; a
+// post-processor can put special tokens around the result and a decoder turns ids back into text. GPT-2's
+// byte-level BPE (vocab.json and merges.txt, or what Train makes) is the simplest case. Make one with Load or
+// Train; the zero value has no vocabulary and is not usable. A BPE does not change once made and is safe for
+// concurrent use.
 type BPE struct {
-	raw          []string          // id → the token's bytes ("" for an id with no token)
-	names        []string          // id → the token as the file spells it (byte-level), or an added token's content
-	vocab        map[string]int    // byte-level spelling → id, the model's vocabulary
-	bytes        [256]int32        // byte → id of its one-byte token
-	merges       map[uint64]uint64 // pairKey(left, right) → 1 + (rank<<32 | id of the merged token); see merge
-	mergeList    [][2]int32        // merges in rank order, for Save
-	added        []addedToken
-	special      []addedToken // added tokens, longest content first, for EncodeWithSpecial
-	eos          int
-	ignoreMerges bool // a piece that is itself in the vocabulary becomes that token (HF model.ignore_merges)
+	model
+	raw     []string // id → what Decode writes for it when the decoder is byte-level (rawDecode)
+	added   addedVocab
+	norm    normalizer     // nil: none
+	scan    scanner        // pre-tokenizing in one pass (the common chains), when pre is nil
+	pre     []preTokenizer // the general chain, or nil
+	post    template       // EncodeForModel's special tokens
+	dec     decoder        // nil with rawDecode
+	decName []string       // id → the token string the decoder reads (names, but a normalized added token's form)
+	// rawDecode: Decode concatenates raw (a ByteLevel decoder, or none with a ByteLevel pre-tokenizer); joinDecode:
+	// there is no decoder and tokens are joined with spaces, as in Hugging Face.
+	rawDecode, joinDecode bool
+
+	eos, bos     int
+	chatTemplate string
+	source       []byte // the tokenizer.json read, which Save writes back when marshalJSON cannot say it all
 
 	states sync.Pool // *encodeState
-}
-
-// addedToken is a token outside BPE: matched in text as a whole by EncodeWithSpecial.
-type addedToken struct {
-	ID      int
-	Content string
-	Special bool
 }
 
 // EndOfText is GPT-2's end-of-text token, id 50256 there, and the EOS token unless a tokenizer_config.json names
 // another.
 const EndOfText = "<|endoftext|>"
 
-func pairKey(left, right int32) uint64 { return uint64(uint32(left))<<32 | uint64(uint32(right)) }
-
-// noMerge is what merge returns for a pair with no merge; it orders after every merge.
-const noMerge = ^uint64(0)
-
-// merge returns rank<<32 | id for the merge of tokens left and right, or noMerge. Lower is earlier.
-func (t *BPE) merge(left, right int32) uint64 { return t.merges[pairKey(left, right)] - 1 }
-
 // VocabSize returns the number of token ids, one more than the largest id (the model's embedding rows must be at
-// least this many). It is 50257 for GPT-2.
-func (t *BPE) VocabSize() int { return len(t.raw) }
+// least this many). It is 50257 for GPT-2, 128256 for Llama 3.
+func (t *BPE) VocabSize() int { return len(t.names) }
 
 // EOS returns the id of the end-of-sequence token: the tokenizer_config.json eos_token when Load found one, else
-// "<|endoftext|>" (50256 for GPT-2), else -1 when the tokenizer has neither.
+// "<|endoftext|>" (50256 for GPT-2), else "</s>", else -1 when the tokenizer has none of them.
 func (t *BPE) EOS() int { return t.eos }
+
+// BOS returns the id of the beginning-of-sequence token: the tokenizer_config.json bos_token when Load found one,
+// else the special token that the post-processor puts first (Llama 3's 128000 "<|begin_of_text|>", Mistral's 1
+// "<s>"), else -1 (GPT-2, Qwen).
+func (t *BPE) BOS() int { return t.bos }
+
+// ChatTemplate returns the chat_template of tokenizer_config.json (a Jinja template; for a list of named
+// templates, the one named "default"), or "".
+func (t *BPE) ChatTemplate() string { return t.chatTemplate }
 
 // Token returns token id as the vocabulary file spells it (byte-level, "Ġthe" for " the"; an added token's content
 // as is); ok is false for an id with no token.
@@ -63,7 +64,7 @@ func (t *BPE) Token(id int) (token string, ok bool) {
 
 // ID returns the id of a token spelled as Token spells it; ok is false when there is no such token.
 func (t *BPE) ID(token string) (id int, ok bool) {
-	for _, a := range t.added {
+	for _, a := range t.added.tokens {
 		if a.Content == token {
 			return a.ID, true
 		}
@@ -72,63 +73,75 @@ func (t *BPE) ID(token string) (id int, ok bool) {
 	return id, ok
 }
 
-// Decode returns the text of ids: the concatenation of their bytes. Ids outside [0, VocabSize) or with no token
-// add nothing. Decode(Encode(s)) == s for every string s. The result is not valid UTF-8 when ids end (or start)
-// inside a multi-byte character, as a token-by-token stream may; a caller that prints such a stream should hold
-// back an incomplete tail.
+// Decode returns the text of ids, as Hugging Face's decode(ids, skip_special_tokens=False) gives it: the tokens'
+// strings through the decoder (for byte-level BPE the concatenation of their bytes; for SentencePiece-style BPE
+// "▁" becomes a space, <0xNN> tokens bytes, and one leading space goes). Ids outside [0, VocabSize) or with no
+// token add nothing. Bytes that do not form valid UTF-8 stay as they are where Hugging Face writes U+FFFD, so the
+// result is not valid UTF-8 when ids end (or start) inside a multi-byte character, as a token-by-token stream may;
+// a caller that prints such a stream should hold back an incomplete tail. For byte-level tokenizers without a
+// normalizer (GPT-2, Llama 3) Decode(Encode(s)) == s for every string s. Added tokens go through the decoder too,
+// as in Hugging Face.
 func (t *BPE) Decode(ids []int) string {
-	n := 0
+	if t.rawDecode {
+		n := 0
+		for _, id := range ids {
+			if id >= 0 && id < len(t.raw) {
+				n += len(t.raw[id])
+			}
+		}
+		var b strings.Builder
+		b.Grow(n)
+		for _, id := range ids {
+			if id >= 0 && id < len(t.raw) {
+				b.WriteString(t.raw[id])
+			}
+		}
+		return b.String()
+	}
+	tokens := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if id >= 0 && id < len(t.raw) {
-			n += len(t.raw[id])
+		if id >= 0 && id < len(t.names) && t.names[id] != "" {
+			tokens = append(tokens, t.decName[id])
 		}
 	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, id := range ids {
-		if id >= 0 && id < len(t.raw) {
-			b.WriteString(t.raw[id])
-		}
+	if t.joinDecode {
+		return strings.Join(tokens, " ")
 	}
-	return b.String()
+	return strings.Join(t.dec.decode(tokens), "")
 }
 
-// Encode returns the token ids of text, exactly as GPT-2's encoder (and tiktoken's encode_ordinary) give them.
-// Added tokens are not recognised: "<|endoftext|>" in text is encoded as the 7 ordinary tokens of its characters,
-// so user text can never forge one. Text need not be valid UTF-8; each invalid byte is its own character.
+// Encode returns the token ids of text with no special token recognised: "<|endoftext|>" or
+// "<|begin_of_text|>" in text is encoded as the ordinary tokens of its characters, so user text can never forge
+// one. This is Hugging Face's encode(text, add_special_tokens=False) with split_special_tokens=True: added
+// tokens that are not special (Qwen's "<think>") are still split out, and no BOS is added. For GPT-2 it is
+// exactly GPT-2's encoder and tiktoken's encode_ordinary. Text need not be valid UTF-8; each invalid byte is its
+// own character (a byte token, or a <0xNN> token with byte_fallback).
 func (t *BPE) Encode(text string) []int {
-	return t.appendEncode(make([]int, 0, len(text)/3+1), text)
+	return t.encode(make([]int, 0, len(text)/3+1), text, false)
 }
 
-// EncodeWithSpecial is Encode, except that every added token of the tokenizer ("<|endoftext|>" for GPT-2) that
-// occurs in text is encoded as its own id. Where two added tokens match at one place the longer wins.
+// EncodeWithSpecial is Encode, except that every added token, special or not, that occurs in text is encoded as
+// its own id: Hugging Face's encode(text, add_special_tokens=False). Where two added tokens match at one place the
+// longer wins.
 func (t *BPE) EncodeWithSpecial(text string) []int {
-	ids := make([]int, 0, len(text)/3+1)
-	for len(text) > 0 {
-		at, tok := t.nextSpecial(text)
-		if at < 0 {
-			break
-		}
-		ids = t.appendEncode(ids, text[:at])
-		ids = append(ids, tok.ID)
-		text = text[at+len(tok.Content):]
-	}
-	return t.appendEncode(ids, text)
+	return t.encode(make([]int, 0, len(text)/3+1), text, true)
 }
 
-// nextSpecial finds the leftmost added token in text, the longest at that place; at is -1 when there is none.
-func (t *BPE) nextSpecial(text string) (at int, tok addedToken) {
-	at = -1
-	for _, a := range t.special { // longest first, so the first found at a place is the longest there
-		if i := strings.Index(text, a.Content); i >= 0 && (at < 0 || i < at) {
-			at, tok = i, a
-		}
-	}
-	return at, tok
+// EncodeForModel is EncodeWithSpecial with the special tokens that the tokenizer's post-processor puts around a
+// text: Hugging Face's encode(text, add_special_tokens=True), the input a model was trained on. For Llama 3 that
+// is "<|begin_of_text|>" (128000) first, for Mistral and Llama 2 "<s>" (1); for GPT-2 and Qwen nothing is added.
+// tokenizer_config.json's add_bos_token and add_eos_token, when set, add or drop the BOS and EOS token there, as
+// transformers' Llama tokenizers do.
+func (t *BPE) EncodeForModel(text string) []int {
+	ids := make([]int, 0, len(text)/3+1+len(t.post.before)+len(t.post.after))
+	ids = append(ids, t.post.before...)
+	ids = t.encode(ids, text, true)
+	return append(ids, t.post.after...)
 }
 
-// appendEncode appends the ids of text, with no added tokens recognised, to ids.
-func (t *BPE) appendEncode(ids []int, text string) []int {
+// encode appends the ids of text to ids. Added tokens that are not normalized are found in the text first, each
+// a stretch of its own, then each stretch between them is encoded, as in Hugging Face.
+func (t *BPE) encode(ids []int, text string, withSpecial bool) []int {
 	if len(text) == 0 {
 		return ids
 	}
@@ -136,66 +149,89 @@ func (t *BPE) appendEncode(ids []int, text string) []int {
 	if st == nil {
 		st = &encodeState{}
 	}
-	for i := 0; i < len(text); {
-		j := pieceEnd(text, i)
-		ids = t.appendPiece(ids, text[i:j], st)
-		i = j
+	var matches []addedMatch
+	if withSpecial && len(t.added.raw.nodes) > 0 || t.added.plain {
+		matches = t.added.find(st.matches[:0], text, &t.added.raw, withSpecial)
+		st.matches = matches
+	}
+	prev := 0
+	for _, m := range matches {
+		if prev < m.start {
+			ids = t.encodeStretch(ids, text[prev:m.start], prev == 0, withSpecial, st)
+		}
+		ids = append(ids, t.added.tokens[m.tok].ID)
+		prev = m.end
+	}
+	if prev < len(text) {
+		ids = t.encodeStretch(ids, text[prev:], prev == 0, withSpecial, st)
 	}
 	t.states.Put(st)
 	return ids
 }
 
-// appendPiece appends the BPE ids of one pre-tokenizer piece.
-func (t *BPE) appendPiece(ids []int, piece string, st *encodeState) []int {
-	if len(piece) == 1 {
-		return append(ids, int(t.bytes[piece[0]]))
+// encodeStretch appends the ids of a stretch of text without raw added tokens: normalized, its normalized added
+// tokens split out, pre-tokenized, and each piece through the model. first is set when the stretch starts the
+// text.
+func (t *BPE) encodeStretch(ids []int, s string, first, withSpecial bool, st *encodeState) []int {
+	if t.norm != nil {
+		s = t.norm.normalize(s)
 	}
-	if t.ignoreMerges {
-		if id, ok := t.vocab[byteLevel(piece)]; ok {
-			return append(ids, id)
+	if len(t.added.norm.nodes) == 0 {
+		return t.encodePieces(ids, s, first, st)
+	}
+	matches := t.added.find(nil, s, &t.added.norm, withSpecial)
+	prev := 0
+	for _, m := range matches {
+		if prev < m.start {
+			ids = t.encodePieces(ids, s[prev:m.start], first && prev == 0, st)
 		}
+		ids = append(ids, t.added.tokens[m.tok].ID)
+		prev = m.end
 	}
-	if len(piece) > maxQuadratic {
-		return t.appendLongPiece(ids, piece, st)
+	if prev < len(s) {
+		ids = t.encodePieces(ids, s[prev:], first && prev == 0, st)
 	}
-	return t.appendShortPiece(ids, piece, st)
+	return ids
 }
 
-// appendShortPiece merges the lowest-ranked adjacent pair, leftmost first among equals, until no pair has a
-// merge, and appends the result. Pieces are short (a word), so a scan per merge beats a heap here.
-func (t *BPE) appendShortPiece(ids []int, piece string, st *encodeState) []int {
-	sym := st.sym[:0]
-	for i := 0; i < len(piece); i++ {
-		sym = append(sym, t.bytes[piece[i]])
-	}
-	rank := st.rank[:0]
-	for i := 0; i+1 < len(sym); i++ {
-		rank = append(rank, t.merge(sym[i], sym[i+1]))
-	}
-	for len(rank) > 0 {
-		best := 0
-		for i, r := range rank {
-			if r < rank[best] {
-				best = i
+// encodePieces pre-tokenizes s and appends the ids of each piece.
+func (t *BPE) encodePieces(ids []int, s string, first bool, st *encodeState) []int {
+	switch {
+	case len(s) == 0:
+		return ids
+	case t.pre != nil:
+		pieces := append(st.pieces[:0], piece{s, first})
+		spare := st.spare[:0]
+		for _, p := range t.pre {
+			spare = spare[:0]
+			for _, pc := range pieces {
+				spare = p.split(spare, pc)
 			}
+			pieces, spare = spare, pieces
 		}
-		m := rank[best]
-		if m == noMerge {
-			break
+		for _, pc := range pieces {
+			ids = t.appendPiece(ids, pc.s, st)
 		}
-		sym[best] = int32(uint32(m))
-		sym = slices.Delete(sym, best+1, best+2)
-		rank = slices.Delete(rank, best, best+1)
-		if best > 0 {
-			rank[best-1] = t.merge(sym[best-1], sym[best])
+		st.pieces, st.spare = pieces, spare
+		return ids
+	case t.scan.kind == scanGPT2: // a loop for each scanner, so that it is called directly
+		for i := 0; i < len(s); {
+			j := pieceEnd(s, i)
+			ids = t.appendPiece(ids, s[i:j], st)
+			i = j
 		}
-		if best < len(rank) {
-			rank[best] = t.merge(sym[best], sym[best+1])
+	case t.scan.kind == scanNone:
+		return t.appendPiece(ids, s, st)
+	default:
+		digits := 3
+		if t.scan.kind == scanQwen2 {
+			digits = 1
+		}
+		for i := 0; i < len(s); {
+			j := llama3End(s, i, digits)
+			ids = t.appendPiece(ids, s[i:j], st)
+			i = j
 		}
 	}
-	for _, id := range sym {
-		ids = append(ids, int(id))
-	}
-	st.sym, st.rank = sym, rank
 	return ids
 }

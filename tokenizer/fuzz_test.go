@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -52,16 +53,95 @@ func FuzzRoundTrip(f *testing.F) {
 	})
 }
 
-// FuzzParseJSON feeds arbitrary text to the tokenizer file parsers: they must never panic.
+// FuzzParseJSON feeds arbitrary text to the tokenizer file parsers, and builds and runs what parses: they must
+// never panic.
 func FuzzParseJSON(f *testing.F) {
 	for _, s := range []string{`{"a": 1, "b": 2}`, `["a b", ["c", "d"]]`, `"\ud83d\ude00\u0041"`,
 		`{"model": {"vocab": {}}}`, `"\ud83d`, `[[`, `{"model": {"merges": ["a b", ["c", "d"]]}}`,
 		`{"added_tokens": [], "model": {"type": "BPE", "merges": [], "vocab": {"!": 0}}}`} {
 		f.Add(s)
 	}
+	f.Add(`{"added_tokens": [{"id": 5, "content": "x", "normalized": true}], "normalizer": {"type": "Sequence",
+		"normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"Regex": "a*"},
+		"content": "b"}]}, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Metaspace",
+		"replacement": "▁"}, {"type": "Split", "pattern": {"String": ""}, "behavior": "Isolated", "invert": true}]},
+		"post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A"}}]},
+		"decoder": {"type": "Strip", "content": " ", "start": 1, "stop": 0},
+		"model": {"type": "BPE", "merges": [], "vocab": {"!": 0, "<0x41>": 1}, "byte_fallback": true}}`)
 	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = parseTokenizerJSON([]byte(s))
+		if tf, err := parseTokenizerJSON([]byte(s)); err == nil { // a tokenizer, when it builds, encodes
+			if tok, err := fromJSON(tf); err == nil {
+				for _, text := range []string{"", "ab Aÿ", "x▁y"} {
+					tok.Decode(tok.EncodeForModel(text))
+					tok.Decode(tok.Encode(text))
+				}
+			}
+		}
 		_, _ = parseVocab([]byte(s))
 		_, _ = parseMergesTxt(s)
+	})
+}
+
+// FuzzHF encodes arbitrary bytes with the Hugging Face tokenizers of testdata/tokenizer/hf and with the variants
+// that take the general pre-tokenizer and regexp2: no panic, ids in range, and Decode(Encode(s)) == s where the
+// pipeline promises it (byte-level without a normalizer; Mistral's for text without "▁"). Run it with:
+//
+//	go test ./tokenizer -run '^$' -fuzz FuzzHF -fuzztime 2m -fuzzminimizetime 5s
+func FuzzHF(f *testing.F) {
+	type tok struct {
+		name      string
+		bpe       *BPE
+		roundTrip func(string) bool
+	}
+	var toks []tok
+	for _, name := range []string{"mistral-7b", "qwen3", "llama3"} {
+		if !exists(hfDir + "/" + name + "/tokenizer.json") {
+			continue
+		}
+		bpe, err := Load(hfDir + "/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		rt := func(s string) bool { return name == "llama3" }
+		if name == "mistral-7b" {
+			rt = func(s string) bool { return !strings.Contains(s, metaspace) }
+		}
+		toks = append(toks, tok{name, bpe, rt})
+	}
+	for _, v := range variants {
+		if v.name != "qwen3-split" && v.name != "qwen3-chain" && v.name != "mistral-metaspace-first" {
+			continue
+		}
+		dir := f.TempDir()
+		v.build(f, dir)
+		bpe, err := Load(dir + "/tokenizer.json")
+		if err != nil {
+			f.Fatal(err)
+		}
+		toks = append(toks, tok{v.name, bpe, func(string) bool { return false }})
+	}
+	for _, s := range variantTexts {
+		f.Add(s)
+	}
+	for _, s := range []string{"\xff\xfe", "a\xc3", "<|im_start|>\xff<|im_end|>", "▁▁\xe2\x96", "e\u0301\u0316\u0301",
+		"it'ſelf 1234 \r\n\n  "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, tk := range toks {
+			for _, ids := range [][]int{tk.bpe.Encode(s), tk.bpe.EncodeWithSpecial(s), tk.bpe.EncodeForModel(s)} {
+				for _, id := range ids {
+					if _, ok := tk.bpe.Token(id); !ok {
+						t.Fatalf("%s: %q has id %d", tk.name, s, id)
+					}
+				}
+				_ = tk.bpe.Decode(ids)
+			}
+			if tk.roundTrip(s) {
+				if got := tk.bpe.Decode(tk.bpe.Encode(s)); got != s {
+					t.Fatalf("%s: Decode(Encode(%q)) = %q", tk.name, s, got)
+				}
+			}
+		}
 	})
 }

@@ -141,15 +141,30 @@ func TestLoadErrors(t *testing.T) {
 		{"wordpiece", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
 			model(d)["type"] = "WordPiece"
 		})}, "model.type", true},
-		{"prefix space", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
-			d["pre_tokenizer"].(map[string]any)["add_prefix_space"] = true
-		})}, "add_prefix_space", true},
-		{"normalizer", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
-			d["normalizer"] = map[string]any{"type": "NFC"}
-		})}, "normalizer", true},
-		{"metaspace", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+		{"lowercase", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["normalizer"] = map[string]any{"type": "Sequence", "normalizers": []any{
+				map[string]any{"type": "NFC"}, map[string]any{"type": "Lowercase"}}}
+		})}, `normalizer.normalizers[1].type "Lowercase" is not supported`, true},
+		{"whitespace", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["pre_tokenizer"] = map[string]any{"type": "Whitespace"}
+		})}, `pre_tokenizer.type "Whitespace"`, true},
+		{"wordpiece decoder", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["decoder"] = map[string]any{"type": "WordPiece", "prefix": "##"}
+		})}, `decoder.type "WordPiece"`, true},
+		{"subword prefix", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			model(d)["continuing_subword_prefix"] = "##"
+		})}, "subword prefix", true},
+		{"metaspace without replacement", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
 			d["pre_tokenizer"] = map[string]any{"type": "Metaspace"}
-		})}, "pre_tokenizer", true},
+		})}, "replacement", false},
+		{"split bad regex", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["pre_tokenizer"] = map[string]any{"type": "Split", "pattern": map[string]any{"Regex": "(a"},
+				"behavior": "Isolated", "invert": false}
+		})}, "pattern", false},
+		{"split bad behavior", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
+			d["pre_tokenizer"] = map[string]any{"type": "Split", "pattern": map[string]any{"String": " "},
+				"behavior": "Sideways", "invert": false}
+		})}, "Sideways", false},
 		{"dropout", map[string]string{"tokenizer.json": edit(func(d map[string]any) {
 			model(d)["dropout"] = 0.1
 		})}, "dropout", true},
@@ -175,4 +190,71 @@ func TestLoadErrors(t *testing.T) {
 
 	_, err = Load(filepath.Join(t.TempDir(), "missing"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
+}
+
+// TestLoadHFConfig checks what tokenizer_config.json changes for a Hugging Face tokenizer: BOS and EOS, the
+// BOS and EOS that add_bos_token and add_eos_token put in EncodeForModel or take out, and the chat template.
+func TestLoadHFConfig(t *testing.T) {
+	tokJSON, err := os.ReadFile(hfDir + "/mistral-7b/tokenizer.json")
+	require.NoError(t, err)
+	tests := []struct {
+		config   string
+		bos, eos int
+		want     []int // EncodeForModel("Hello")
+		template string
+	}{
+		{``, 1, 2, []int{1, 22557}, ""}, // no config: the template's first token, and "</s>"
+		{`{"bos_token": "<s>", "eos_token": "</s>", "add_bos_token": true, "add_eos_token": false}`,
+			1, 2, []int{1, 22557}, ""},
+		{`{"add_eos_token": true}`, 1, 2, []int{1, 22557, 2}, ""},
+		{`{"add_bos_token": false, "add_eos_token": true, "chat_template": "{{ messages }}"}`,
+			1, 2, []int{22557, 2}, "{{ messages }}"},
+		{`{"eos_token": {"content": "<unk>", "special": true}, "bos_token": null,
+			"chat_template": [{"name": "tool_use", "template": "t"}, {"name": "default", "template": "d"}]}`,
+			1, 0, []int{1, 22557}, "d"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		writeFile(t, dir, "tokenizer.json", string(tokJSON))
+		if tt.config != "" {
+			writeFile(t, dir, "tokenizer_config.json", tt.config)
+		}
+		tok, err := Load(dir)
+		require.NoError(t, err, tt.config)
+		assert.Equal(t, tt.bos, tok.BOS(), "BOS with %s", tt.config)
+		assert.Equal(t, tt.eos, tok.EOS(), "EOS with %s", tt.config)
+		assert.Equal(t, tt.want, tok.EncodeForModel("Hello"), "EncodeForModel with %s", tt.config)
+		assert.Equal(t, tt.template, tok.ChatTemplate(), "ChatTemplate with %s", tt.config)
+		assert.Equal(t, []int{22557}, tok.Encode("Hello"))
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "tokenizer.json", string(tokJSON))
+	writeFile(t, dir, "tokenizer_config.json", `{"bos_token": "<nope>"}`)
+	_, err = Load(dir)
+	assert.ErrorContains(t, err, `bos_token "<nope>" is not a token`)
+}
+
+// TestEncodeModes shows the three ways to encode on Qwen3 and Mistral: special tokens are text for Encode only;
+// Qwen3's "<think>", an added token that is not special, is one token for all three. Encode's ids are Hugging
+// Face's for the file with its special added tokens taken out (which renumbers "<think>" there).
+func TestEncodeModes(t *testing.T) {
+	qwen, err := Load(hfDir + "/qwen3")
+	require.NoError(t, err)
+	text := "<|im_start|>user\n<think>hi</think><|im_end|>"
+	assert.Equal(t, []int{151644, 872, 198, 151667, 6023, 151668, 151645}, qwen.EncodeWithSpecial(text))
+	assert.Equal(t, qwen.EncodeWithSpecial(text), qwen.EncodeForModel(text), "Qwen adds no BOS")
+	assert.Equal(t, []int{27, 91, 318, 4906, 91, 29, 872, 198, 151667, 6023, 151668, 27, 91, 318, 6213, 91, 29},
+		qwen.Encode(text))
+	assert.Equal(t, text, qwen.Decode(qwen.Encode(text)))
+	assert.Equal(t, 151645, qwen.EOS())
+	assert.NotEmpty(t, qwen.ChatTemplate())
+
+	mistral, err := Load(hfDir + "/mistral-7b")
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 22557, 2, 1526}, mistral.EncodeWithSpecial("<s>Hello</s>world"))
+	assert.Equal(t, []int{1, 1, 22557, 2, 1526}, mistral.EncodeForModel("<s>Hello</s>world"))
+	assert.Equal(t, "<s> Hello</s> world", mistral.Decode(mistral.EncodeWithSpecial("<s>Hello</s>world")))
+	assert.Equal(t, []int{523, 28713, 28767, 16230, 700, 28713, 28767, 9471}, mistral.Encode("<s>Hello</s>world"),
+		"one stretch, one ▁ in front")
+	assert.Equal(t, "<s>Hello</s>world", mistral.Decode(mistral.Encode("<s>Hello</s>world")))
 }
