@@ -18,10 +18,19 @@ import (
 
 // Tokenizer is what a Dataset needs of a tokenizer; *tokenizer.BPE has it. Encode must
 // not recognise special tokens in the text; EOS is the id appended to every example and
-// used as padding.
+// used as padding. A tokenizer whose model expects tokens before every text (Llama's and
+// Mistral's BOS) says so with ModelEncoder.
 type Tokenizer interface {
 	Encode(text string) []int
 	EOS() int
+}
+
+// ModelEncoder is implemented by tokenizers that know what their model's post-processor
+// adds around a text (Hugging Face's add_special_tokens=True): EncodeForModel("") is the
+// prefix every example starts with — [BOS] for Llama 3 and Mistral-style tokenizers,
+// nothing for GPT-2 and Qwen2.
+type ModelEncoder interface {
+	EncodeForModel(text string) []int
 }
 
 // MaxLineBytes is the longest line (and, in a .txt file, the longest paragraph) a data
@@ -53,7 +62,8 @@ type Example struct {
 // Dataset is one data file and how its records become token sequences. It holds no file
 // open; every pass (Examples, Loader) reads the file from the start, streaming.
 //
-// An example's tokens are Encode(Prompt) followed by Encode(Completion) and EOS: the two
+// An example's tokens are the model's prefix (BOS, see ModelEncoder; part of the prompt),
+// Encode(Prompt), Encode(Completion) and EOS: the two
 // parts are encoded separately, so the prompt is tokenized as it will be at generation
 // time and the boundary between masked and trained tokens is exact. Examples longer than
 // MaxSeqLen keep their first MaxSeqLen tokens, so the prompt survives and only the end of
@@ -66,10 +76,11 @@ type Dataset struct {
 	TrainOnInputs bool   // keep prompt tokens in the loss
 	MaxSeqLen     int    // most tokens per example (and per packed row)
 
-	tok   Tokenizer
-	tmpl  generate.Template
-	txt   bool   // a .txt file: examples are paragraphs
-	split *split // nil: every record belongs to this dataset
+	tok    Tokenizer
+	prefix []int // what the model expects before every text (BOS), as the prompt's first tokens
+	tmpl   generate.Template
+	txt    bool   // a .txt file: examples are paragraphs
+	split  *split // nil: every record belongs to this dataset
 }
 
 // New returns the dataset of the file at path, read as cfg says (Format, Template,
@@ -80,6 +91,9 @@ func New(path string, cfg Config, tok Tokenizer) (*Dataset, error) {
 		return nil, errors.New("data: no tokenizer")
 	}
 	d := &Dataset{Path: path, Format: cfg.Format, TrainOnInputs: cfg.TrainOnInputs, MaxSeqLen: cfg.MaxSeqLen, tok: tok}
+	if me, ok := tok.(ModelEncoder); ok {
+		d.prefix = me.EncodeForModel("")
+	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".txt":
 		d.txt = true
@@ -176,9 +190,9 @@ type tokens struct {
 // tokenize encodes ex as Encode(Prompt) ++ Encode(Completion) ++ [EOS], keeps the first
 // MaxSeqLen ids, and reports whether any target counts in the loss.
 func (d *Dataset) tokenize(ex Example) (tokens, bool) {
-	var ids []int
+	ids := slices.Clone(d.prefix)
 	if ex.Prompt != "" {
-		ids = d.tok.Encode(ex.Prompt)
+		ids = append(ids, d.tok.Encode(ex.Prompt)...)
 	}
 	prompt := len(ids)
 	if ex.Completion != "" {

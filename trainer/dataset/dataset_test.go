@@ -294,3 +294,36 @@ func BenchmarkExamples(b *testing.B) {
 		b.ReportMetric(float64(n), "examples")
 	}
 }
+
+// bosTok is byteTok whose model expects a BOS (300) before every text, as Llama's.
+type bosTok struct{ byteTok }
+
+func (bosTok) EncodeForModel(text string) []int { return append([]int{300}, byteTok{}.Encode(text)...) }
+
+// TestModelPrefix: with a tokenizer whose model expects a BOS, every example starts with
+// it, as part of the prompt (never a target; the first real token is predicted from it).
+func TestModelPrefix(t *testing.T) {
+	for _, tt := range []struct {
+		format   Format
+		template string
+		content  string
+		ids      []int
+		prompt   int
+	}{
+		{FormatText, "", `{"text": "ab"}`, []int{300, 'a', 'b', eos}, 1},
+		{FormatSourceTarget, "{source}={target}", `{"source": "a", "target": "b"}`, []int{300, 'a', '=', 'b', eos}, 3},
+	} {
+		d, err := New(writeData(t, "d.jsonl", tt.content), dataConfig(tt.format, tt.template), bosTok{})
+		require.NoError(t, err)
+		exs := examples(t, d)
+		require.Len(t, exs, 1)
+		tk, ok := d.tokenize(exs[0])
+		require.True(t, ok)
+		got := make([]int, len(tk.ids))
+		for i, id := range tk.ids {
+			got[i] = int(id)
+		}
+		assert.Equal(t, tt.ids, got, "%s: ids", tt.format)
+		assert.Equal(t, tt.prompt, tk.prompt, "%s: prompt tokens", tt.format)
+	}
+}

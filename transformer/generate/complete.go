@@ -21,8 +21,10 @@ type Tokenizer interface {
 // Complete generates a continuation of prompt with m and the options and returns it as
 // text: generation stops at EOS or at the first of o.Stop, neither of which is part of the
 // result; the end-of-sequence ids are the tokenizer's EOS and, when the model's config.json
-// lists several (Llama-3.2-Instruct's 128001, 128008, 128009), each of those. An empty
-// prompt starts from EOS, as GPT-2 does. When the prompt leaves less room
+// lists several (Llama-3.2-Instruct's 128001, 128008, 128009), each of those. The prompt
+// starts with what the tokenizer's model expects before a text (EncodeForModel(""), when
+// the tokenizer has that method: Llama's BOS); an empty prompt with no such prefix starts
+// from EOS, as GPT-2 does. When the prompt leaves less room
 // than o.MaxNewTokens in the model's n_positions, fewer tokens are generated; a prompt
 // that does not fit at all is an error. rng draws the samples when o.Temperature > 0
 // (NewRand). onText, if not nil, receives the new text piece by piece as it is produced
@@ -30,7 +32,11 @@ type Tokenizer interface {
 // string later cuts off the result. When ctx is done, Complete returns the text so far
 // with ctx.Err().
 func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt string, o Options, rng *rand.Rand, onText func(string)) (string, error) {
-	ids := tok.Encode(prompt)
+	var ids []int
+	if me, ok := tok.(interface{ EncodeForModel(string) []int }); ok {
+		ids = me.EncodeForModel("") // the model's prefix: Llama's and Mistral's BOS
+	}
+	ids = append(ids, tok.Encode(prompt)...)
 	if len(ids) == 0 {
 		ids = []int{tok.EOS()}
 	}

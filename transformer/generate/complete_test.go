@@ -56,3 +56,26 @@ func TestCompleteStopsAtConfigEOS(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, tok.Decode(ids[:at]), got)
 }
+
+// prefixTok is a tokenizer whose model expects id 5 before every text (as Llama's BOS).
+type prefixTok struct{ *tokenizer.BPE }
+
+func (p prefixTok) EncodeForModel(text string) []int { return append([]int{5}, p.Encode(text)...) }
+
+// TestCompleteModelPrefix: the prompt starts with the tokenizer's model prefix.
+func TestCompleteModelPrefix(t *testing.T) {
+	m := loadTiny(t)
+	tok, err := tokenizer.Load("../../testdata/tiny")
+	require.NoError(t, err)
+	ids, err := Generate(context.Background(), m, Request{Prompt: append([]int{5}, tok.Encode("red cat = ")...), StopIDs: []int{tok.EOS()}}, opts(10))
+	require.NoError(t, err)
+	if i := slices.Index(ids, tok.EOS()); i >= 0 {
+		ids = ids[:i]
+	}
+	got, err := Complete(context.Background(), m, prefixTok{tok}, "red cat = ", opts(10), nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, tok.Decode(ids), got)
+	plain, err := Complete(context.Background(), m, tok, "red cat = ", opts(10), nil, nil)
+	require.NoError(t, err)
+	assert.NotEqual(t, plain, got, "the prefix changed nothing: the test proves nothing")
+}
