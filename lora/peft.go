@@ -123,7 +123,9 @@ func (ad *Adapter) export() []exportModule {
 // base_model.model.transformer.h.{i}.{module}.lora_{A|B}.weight; a q/v adapter of rank r
 // is written exactly as PEFT's c_attn adapter of rank 2r (see export), and modules whose
 // rank or alpha differ from the config's r and lora_alpha (a fused c_attn next to other
-// targets) get rank_pattern and alpha_pattern entries. For the Llama family,
+// targets) get rank_pattern and alpha_pattern entries, under the target name, or under
+// each module's name where they differ between layers (an adapter loaded with
+// layer-specific patterns). For the Llama family,
 // fan_in_fan_out is false (nn.Linear) and the tensors are
 // base_model.model.model.layers.{i}.{module}.lora_A.weight (r, in) and lora_B.weight
 // (out, r). Files are written atomically; it is an error if the adapter has no layers.
@@ -151,16 +153,32 @@ func (ad *Adapter) Save(dir string) error {
 	var layers []int
 	var tensors []safetensors.Tensor
 	kinds := ad.model.ProjKinds()
+	// A pattern entry is keyed by the target name when every module of that kind has the
+	// same rank (alpha), else (an adapter loaded with layer-specific patterns) by each
+	// module's name, escaped, so that every layer keeps its own.
+	uniform := func(short string, value func(exportModule) float64, v float64) bool {
+		return !slices.ContainsFunc(mods, func(o exportModule) bool {
+			return peftTarget(o.proj.Kind, kinds) == short && value(o) != v
+		})
+	}
 	for _, m := range mods {
 		short := peftTarget(m.proj.Kind, kinds)
 		if !slices.Contains(targets, short) {
 			targets = append(targets, short)
 		}
 		if m.rank != cfg.R {
-			cfg.RankPattern[short] = m.rank
+			key := short
+			if !uniform(short, func(o exportModule) float64 { return float64(o.rank) }, float64(m.rank)) {
+				key = regexp.QuoteMeta(m.proj.String())
+			}
+			cfg.RankPattern[key] = m.rank
 		}
 		if m.alpha != cfg.LoraAlpha {
-			cfg.AlphaPattern[short] = m.alpha
+			key := short
+			if !uniform(short, func(o exportModule) float64 { return o.alpha }, m.alpha) {
+				key = regexp.QuoteMeta(m.proj.String())
+			}
+			cfg.AlphaPattern[key] = m.alpha
 		}
 		if !slices.Contains(layers, m.proj.Layer) {
 			layers = append(layers, m.proj.Layer)

@@ -139,6 +139,36 @@ func TestSaveLoadMixedTargets(t *testing.T) {
 	numtest.AssertClose(t, "mixed targets after save/load", flatten(m2.Logits(ids)), want, 1e-5)
 }
 
+// TestSaveLayerSpecificPattern: an adapter loaded with an alpha_pattern for one layer's
+// module keeps each layer's scaling through Save and Load (found by FuzzLoad: Save keyed
+// the pattern by the target name, giving every layer the last layer's alpha).
+func TestSaveLayerSpecificPattern(t *testing.T) {
+	dir := writeAdapter(t, filepath.Join(refDir, "peft-r3"), func(c map[string]any) {
+		c["alpha_pattern"] = map[string]any{`h\.0\.attn\.c_attn`: 12}
+	}, nil)
+	m := loadTiny(t)
+	ad, err := Load(m, dir)
+	require.NoError(t, err)
+	scalings := func(ad *Adapter) map[string]float64 {
+		out := map[string]float64{}
+		for _, l := range ad.Layers {
+			out[l.Proj.String()] = l.Parts[0].Scaling
+		}
+		return out
+	}
+	want := map[string]float64{"h.0.attn.c_attn": 4, "h.0.mlp.c_proj": 2, "h.1.attn.c_attn": 2, "h.1.mlp.c_proj": 2}
+	require.Equal(t, want, scalings(ad))
+	ids := []int{5, 4, 3, 2, 1, 100, 200}
+	logits := flatten(m.Logits(ids))
+	out := t.TempDir()
+	require.NoError(t, ad.Save(out))
+	m2 := loadTiny(t)
+	ad2, err := Load(m2, out)
+	require.NoError(t, err)
+	assert.Equal(t, want, scalings(ad2))
+	numtest.AssertClose(t, "logits after save/load", flatten(m2.Logits(ids)), logits, 1e-6)
+}
+
 // TestLoadBadAdapters: an adapter that does not fit the model, or uses what is not
 // supported, is an error saying so, and leaves the model as it was.
 func TestLoadBadAdapters(t *testing.T) {

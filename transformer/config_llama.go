@@ -96,11 +96,16 @@ func parseLlama(data []byte, arch Arch) (Config, error) {
 		if typ == "" {
 			typ = rope.Type
 		}
-		if typ == "default" {
-			typ = ""
+		// Only the keys of the type are kept, so that the Config is the zero RopeScaling
+		// for none and MarshalJSON's rope_scaling parses back to the same one.
+		switch typ {
+		case "", "default":
+		case "linear":
+			c.RopeScaling = RopeScaling{Type: typ, Factor: rope.Factor}
+		default:
+			c.RopeScaling = RopeScaling{Type: typ, Factor: rope.Factor, LowFreqFactor: rope.LowFreqFactor,
+				HighFreqFactor: rope.HighFreqFactor, OriginalMaxPositions: rope.OriginalMaxPositions}
 		}
-		c.RopeScaling = RopeScaling{Type: typ, Factor: rope.Factor, LowFreqFactor: rope.LowFreqFactor,
-			HighFreqFactor: rope.HighFreqFactor, OriginalMaxPositions: rope.OriginalMaxPositions}
 	}
 	if j.UseSlidingWindow {
 		errs = append(errs, errors.New("use_sliding_window = true is not supported"))

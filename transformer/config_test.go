@@ -118,6 +118,14 @@ func TestParseLlamaConfigErrors(t *testing.T) {
 	c, err = ParseConfig([]byte(`{"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 4}}`))
 	require.NoError(t, err)
 	assert.Equal(t, "linear", c.RopeScaling.Type)
+	// Only the keys of the type are kept, so that MarshalJSON's config reads back the same
+	// (found by FuzzParseConfig).
+	c, err = ParseConfig([]byte(`{"model_type": "llama", "rope_scaling": {"rope_type": "default", "factor": 8, "original_max_position_embeddings": 1}}`))
+	require.NoError(t, err)
+	assert.Equal(t, RopeScaling{}, c.RopeScaling)
+	c, err = ParseConfig([]byte(`{"model_type": "llama", "rope_scaling": {"type": "linear", "factor": 4, "low_freq_factor": 1}}`))
+	require.NoError(t, err)
+	assert.Equal(t, RopeScaling{Type: "linear", Factor: 4}, c.RopeScaling)
 }
 
 // TestRopeInvFreqLlama3 checks the llama3 rescaling band by band on Llama-3.2's values:
