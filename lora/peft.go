@@ -1,6 +1,7 @@
 package lora
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
@@ -450,7 +453,7 @@ func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
 		errs = append(errs, fmt.Errorf("bias %q is not supported (want none)", pc.Bias))
 	}
 	if len(pc.ModulesToSave) > 0 {
-		errs = append(errs, fmt.Errorf("modules_to_save %v is not supported", pc.ModulesToSave))
+		errs = append(errs, fmt.Errorf("modules_to_save %q is not supported", pc.ModulesToSave))
 	}
 	if len(pc.LayerReplication) > 0 && string(pc.LayerReplication) != "null" {
 		errs = append(errs, errors.New("layer_replication is not supported"))
@@ -461,10 +464,14 @@ func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
 	if err := json.Unmarshal(pc.TargetModules, &list); err != nil {
 		var s string
 		if err := json.Unmarshal(pc.TargetModules, &s); err != nil {
-			errs = append(errs, fmt.Errorf("target_modules %s: want a list of names or a regular expression", pc.TargetModules))
+			errs = append(errs, fmt.Errorf("target_modules %s: want a list of names or a regular expression", compactJSON(pc.TargetModules)))
 		} else if strings.ToLower(s) == allLinear { // PEFT's INCLUDE_LINEAR_LAYERS_SHORTHAND
 			all = true
 		} else if re, err = regexp.Compile(`^(?:` + s + `)$`); err != nil {
+			var se *syntax.Error // its message holds the expression, unquoted
+			if errors.As(err, &se) {
+				err = fmt.Errorf("invalid regular expression: %s", se.Code)
+			}
 			errs = append(errs, fmt.Errorf("target_modules %q: %w", s, err))
 		}
 	}
@@ -473,7 +480,7 @@ func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
 		var one int
 		if err := json.Unmarshal(pc.LayersToTransform, &layers); err != nil {
 			if err := json.Unmarshal(pc.LayersToTransform, &one); err != nil {
-				errs = append(errs, fmt.Errorf("layers_to_transform %s: want an int or a list of ints", pc.LayersToTransform))
+				errs = append(errs, fmt.Errorf("layers_to_transform %s: want an int or a list of ints", compactJSON(pc.LayersToTransform)))
 			}
 			layers = []int{one}
 		}
@@ -496,6 +503,16 @@ func (pc *peftConfig) check() (func(layer int, module string) bool, error) {
 		return false
 	}
 	return match, errors.Join(errs...)
+}
+
+// compactJSON returns raw, a JSON value, without its spaces and newlines, for a
+// one-line message.
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return strconv.Quote(string(raw))
+	}
+	return b.String()
 }
 
 // patternFor returns the rank_pattern/alpha_pattern key PEFT would pick for module: the

@@ -1,5 +1,7 @@
 package safetensors
 
+import "strconv"
+
 // Error is the error of every operation of this package: which operation, on which file,
 // about which tensor, and what went wrong. Err may wrap an os or io error (so
 // errors.Is(err, fs.ErrNotExist) works on a missing file).
@@ -10,14 +12,27 @@ type Error struct {
 	Err    error  // what is wrong
 }
 
-// Error formats e as "safetensors OP PATH: tensor NAME: what is wrong".
+// Error formats e as "safetensors OP PATH: tensor NAME: what is wrong", on one line: a
+// NAME with a character that is not printable is quoted.
 func (e *Error) Error() string {
 	s := "safetensors " + e.Op + " " + e.Path + ": "
 	if e.Tensor != "" {
-		s += "tensor " + e.Tensor + ": "
+		s += "tensor " + tensorName(e.Tensor) + ": "
 	}
 	return s + e.Err.Error()
 }
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// tensorName returns a tensor name as messages show it: as it is, or quoted when it holds
+// a character that is not printable, such as a newline, so that every message stays one
+// line whatever a file names its tensors.
+func tensorName(name string) string {
+	for _, r := range name {
+		if !strconv.IsPrint(r) {
+			return strconv.Quote(name)
+		}
+	}
+	return name
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -43,6 +44,12 @@ func FuzzOpen(f *testing.F) {
 		make([]byte, 8)))
 	f.Add([]byte{})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	// Names with a newline, in faults of their own tensor and of the next one, and a
+	// string after the header: each error stays one line.
+	f.Add(fileBytes(`{"a\nb":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	f.Add(fileBytes(`{"x\u2028":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`,
+		make([]byte, 8)))
+	f.Add(fileBytes(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} "\n"`, make([]byte, 4)))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := newFile("fuzz.safetensors", bytes.NewReader(data), int64(len(data)))
@@ -51,7 +58,8 @@ func FuzzOpen(f *testing.F) {
 			if !errors.As(err, &se) || se.Err == nil {
 				t.Fatalf("error %v (%T) is not an *Error", err, err)
 			}
-			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "safetensors open fuzz.safetensors: ") {
+			if msg := err.Error(); strings.ContainsFunc(msg, func(r rune) bool { return !strconv.IsPrint(r) }) ||
+				!strings.HasPrefix(msg, "safetensors open fuzz.safetensors: ") {
 				t.Fatalf("error %q is not one line naming the file", msg)
 			}
 			return
@@ -179,7 +187,7 @@ func writeBytes(tensors []Tensor, metadata map[string]string, dtype DType) ([]by
 }
 
 // FuzzParseIndex feeds arbitrary bytes to the index parser and checks that it never
-// panics, that what it accepts is a non-empty weight map of valid shard file names, and
+// panics, that its errors are one line of printable text, that what it accepts is a non-empty weight map of valid shard file names, and
 // that the index WriteDir would write for that map parses back to the same map.
 func FuzzParseIndex(f *testing.F) {
 	dir := f.TempDir()
@@ -197,6 +205,8 @@ func FuzzParseIndex(f *testing.F) {
 		`{"weight_map": {"a": "x.safetensors"}, "other": [1, {"k": null}]}`,
 		`{"weight_map": {"a": "../x.safetensors"}}`,
 		`{"weight_map": {"a": "x.safetensors", "a": "y.safetensors"}}`,
+		`{"weight_map": {"a\nb": "x.safetensors", "a\nb": "y.safetensors"}}`,
+		`{"weight_map": {"a\u2028": "x\n.json"}}`,
 		`{"weight_map": {}}`,
 		`{"weight_map": {"a": 1}}`,
 		`{"metadata": null, "weight_map": {"a": "x.safetensors"}}`,
@@ -212,6 +222,9 @@ func FuzzParseIndex(f *testing.F) {
 		if err != nil {
 			if m != nil {
 				t.Fatalf("error %v with a weight map", err)
+			}
+			if strings.ContainsFunc(err.Error(), func(r rune) bool { return !strconv.IsPrint(r) }) {
+				t.Fatalf("error %q is not one line of printable text", err)
 			}
 			return
 		}
