@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,6 +99,7 @@ var peftKeys = []string{"peft_type", "r = ", "use_dora", "bias", "modules_to_sav
 // (one of fuzzAdapters, chosen by which) and loads the directory onto its model. It checks
 // that Load never panics; that an error starts with "lora: load adapter DIR: ", names the
 // config or weights file on its first line and a file or a config key on each other line,
+// all printable text,
 // and leaves the model unadapted; and that an adapter it accepts holds every tensor of the
 // file (Load never drops one silently) with finite scalings, and is written by Save to a
 // directory that Load reads back to the same layers, targets, weights and scalings. Seeded
@@ -218,6 +220,9 @@ func checkLoadError(t *testing.T, fa fuzzAdapter, err error) {
 		t.Fatalf("error %q does not start with the directory", msg)
 	}
 	for i, line := range strings.Split(msg, "\n") {
+		if strings.ContainsFunc(line, func(r rune) bool { return !strconv.IsPrint(r) }) {
+			t.Fatalf("error line %q is not printable text (whole error: %s)", line, msg)
+		}
 		file := strings.Contains(line, cfgPath) || strings.Contains(line, weightsPath)
 		key := slices.ContainsFunc(peftKeys, func(k string) bool { return strings.Contains(line, k) })
 		if !file && (i == 0 || !key) {

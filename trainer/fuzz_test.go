@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,8 +16,8 @@ import (
 var recipeKeyLine = regexp.MustCompile(`^(base_model|output_dir|adapter(\.[a-z_]+)?|data\.[a-z_]+|train\.[a-z_0-9]+|eval\.[a-z_]+|generation\.[a-z_]+): `)
 
 // FuzzParseRecipe feeds arbitrary YAML and up to two arbitrary dot-path overrides to
-// ParseRecipe. It checks that it never panics; that every line of an error says where
-// its problem is: the file and line, the override, the recipe (a YAML syntax error), or,
+// ParseRecipe. It checks that it never panics; that every line of an error is printable
+// text that says where its problem is: the file and line, the override, the recipe (a YAML syntax error), or,
 // after "invalid recipe NAME:", the key path; and that a recipe it accepts is written by
 // YAML to a document that ParseRecipe reads back to the same recipe and that YAML writes
 // again byte for byte. Seeded with the shipped recipes, the schema with every key set,
@@ -35,7 +36,10 @@ func FuzzParseRecipe(f *testing.F) {
 	docs = append(docs, minimal, withAdapter, "", "{}", "- a\n- b\n", minimal+"---\nseed: 1\n",
 		"base_model: &m x\noutput_dir: *m\ndata: {train: a.txt, eval: b.txt}\nadapter: {}\n",
 		minimal+"seed: -1\ntrain:\n  batch_size: eight\n  epochs: 1.5\nadapter:\n  target_modules: q\n",
-		minimal+"  template: \"a\\nb {prompt}\"\n  val_set_size: 0.5\ntrain: {lr_scheduler: cosine_with_restarts, warmup_ratio: 2}\ngeneration: {stop: [\"\\n\\n\"], top_p: 0}\n")
+		minimal+"  template: \"a\\nb {prompt}\"\n  val_set_size: 0.5\ntrain: {lr_scheduler: cosine_with_restarts, warmup_ratio: 2}\ngeneration: {stop: [\"\\n\\n\"], top_p: 0}\n",
+		// Values with a newline in a type error and in a problem of Validate.
+		minimal+"seed: \"a\\nb\"\ngeneration: {stop: \"\\u2028\"}\n",
+		"base_model: m\noutput_dir: o\ndata: {train: \"a\\nb.csv\", eval: \"c\\rd.txt\", format: source_target}\n")
 	overrides := [][]string{
 		nil,
 		{"train.learning_rate=1e-3", "adapter.r=16"},
@@ -118,6 +122,11 @@ func normalRecipe(r *Recipe) Recipe {
 func checkRecipeError(t *testing.T, name string, err error) {
 	t.Helper()
 	lines := strings.Split(err.Error(), "\n")
+	for _, l := range lines {
+		if strings.ContainsFunc(l, func(r rune) bool { return !strconv.IsPrint(r) }) {
+			t.Fatalf("line %q of error %q is not printable text", l, err)
+		}
+	}
 	at := func(line string) bool {
 		return strings.HasPrefix(line, name+":") || strings.HasPrefix(line, `override "`)
 	}

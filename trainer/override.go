@@ -22,7 +22,7 @@ import (
 // recording every node it creates in origin so that later errors can name the override.
 func applyOverride(root *yaml.Node, ov string, origin map[*yaml.Node]string) error {
 	fail := func(format string, args ...any) error {
-		return fmt.Errorf("override %q: %s", ov, fmt.Sprintf(format, args...))
+		return fmt.Errorf("override %q: %s", ov, escapeUnprintable(fmt.Sprintf(format, args...)))
 	}
 	remove := strings.HasPrefix(ov, "~")
 	path, value, hasValue := strings.Cut(strings.TrimPrefix(ov, "~"), "=")
@@ -178,7 +178,7 @@ func parseYAML(data []byte, name string) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("recipe %s: %w", name, err)
+		return nil, fmt.Errorf("recipe %s: %s", name, escapeUnprintable(err.Error()))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err != io.EOF {
@@ -232,7 +232,26 @@ func (c *checker) where(n *yaml.Node) string {
 
 // errorf records an error at node n.
 func (c *checker) errorf(n *yaml.Node, format string, args ...any) {
-	c.errs = append(c.errs, fmt.Errorf("%s: %s", c.where(n), fmt.Sprintf(format, args...)))
+	c.errs = append(c.errs, fmt.Errorf("%s: %s", c.where(n), escapeUnprintable(fmt.Sprintf(format, args...))))
+}
+
+// escapeUnprintable writes each character of s that is not printable as a Go escape
+// (\n, \u2028): yaml's messages quote a value as it is (cannot unmarshal !!str `a⏎b`),
+// and every problem must stay one line.
+func escapeUnprintable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strconv.IsPrint(r) {
+			b.WriteRune(r)
+		} else {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
 }
 
 // check checks node n against type t; path is n's dotted key path.
@@ -379,7 +398,7 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		return fmt.Sprintf("%s %q", strings.TrimPrefix(n.ShortTag(), "!!"), n.Value)
+		return fmt.Sprintf("%s %q", escapeUnprintable(strings.TrimPrefix(n.ShortTag(), "!!")), n.Value)
 	}
 	return "an alias"
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -69,10 +70,10 @@ func (d Config) Validate() error {
 		case ".jsonl":
 		case ".txt":
 			if d.Format != FormatText && formatOK {
-				bad(key, "%s is a .txt file, which holds plain text: format must be text, not %s", path, d.Format)
+				bad(key, "%s is a .txt file, which holds plain text: format must be text, not %s", shownPath(path), d.Format)
 			}
 		default:
-			bad(key, "%s: want a .txt or .jsonl file", path)
+			bad(key, "%s: want a .txt or .jsonl file", shownPath(path))
 		}
 	}
 	if d.Train == "" {
@@ -103,6 +104,15 @@ func (d Config) Validate() error {
 		bad("shuffle_buffer", "must be ≥ 1 (1 = file order), got %d", d.ShuffleBuffer)
 	}
 	return errors.Join(errs...)
+}
+
+// shownPath returns path as a problem shows it: as it is, or quoted when it holds a
+// character that is not printable, such as a newline, so that each problem is one line.
+func shownPath(path string) string {
+	if strings.ContainsFunc(path, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return strconv.Quote(path)
+	}
+	return path
 }
 
 // Format is how the lines of a .jsonl file become examples.

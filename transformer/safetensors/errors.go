@@ -17,7 +17,7 @@ type Error struct {
 func (e *Error) Error() string {
 	s := "safetensors " + e.Op + " " + e.Path + ": "
 	if e.Tensor != "" {
-		s += "tensor " + tensorName(e.Tensor) + ": "
+		s += "tensor " + displayName(e.Tensor) + ": "
 	}
 	return s + e.Err.Error()
 }
@@ -25,10 +25,10 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// tensorName returns a tensor name as messages show it: as it is, or quoted when it holds
-// a character that is not printable, such as a newline, so that every message stays one
-// line whatever a file names its tensors.
-func tensorName(name string) string {
+// displayName returns a tensor name or JSON key as messages show it: as it is, or quoted
+// when it holds a character that is not printable, such as a newline, so that every
+// message stays one line whatever a file names its tensors.
+func displayName(name string) string {
 	for _, r := range name {
 		if !strconv.IsPrint(r) {
 			return strconv.Quote(name)

@@ -153,10 +153,10 @@ func newFile(path string, r io.ReaderAt, size int64) (*File, error) {
 			}
 			prev := tensors[i-1]
 			if begin < end {
-				return fail(t.Name, "data_offsets %s overlap tensor %s at %s", fmtOffsets(t.Offsets), tensorName(prev.Name), fmtOffsets(prev.Offsets))
+				return fail(t.Name, "data_offsets %s overlap tensor %s at %s", fmtOffsets(t.Offsets), displayName(prev.Name), fmtOffsets(prev.Offsets))
 			}
 			return fail(t.Name, "data_offsets %s begin at %d, want %d: a gap of %d bytes after tensor %s at %s",
-				fmtOffsets(t.Offsets), begin, end, begin-end, tensorName(prev.Name), fmtOffsets(prev.Offsets))
+				fmtOffsets(t.Offsets), begin, end, begin-end, displayName(prev.Name), fmtOffsets(prev.Offsets))
 		}
 		end = t.Offsets[1]
 	}
@@ -182,7 +182,7 @@ type tensorError struct {
 	err  error
 }
 
-func (e *tensorError) Error() string { return "tensor " + tensorName(e.name) + ": " + e.err.Error() }
+func (e *tensorError) Error() string { return "tensor " + displayName(e.name) + ": " + e.err.Error() }
 
 // parseHeader decodes and checks the JSON header: one object whose keys are tensor names
 // (each once) and, optionally, "__metadata__". It checks each tensor on its own (dtype,

@@ -114,7 +114,7 @@ func parseIndex(b []byte) (map[string]string, error) {
 		default:
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return nil, fmt.Errorf("%s: %w", key, indexJSONError(err))
+				return nil, fmt.Errorf("%s: %w", displayName(key), indexJSONError(err))
 			}
 		}
 	}
