@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
+	"github.com/llmtune/llmtune/trainer/chart"
 )
 
 // metricsLog appends one JSON object per line to output_dir/metrics.jsonl.
@@ -114,6 +116,29 @@ func readMetrics(path string) ([]StepLog, []EvalLog, error) {
 		}
 	}
 	return steps, evals, sc.Err()
+}
+
+// plot draws output_dir/loss.png from metrics.jsonl (see chart.Loss).
+func (t *run) plot() error {
+	dir := t.recipe.OutputDir
+	steps, evals, err := readMetrics(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		return err
+	}
+	var train, eval, lr []chart.Point
+	for _, s := range steps {
+		train = append(train, chart.Point{Step: s.Step, Value: s.Loss})
+		lr = append(lr, chart.Point{Step: s.Step, Value: s.LR})
+	}
+	for _, e := range evals {
+		eval = append(eval, chart.Point{Step: e.Step, Value: e.EvalLoss})
+	}
+	out := filepath.Join(dir, "loss.png")
+	img, err := chart.Loss(train, eval, lr)
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", out, err)
+	}
+	return atomicfile.WriteFile(out, img)
 }
 
 // progress reports training progress on a writer: a bar redrawn in place on a terminal,

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"lora":                    {"transformer", "transformer/kernels", "transformer/safetensors"},
 	"trainer/optim":           {},
 	"trainer/sacrebleu":       {},
+	"trainer/chart":           {},
 	"trainer/dataset":         {"transformer", "transformer/generate", "transformer/kernels", "transformer/safetensors"},
 }
 

@@ -1,4 +1,4 @@
-package trainer
+package chart
 
 import (
 	"bytes"
@@ -16,17 +16,40 @@ import (
 
 // syntheticLogs returns n training steps with a decaying loss and a warmup-then-cosine
 // learning rate, and an evaluation every evalEvery steps (none if evalEvery is 0).
-func syntheticLogs(n, evalEvery int) ([]StepLog, []EvalLog) {
-	var steps []StepLog
-	var evals []EvalLog
+func syntheticLogs(n, evalEvery int) (steps []step, evals []eval) {
 	for s := 1; s <= n; s++ {
 		lr := 2e-4 * math.Min(1, float64(s)/10) * 0.5 * (1 + math.Cos(math.Pi*float64(s)/float64(n)))
-		steps = append(steps, StepLog{Step: s, Loss: 1 + 3*math.Exp(-float64(s)/30) + 0.1*math.Sin(float64(s)), LR: lr})
+		steps = append(steps, step{Step: s, Loss: 1 + 3*math.Exp(-float64(s)/30) + 0.1*math.Sin(float64(s)), LR: lr})
 		if evalEvery > 0 && (s%evalEvery == 0 || s == n) {
-			evals = append(evals, EvalLog{Step: s, EvalLoss: 1.2 + 3*math.Exp(-float64(s)/35)})
+			evals = append(evals, eval{Step: s, EvalLoss: 1.2 + 3*math.Exp(-float64(s)/35)})
 		}
 	}
 	return steps, evals
+}
+
+// step and eval are a run's log lines, as the trainer has them.
+type step struct {
+	Step     int
+	Loss, LR float64
+}
+
+type eval struct {
+	Step     int
+	EvalLoss float64
+}
+
+// lossPlot draws the chart of steps and evals.
+func lossPlot(t *testing.T, steps []step, evals []eval) ([]byte, error) {
+	t.Helper()
+	var train, ev, lr []Point
+	for _, s := range steps {
+		train = append(train, Point{s.Step, s.Loss})
+		lr = append(lr, Point{s.Step, s.LR})
+	}
+	for _, e := range evals {
+		ev = append(ev, Point{e.Step, e.EvalLoss})
+	}
+	return Loss(train, ev, lr)
 }
 
 func decodePlot(t *testing.T, b []byte) image.Image {
@@ -38,7 +61,7 @@ func decodePlot(t *testing.T, b []byte) image.Image {
 
 func TestPlotLoss(t *testing.T) {
 	steps, evals := syntheticLogs(200, 25)
-	b, err := lossPlot(steps, evals)
+	b, err := lossPlot(t, steps, evals)
 	require.NoError(t, err)
 	img := decodePlot(t, b)
 	assert.Equal(t, image.Rect(0, 0, 800, 600), img.Bounds())
@@ -55,21 +78,21 @@ func TestPlotDegenerate(t *testing.T) {
 	steps, _ := syntheticLogs(50, 0)
 	nan, inf := math.NaN(), math.Inf(1)
 	for name, tc := range map[string]struct {
-		steps []StepLog
-		evals []EvalLog
+		steps []step
+		evals []eval
 	}{
 		"no evals":        {steps: steps},
-		"one step":        {steps: []StepLog{{Step: 1, Loss: 2.5, LR: 1e-4}}},
-		"one step, eval":  {steps: []StepLog{{Step: 1, Loss: 2.5, LR: 1e-4}}, evals: []EvalLog{{Step: 0, EvalLoss: 2.7}, {Step: 1, EvalLoss: 2.6}}},
-		"evals only":      {evals: []EvalLog{{Step: 0, EvalLoss: 2.7}}},
+		"one step":        {steps: []step{{Step: 1, Loss: 2.5, LR: 1e-4}}},
+		"one step, eval":  {steps: []step{{Step: 1, Loss: 2.5, LR: 1e-4}}, evals: []eval{{Step: 0, EvalLoss: 2.7}, {Step: 1, EvalLoss: 2.6}}},
+		"evals only":      {evals: []eval{{Step: 0, EvalLoss: 2.7}}},
 		"nothing":         {},
-		"constant":        {steps: []StepLog{{Step: 1, Loss: 2, LR: 0}, {Step: 2, Loss: 2, LR: 0}}},
-		"non-finite":      {steps: []StepLog{{Step: 1, Loss: nan, LR: 1e-4}, {Step: 2, Loss: inf, LR: nan}, {Step: 3, Loss: 2, LR: 1e-4}}, evals: []EvalLog{{Step: 3, EvalLoss: nan}}},
-		"all non-finite":  {steps: []StepLog{{Step: 1, Loss: nan, LR: inf}}, evals: []EvalLog{{Step: 1, EvalLoss: inf}}},
-		"huge and finite": {steps: []StepLog{{Step: 1, Loss: 1e300, LR: 1}, {Step: 2, Loss: 1e-300, LR: 1}}},
+		"constant":        {steps: []step{{Step: 1, Loss: 2, LR: 0}, {Step: 2, Loss: 2, LR: 0}}},
+		"non-finite":      {steps: []step{{Step: 1, Loss: nan, LR: 1e-4}, {Step: 2, Loss: inf, LR: nan}, {Step: 3, Loss: 2, LR: 1e-4}}, evals: []eval{{Step: 3, EvalLoss: nan}}},
+		"all non-finite":  {steps: []step{{Step: 1, Loss: nan, LR: inf}}, evals: []eval{{Step: 1, EvalLoss: inf}}},
+		"huge and finite": {steps: []step{{Step: 1, Loss: 1e300, LR: 1}, {Step: 2, Loss: 1e-300, LR: 1}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			b, err := lossPlot(tc.steps, tc.evals)
+			b, err := lossPlot(t, tc.steps, tc.evals)
 			require.NoError(t, err)
 			assert.Equal(t, image.Rect(0, 0, 800, 600), decodePlot(t, b).Bounds())
 		})
@@ -78,7 +101,7 @@ func TestPlotDegenerate(t *testing.T) {
 
 func TestPlotSkipsNonFinite(t *testing.T) {
 	// A NaN loss or learning rate is left out, not drawn (and does not make NewLine fail).
-	b, err := lossPlot([]StepLog{{Step: 1, Loss: math.NaN(), LR: math.NaN()}}, []EvalLog{{Step: 1, EvalLoss: math.Inf(-1)}})
+	b, err := lossPlot(t, []step{{Step: 1, Loss: math.NaN(), LR: math.NaN()}}, []eval{{Step: 1, EvalLoss: math.Inf(-1)}})
 	require.NoError(t, err)
 	img := decodePlot(t, b)
 	for name, col := range map[string][3]uint32{"train": rgb(colTrain), "eval": rgb(colEval), "lr": rgb(colLR)} {

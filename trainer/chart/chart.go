@@ -1,11 +1,12 @@
-package trainer
+// Package chart draws a run's loss.png: the training and evaluation loss above the
+// learning rate, on a shared step axis, with gonum/plot.
+package chart
 
 import (
 	"bytes"
 	"fmt"
 	"image/color"
 	"math"
-	"path/filepath"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -14,24 +15,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
-
-	"github.com/llmtune/llmtune/internal/atomicfile"
 )
-
-// plot draws output_dir/loss.png from metrics.jsonl (see lossPlot).
-func (t *run) plot() error {
-	dir := t.recipe.OutputDir
-	steps, evals, err := readMetrics(filepath.Join(dir, "metrics.jsonl"))
-	if err != nil {
-		return err
-	}
-	out := filepath.Join(dir, "loss.png")
-	img, err := lossPlot(steps, evals)
-	if err != nil {
-		return fmt.Errorf("plot %s: %w", out, err)
-	}
-	return atomicfile.WriteFile(out, img)
-}
 
 // The chart's size: 8×6 in at 100 dpi is 800×600 pixels. The loss panel takes
 // lossShare of the height, the learning-rate panel below it the rest.
@@ -89,30 +73,23 @@ func yRange(a *plot.Axis, fromZero bool) {
 	a.Min, a.Max = a.Min-pad, a.Max+pad
 }
 
-// lossPlot renders the PNG that Run writes as loss.png: two panels sharing the step
+// Point is one value of a series at a training step.
+type Point struct {
+	Step  int
+	Value float64
+}
+
+// Loss renders the PNG that a run writes as loss.png: two panels sharing the step
 // axis, the training loss (line) and the evaluation loss (line with points) above,
 // with a title and a legend, and the learning rate below. Non-finite values are
 // skipped; a series with a single point is drawn as a point.
-func lossPlot(steps []StepLog, evals []EvalLog) (img []byte, err error) {
+func Loss(trainLoss, evalLoss, lr []Point) (img []byte, err error) {
 	defer func() { // a panic in the drawing library is an error, not a crash after training
 		if r := recover(); r != nil {
 			img, err = nil, fmt.Errorf("draw loss plot: %v", r)
 		}
 	}()
-	var train, eval, lr plotter.XYs
-	for _, s := range steps {
-		if finite(s.Loss) {
-			train = append(train, plotter.XY{X: float64(s.Step), Y: s.Loss})
-		}
-		if finite(s.LR) {
-			lr = append(lr, plotter.XY{X: float64(s.Step), Y: s.LR})
-		}
-	}
-	for _, e := range evals {
-		if finite(e.EvalLoss) {
-			eval = append(eval, plotter.XY{X: float64(e.Step), Y: e.EvalLoss})
-		}
-	}
+	train, eval, rate := xys(trainLoss), xys(evalLoss), xys(lr)
 
 	top := newPanel("loss")
 	top.Title.Text = "Training and evaluation loss"
@@ -130,7 +107,7 @@ func lossPlot(steps []StepLog, evals []EvalLog) (img []byte, err error) {
 	bottom := newPanel("learning rate")
 	bottom.X.Label.Text = "step"
 	bottom.Y.Tick.Marker = niceTicks{n: 3}
-	if err := addSeries(bottom, "learning rate", lr, colLR, false, false); err != nil {
+	if err := addSeries(bottom, "learning rate", rate, colLR, false, false); err != nil {
 		return nil, err
 	}
 	yRange(&bottom.Y, true)
@@ -161,6 +138,17 @@ func lossPlot(steps []StepLog, evals []EvalLog) (img []byte, err error) {
 		return nil, fmt.Errorf("encode loss plot: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// xys returns the finite points of a series.
+func xys(pts []Point) plotter.XYs {
+	var xy plotter.XYs
+	for _, p := range pts {
+		if finite(p.Value) {
+			xy = append(xy, plotter.XY{X: float64(p.Step), Y: p.Value})
+		}
+	}
+	return xy
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
