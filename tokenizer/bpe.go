@@ -3,6 +3,8 @@ package tokenizer
 import (
 	"strings"
 	"sync"
+
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
 )
 
 // BPE is a BPE tokenizer as Hugging Face's tokenizers runs one from a tokenizer.json: added tokens are split out
@@ -15,12 +17,11 @@ type BPE struct {
 	model
 	raw     []string // id → what Decode writes for it when the decoder is byte-level (rawDecode)
 	added   addedVocab
-	norm    normalizer     // nil: none
-	scan    scanner        // pre-tokenizing in one pass (the common chains), when pre is nil
-	pre     []preTokenizer // the general chain, or nil
-	post    template       // EncodeForModel's special tokens
-	dec     decoder        // nil with rawDecode
-	decName []string       // id → the token string the decoder reads (names, but a normalized added token's form)
+	norm    pipeline.Normalizer   // nil: none
+	pre     pipeline.PreTokenizer // a scanner (the common chains) or the general chain
+	post    template              // EncodeForModel's special tokens
+	dec     pipeline.Decoder      // nil with rawDecode
+	decName []string              // id → the string the decoder reads (names, but a normalized added token's form)
 	// rawDecode: Decode concatenates raw (a ByteLevel decoder, or none with a ByteLevel pre-tokenizer); joinDecode:
 	// there is no decoder and tokens are joined with spaces, as in Hugging Face.
 	rawDecode, joinDecode bool
@@ -107,7 +108,7 @@ func (t *BPE) Decode(ids []int) string {
 	if t.joinDecode {
 		return strings.Join(tokens, " ")
 	}
-	return strings.Join(t.dec.decode(tokens), "")
+	return strings.Join(t.dec.Decode(tokens), "")
 }
 
 // Encode returns the token ids of text with no special token recognised: "<|endoftext|>" or
@@ -174,7 +175,7 @@ func (t *BPE) encode(ids []int, text string, withSpecial bool) []int {
 // text.
 func (t *BPE) encodeStretch(ids []int, s string, first, withSpecial bool, st *encodeState) []int {
 	if t.norm != nil {
-		s = t.norm.normalize(s)
+		s = t.norm.Normalize(s)
 	}
 	if len(t.added.norm.nodes) == 0 {
 		return t.encodePieces(ids, s, first, st)
@@ -199,36 +200,26 @@ func (t *BPE) encodePieces(ids []int, s string, first bool, st *encodeState) []i
 	switch {
 	case len(s) == 0:
 		return ids
-	case t.pre != nil:
-		pieces := append(st.pieces[:0], piece{s, first})
-		spare := st.spare[:0]
-		for _, p := range t.pre {
-			spare = spare[:0]
-			for _, pc := range pieces {
-				spare = p.split(spare, pc)
-			}
-			pieces, spare = spare, pieces
+	case t.pre.Scan == pipeline.ScanChain:
+		for _, pc := range t.pre.Split(s, first, &st.pieces) {
+			ids = t.appendPiece(ids, pc.Text, st)
 		}
-		for _, pc := range pieces {
-			ids = t.appendPiece(ids, pc.s, st)
-		}
-		st.pieces, st.spare = pieces, spare
 		return ids
-	case t.scan.kind == scanGPT2: // a loop for each scanner, so that it is called directly
+	case t.pre.Scan == pipeline.ScanGPT2: // a loop for each scanner, so that it is called directly
 		for i := 0; i < len(s); {
-			j := pieceEnd(s, i)
+			j := pipeline.GPT2End(s, i)
 			ids = t.appendPiece(ids, s[i:j], st)
 			i = j
 		}
-	case t.scan.kind == scanNone:
+	case t.pre.Scan == pipeline.ScanWhole:
 		return t.appendPiece(ids, s, st)
 	default:
 		digits := 3
-		if t.scan.kind == scanQwen2 {
+		if t.pre.Scan == pipeline.ScanQwen2 {
 			digits = 1
 		}
 		for i := 0; i < len(s); {
-			j := llama3End(s, i, digits)
+			j := pipeline.Llama3End(s, i, digits)
 			ids = t.appendPiece(ids, s[i:j], st)
 			i = j
 		}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
 )
 
 // tokenizerConfig is the part of transformers' tokenizer_config.json that this package reads.
@@ -48,7 +50,7 @@ func (t *BPE) readConfig(path string) error {
 		}
 		id, ok := t.ID(s)
 		if !ok {
-			id, ok = t.vocab[byteLevel(s)]
+			id, ok = t.vocab[pipeline.ByteLevel(s)]
 		}
 		if !ok {
 			return fmt.Errorf("%s: %s %q is not a token", name, tok.key, s)

@@ -35,54 +35,43 @@
 //
 // # The pipeline
 //
-// Load builds, from tokenizer.json, the stages Hugging Face runs, each a small type chosen when loading:
+// Load builds, from tokenizer.json, the stages Hugging Face runs, each a small type chosen when loading. The
+// stages that turn text into text, with no vocabulary, are package tokenizer/pipeline's (normalizers,
+// pre-tokenizers, decoders, and the byte-level alphabet); the others are this package's:
 //
 //   - added tokens (added.go): split out of the raw text first, leftmost-longest, with their single_word, lstrip,
 //     rstrip and normalized flags; the ids are given as Hugging Face gives them (the vocabulary's id of the same
 //     content, else the next free one);
-//   - normalizer (normalize.go), on each stretch between added tokens: NFC, NFD, NFKC, NFKD, Prepend, Replace,
-//     Strip, Sequence;
-//   - pre-tokenizer (pretokenizers.go): ByteLevel (add_prefix_space, use_regex), Split (String or Regex pattern,
-//     the five behaviors, invert), Digits, Metaspace (prepend_scheme always, first, never; split), Sequence;
+//   - normalizer (pipeline/normalize.go), on each stretch between added tokens: NFC, NFD, NFKC, NFKD, Prepend,
+//     Replace, Strip, Sequence;
+//   - pre-tokenizer (pipeline/pretokenizers.go): ByteLevel (add_prefix_space, use_regex), Split (String or Regex
+//     pattern, the five behaviors, invert), Digits, Metaspace (prepend_scheme always, first, never; split),
+//     Sequence;
 //   - model (model.go): BPE with merges as "a b" or ["a", "b"], byte_fallback, unk_token, fuse_unk,
 //     ignore_merges;
 //   - post-processor (postprocess.go): TemplateProcessing (single), BertProcessing, RobertaProcessing, ByteLevel,
 //     Sequence;
-//   - decoder (decode.go): ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence.
+//   - decoder (pipeline/decode.go): ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence.
 //
-// Anything else (WordPiece, Unigram and WordLevel models, BPE dropout, a subword prefix or suffix, Lowercase and
-// the BERT normalizers, Whitespace and the other pre-tokenizers, the WordPiece and CTC decoders) makes Load fail
-// with an error that wraps ErrUnsupported and names the part, rather than encode differently. tokenizer.json's
-// truncation and padding are not applied (transformers sets them per call too). A text with no pre-tokenizer
-// (Mistral's) is one piece; when no token has a "▁" after another character it is merged word by word, which
-// gives the same merges in far less time. tokenizer_config.json
-// gives eos_token, bos_token, add_bos_token and add_eos_token (which add or drop the BOS and EOS in
-// EncodeForModel, as transformers' Llama tokenizers do) and chat_template (ChatTemplate, kept for later).
+// Load reads the file (tokjson.go, load.go) and builds each text stage with pipeline's Build functions. Anything
+// else (WordPiece, Unigram and WordLevel models, BPE dropout, a subword prefix or suffix, Lowercase and the BERT
+// normalizers, Whitespace and the other pre-tokenizers, the WordPiece and CTC decoders) makes Load fail with an
+// error that wraps ErrUnsupported and names the part, rather than encode differently. tokenizer.json's truncation
+// and padding are not applied (transformers sets them per call too). A text with no pre-tokenizer (Mistral's) is
+// one piece; when no token has a "▁" after another character it is merged word by word, which gives the same
+// merges in far less time. tokenizer_config.json gives eos_token, bos_token, add_bos_token and add_eos_token
+// (which add or drop the BOS and EOS in EncodeForModel, as transformers' Llama tokenizers do) and chat_template
+// (ChatTemplate, kept for later).
 //
-// The common chains do not go through the general pre-tokenizer: GPT-2's ByteLevel pattern
-//
-//	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-//
-// and Llama 3's and Qwen2's Split patterns (llama3.go) have hand-written scanners, since Go's regexp has no
-// look-ahead and speed matters, and a ByteLevel step at the end becomes byte-level mode, where the model reads the
-// bytes of each piece without spelling them in GPT-2's byte alphabet. Any other Split or Replace regex runs in
-// regexp2 (github.com/dlclark/regexp2/v2), a backtracking engine with .NET and Perl syntax, with Oniguruma's rule
-// for empty matches, so that no tokenizer is refused for its regex alone; a test runs the three scanners and
-// regexp2 on the same texts. Each piece's symbols are merged by rank, the lowest-ranked adjacent pair first and the
+// The common chains do not go through the general pre-tokenizer: GPT-2's ByteLevel pattern and Llama 3's and
+// Qwen2's Split patterns have hand-written scanners (pipeline/pretokenize.go, pipeline/llama3.go), which Encode
+// calls directly, and a ByteLevel step at the end becomes byte-level mode, where the model reads the bytes of each
+// piece without spelling them in GPT-2's byte alphabet. Any other Split or Replace regex runs in regexp2
+// (github.com/dlclark/regexp2/v2), so that no tokenizer is refused for its regex alone. Package pipeline's
+// documentation says how the scanners, regexp2 and the normalizers match Hugging Face's Oniguruma and its Unicode
+// tables, which are not Go's. Each piece's symbols are merged by rank, the lowest-ranked adjacent pair first and the
 // leftmost among equals, as Hugging Face's BPE and tiktoken do; pieces of more than 64 symbols use a heap, so time
 // grows as n log n on any input.
-//
-// # Exact where Hugging Face's Unicode tables are old or new
-//
-// Hugging Face's regexes run in Oniguruma, whose Unicode is 16.0; Go 1.26's is 15.0. The Llama 3 and Qwen2
-// scanners class the 5,004 code points that Unicode 15.1 and 16.0 made letters or numbers as Oniguruma does
-// (onigExtra); the GPT-2 scanner keeps Go's classes, with which it matches tiktoken (below), and regexp2 uses Go's
-// too. Its NFC and the other forms come from the crate unicode-normalization-alignments, whose tables are Unicode
-// 9.0, and sort every run of combining marks whole; x/text's norm (Unicode 15.0) gives the same except for text
-// with one of the 244 characters that Unicode 10.0 to 15.0 added with a combining class or a decomposition, and
-// for runs of more than 30 combining marks (the Stream-Safe Text Format), which normalize.go handles by the book.
-// (?i) in Oniguruma, regexp2 and the scanners is Unicode simple case folding: "it'ſelf" splits as "it", "'ſ",
-// "elf".
 //
 // # Checked against
 //
@@ -114,8 +103,8 @@
 //
 // The two Go BPE libraries gave wrong ids (sugarme/tokenizer) or took quadratic time (nlpodyssey/gotokenizers)
 // on GPT-2's golden texts; docs/ARCHITECTURE.md ("Decisions and their measurements") has the study. This package
-// uses encoding/json for the files, golang.org/x/text for Unicode normalization and regexp2 for patterns that have
-// no scanner.
+// uses encoding/json for the files; package pipeline uses golang.org/x/text for Unicode normalization and regexp2
+// for patterns that have no scanner.
 //
 // Figures for this package (go test ./tokenizer -run '^$' -bench . -cpu 1, with the shared machine otherwise
 // quiet): GPT-2's Encode 6.0 M tokens/s on the 1 MiB corpus (17.5 MB/s) and 4.5 M tokens/s on English prose, 3

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
 )
 
 const (
@@ -87,4 +89,14 @@ func firstDiff(tok *BPE, got, want []int) string {
 	return fmt.Sprintf("first difference at id %d of %d (want %d): got %v, want %v, near %q",
 		i, len(got), len(want), got[lo:min(len(got), i+3)], want[lo:min(len(want), i+3)],
 		tok.Decode(want[lo:min(len(want), i+3)]))
+}
+
+// pieces returns the pieces that GPT-2's pre-tokenizer cuts s into.
+func pieces(s string) []string {
+	gpt2 := pipeline.PreTokenizer{ByteLevel: true, Scan: pipeline.ScanGPT2}
+	var out []string
+	for _, p := range gpt2.Split(s, true, &pipeline.Scratch{}) {
+		out = append(out, p.Text)
+	}
+	return out
 }

@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
 )
 
 // ErrUnsupported is wrapped by Load's error for a well-formed tokenizer this package cannot reproduce exactly
 // (another model type, normalizer, pre-tokenizer or decoder, dropout, ...), so that callers can tell it from a
 // broken file.
-var ErrUnsupported = errors.New("unsupported tokenizer")
+var ErrUnsupported = pipeline.ErrUnsupported
 
 // Load reads a BPE tokenizer from path: a Hugging Face tokenizer.json file, or a directory that holds
 // tokenizer.json or else vocab.json and merges.txt (GPT-2's layout). When the directory (the file's, for a file)
@@ -83,7 +85,7 @@ func loadTokenizerJSON(path string) (*BPE, error) {
 func fromJSON(f *hfTokenizer) (*BPE, error) {
 	var problems []error
 	check := func(err error) error { // nil for an unsupported piece, noted in problems
-		if isUnsupported(err) {
+		if errors.Is(err, ErrUnsupported) {
 			problems = append(problems, err)
 			return nil
 		}
@@ -98,30 +100,21 @@ func fromJSON(f *hfTokenizer) (*BPE, error) {
 	if f.Model.ContinuingSubwordPrefix != "" || f.Model.EndOfWordSuffix != "" {
 		problems = append(problems, errors.New("model has a subword prefix or suffix"))
 	}
-	norm, err := buildNormalizer(f.Normalizer, "normalizer")
+	norm, err := pipeline.BuildNormalizer(f.Normalizer, "normalizer")
 	if err = check(err); err != nil {
 		return nil, err
 	}
-	pre, err := buildPreTokenizer(f.PreTokenizer, "pre_tokenizer")
+	pre, err := pipeline.BuildPreTokenizer(f.PreTokenizer, "pre_tokenizer")
 	if err = check(err); err != nil {
 		return nil, err
 	}
-	dec, err := buildDecoder(f.Decoder, "decoder")
+	dec, err := pipeline.BuildDecoder(f.Decoder, "decoder")
 	if err = check(err); err != nil {
 		return nil, err
 	}
 	post, err := buildPostProcessor(f.PostProcessor, "post_processor")
 	if err = check(err); err != nil {
 		return nil, err
-	}
-	byteLevels := 0
-	for _, p := range pre {
-		if _, ok := p.(byteLevelPre); ok {
-			byteLevels++
-		}
-	}
-	if byteLevels > 1 {
-		problems = append(problems, errors.New("pre_tokenizer has two ByteLevel pre-tokenizers"))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrUnsupported, errors.Join(problems...))
@@ -132,8 +125,10 @@ func fromJSON(f *hfTokenizer) (*BPE, error) {
 		return nil, err
 	}
 	t.ignoreMerges = f.Model.IgnoreMerges
-	t.norm, t.post, t.dec = norm, post, dec
-	t.setPreTokenizers(pre)
+	t.norm, t.pre, t.post, t.dec = norm, pre, post, dec
+	if pre.ByteLevel {
+		t.setByteLevel()
+	}
 	t.byteFallback, t.fuseUnk = f.Model.ByteFallback, f.Model.FuseUnk
 	if !t.byteLevel {
 		t.setMetaspaceCuts()
@@ -152,9 +147,7 @@ func fromJSON(f *hfTokenizer) (*BPE, error) {
 	case dec == nil:
 		t.joinDecode = true
 	default:
-		if _, ok := dec.(byteLevelDec); ok {
-			t.rawDecode = true
-		}
+		t.rawDecode = pipeline.IsByteLevel(dec)
 	}
 	added, err := t.assignAddedIDs(f.AddedTokens)
 	if err != nil {
@@ -164,42 +157,6 @@ func fromJSON(f *hfTokenizer) (*BPE, error) {
 		return nil, err
 	}
 	return t, nil
-}
-
-// setPreTokenizers sets the pre-tokenizer chain. The common chains become one scanner: GPT-2's ByteLevel, Llama
-// 3's and Qwen2's Split (Isolated) then ByteLevel without its regex, a Split alone, or a ByteLevel alone. The model
-// reads bytes (byte-level mode) when ByteLevel is the last pre-tokenizer; one earlier spells its pieces out for
-// the pre-tokenizers after it.
-func (t *BPE) setPreTokenizers(pre []preTokenizer) {
-	if n := len(pre); n > 0 {
-		if b, ok := pre[n-1].(byteLevelPre); ok {
-			t.setByteLevel()
-			if !b.addPrefixSpace && !b.useRegex {
-				pre = pre[:n-1] // only maps bytes, which byte-level mode does
-			} else if !b.addPrefixSpace && n == 1 {
-				t.scan = scanner{scanGPT2}
-				return
-			}
-		}
-	}
-	for i, p := range pre {
-		if b, ok := p.(byteLevelPre); ok && i < len(pre)-1 {
-			b.spell = true
-			pre[i] = b
-		}
-	}
-	switch {
-	case len(pre) == 0:
-		return
-	case len(pre) == 1:
-		if s, ok := pre[0].(splitPre); ok && s.behavior == isolated {
-			if sc, ok := s.pattern.(scanner); ok {
-				t.scan = sc
-				return
-			}
-		}
-	}
-	t.pre = pre
 }
 
 // assignAddedIDs gives the added tokens of tokenizer.json their ids as Hugging Face's AddedVocabulary.add_tokens
@@ -241,7 +198,7 @@ func (t *BPE) assignAddedIDs(tokens []hfAddedToken) ([]addedToken, error) {
 // gpt2Shaped reports whether marshalJSON writes all of t: byte-level BPE with GPT-2's ByteLevel pre-tokenizer and
 // nothing else.
 func (t *BPE) gpt2Shaped() bool {
-	return t.byteLevel && t.allBytes && t.norm == nil && t.pre == nil && t.scan.kind == scanGPT2 && t.rawDecode &&
+	return t.byteLevel && t.allBytes && t.norm == nil && t.pre.Scan == pipeline.ScanGPT2 && t.rawDecode &&
 		!t.byteFallback && t.unk < 0 && len(t.post.before)+len(t.post.after) == 0
 }
 
@@ -311,22 +268,22 @@ func newBPE(vocab map[string]int, merges [][2]string, added []addedToken) (*BPE,
 	isAdded := make(map[int]bool, len(added))
 	for _, a := range added {
 		isAdded[a.ID] = true
-		if name := t.names[a.ID]; name != "" && name != a.Content && name != byteLevel(a.Content) {
+		if name := t.names[a.ID]; name != "" && name != a.Content && name != pipeline.ByteLevel(a.Content) {
 			return nil, fmt.Errorf("added token %q has id %d of token %q", a.Content, a.ID, name)
 		}
 	}
 	for tok, id := range vocab {
-		if _, ok := rawBytes(tok); !ok && !isAdded[id] {
+		if _, ok := pipeline.RawBytes(tok); !ok && !isAdded[id] {
 			return nil, fmt.Errorf("token %q (id %d) is not in the byte-level alphabet", tok, id)
 		}
 	}
 	t.setByteLevel()
 	for b := range 256 {
 		if t.bytes[b] < 0 {
-			return nil, fmt.Errorf("vocabulary has no token for byte 0x%02x (%q)", b, byteRune[b])
+			return nil, fmt.Errorf("vocabulary has no token for byte 0x%02x (%q)", b, pipeline.ByteRune(byte(b)))
 		}
 	}
-	t.scan, t.rawDecode = scanner{scanGPT2}, true
+	t.pre, t.rawDecode = pipeline.PreTokenizer{ByteLevel: true, Scan: pipeline.ScanGPT2}, true
 	if err := t.setAdded(added); err != nil {
 		return nil, err
 	}
@@ -371,7 +328,7 @@ func (t *BPE) setAdded(added []addedToken) error {
 		t.names[a.ID] = a.Content
 		a.pattern = a.Content
 		if a.Normalized && t.norm != nil {
-			a.pattern = t.norm.normalize(a.Content)
+			a.pattern = t.norm.Normalize(a.Content)
 		}
 		switch {
 		case a.pattern == "": // normalized away: never found
@@ -393,7 +350,10 @@ func (t *BPE) setAdded(added []addedToken) error {
 	if t.rawDecode { // what ByteLevel's decoder makes of each token, added ones too, as in Hugging Face
 		t.raw = make([]string, size)
 		for id, name := range t.decName {
-			t.raw[id] = byteLevelBytes(name)
+			t.raw[id] = name
+			if raw, ok := pipeline.RawBytes(name); ok {
+				t.raw[id] = raw
+			}
 		}
 	}
 	t.eos = -1

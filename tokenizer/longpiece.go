@@ -1,6 +1,9 @@
 package tokenizer
 
-import "github.com/llmtune/llmtune/internal/heap"
+import (
+	"github.com/llmtune/llmtune/internal/heap"
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
+)
 
 // maxQuadratic is the most symbols that model.appendPiece merges by scanning; longer pieces, such as a run of
 // 10,000 spaces or digits, go to mergeLong, whose time grows as n log n instead of n².
@@ -11,9 +14,8 @@ type encodeState struct {
 	sym     []int32
 	rank    []uint64
 	node    []node
-	cands   []pairCand // the buffer of mergeLong's heap
-	pieces  []piece    // the general pre-tokenizers' pieces, in two buffers
-	spare   []piece
+	cands   []pairCand       // the buffer of mergeLong's heap
+	pieces  pipeline.Scratch // the general pre-tokenizers' pieces
 	matches []addedMatch
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
 )
 
 // model is the BPE model of a tokenizer ("model": {"type": "BPE", ...} in tokenizer.json): it turns one
@@ -75,7 +77,7 @@ func (m *model) setByteLevel() {
 	m.byteLevel, m.allBytes = true, true
 	for b := range 256 {
 		m.bytes[b] = -1
-		if id, ok := m.vocab[string(byteRune[b])]; ok {
+		if id, ok := m.vocab[string(pipeline.ByteRune(byte(b)))]; ok {
 			m.bytes[b] = int32(id)
 		} else {
 			m.allBytes = false
@@ -84,7 +86,7 @@ func (m *model) setByteLevel() {
 	if m.ignoreMerges && m.allBytes {
 		m.pieceIDs = make(map[string]int32, len(m.vocab))
 		for tok, id := range m.vocab {
-			if raw, ok := rawBytes(tok); ok {
+			if raw, ok := pipeline.RawBytes(tok); ok {
 				m.pieceIDs[raw] = int32(id)
 			}
 		}
@@ -120,7 +122,7 @@ func (m *model) appendPiece(ids []int, piece string, st *encodeState) []int {
 		return m.mergeSymbols(ids, st)
 	}
 	if m.byteLevel { // a byte without a token: spell the piece out and take the general path
-		piece = byteLevel(piece)
+		piece = pipeline.ByteLevel(piece)
 	}
 	if m.ignoreMerges {
 		if id, ok := m.vocab[piece]; ok {

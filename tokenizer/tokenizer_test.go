@@ -90,40 +90,6 @@ func TestEncodeWithSpecial(t *testing.T) {
 	}
 }
 
-// TestPieces checks the pre-tokenizer alone, where its look-ahead and classes decide.
-func TestPieces(t *testing.T) {
-	tests := []struct {
-		text string
-		want []string
-	}{
-		{"hello world", []string{"hello", " world"}},
-		{"a  b", []string{"a", " ", " b"}},
-		{"a  ", []string{"a", "  "}},
-		{"  a", []string{" ", " a"}},
-		{"\n\nx", []string{"\n", "\n", "x"}},
-		{"x\n\n", []string{"x", "\n\n"}},
-		{"\t x", []string{"\t", " x"}},
-		{" \t\n", []string{" \t\n"}},
-		{"a\u3000\u3000b", []string{"a", "\u3000", "\u3000", "b"}},
-		{"don't", []string{"don", "'t"}},
-		{"'''s", []string{"'''", "s"}},
-		{"it'S", []string{"it", "'", "S"}},
-		{"we'll've", []string{"we", "'ll", "'ve"}},
-		{"x'l", []string{"x", "'", "l"}},
-		{"a1b2 34!?", []string{"a", "1", "b", "2", " 34", "!?"}},
-		{" !!", []string{" !!"}},
-		{"Ⅻ½٣", []string{"Ⅻ½٣"}},
-		{"e\u0301", []string{"e", "\u0301"}},
-		{"a\ufeff b", []string{"a", "\ufeff", " b"}},
-		{"\x1c \x1c", []string{"\x1c", " \x1c"}},
-		{"a\xffb\xfe", []string{"a", "\xff", "b", "\xfe"}},
-		{"😀👍 x", []string{"😀👍", " x"}},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, pieces(tt.text), "pieces(%q)", tt.text)
-	}
-}
-
 func TestRoundTrip(t *testing.T) {
 	tok := loadGPT2(t)
 	texts := []string{"", "\x00", "\xff\xfe", "a\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok \x80 ok",

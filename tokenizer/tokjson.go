@@ -8,15 +8,17 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
 )
 
 // hfTokenizer is the part of a Hugging Face tokenizer.json that this package reads.
 type hfTokenizer struct {
 	AddedTokens   []hfAddedToken
-	Normalizer    *hfComponent
-	PreTokenizer  *hfComponent
-	PostProcessor *hfComponent
-	Decoder       *hfComponent
+	Normalizer    *pipeline.Component
+	PreTokenizer  *pipeline.Component
+	PostProcessor *hfPostProcessor
+	Decoder       *pipeline.Component
 	Model         struct {
 		Type                    string
 		Vocab                   map[string]int
@@ -41,41 +43,15 @@ type hfAddedToken struct {
 	Normalized *bool  `json:"normalized"` // missing: true unless special, as AddedToken::from
 }
 
-// hfComponent is a normalizer, pre-tokenizer, post-processor or decoder of tokenizer.json: the fields of all the
-// types this package reads, by their JSON names.
-type hfComponent struct {
-	Type string `json:"type"`
-
-	AddPrefixSpace   *bool                `json:"add_prefix_space"`  // ByteLevel, legacy Metaspace
-	UseRegex         *bool                `json:"use_regex"`         // ByteLevel
-	Pattern          *hfPattern           `json:"pattern"`           // Split, Replace
-	Behavior         string               `json:"behavior"`          // Split
-	Invert           bool                 `json:"invert"`            // Split
-	Content          *string              `json:"content"`           // Replace, Strip (decoder)
-	Prepend          *string              `json:"prepend"`           // Prepend
-	Replacement      *string              `json:"replacement"`       // Metaspace
-	PrependScheme    *string              `json:"prepend_scheme"`    // Metaspace
-	Split            *bool                `json:"split"`             // Metaspace
-	IndividualDigits bool                 `json:"individual_digits"` // Digits
-	Start            int                  `json:"start"`             // Strip (decoder)
-	Stop             int                  `json:"stop"`              // Strip (decoder)
-	StripLeft        bool                 `json:"strip_left"`        // Strip (normalizer)
-	StripRight       bool                 `json:"strip_right"`       // Strip (normalizer)
-	Single           []hfTemplatePiece    `json:"single"`            // TemplateProcessing
-	SpecialTokens    map[string]hfSpecial `json:"special_tokens"`    // TemplateProcessing
-	Sep              []any                `json:"sep"`               // BertProcessing, RobertaProcessing: [token, id]
-	Cls              []any                `json:"cls"`
-
-	Normalizers   []*hfComponent `json:"normalizers"` // the Sequences
-	PreTokenizers []*hfComponent `json:"pretokenizers"`
-	Processors    []*hfComponent `json:"processors"`
-	Decoders      []*hfComponent `json:"decoders"`
-}
-
-// hfPattern is {"String": s} or {"Regex": r}.
-type hfPattern struct {
-	String *string `json:"String"`
-	Regex  *string `json:"Regex"`
+// hfPostProcessor is a post-processor of tokenizer.json: the fields of all the types this package reads, by their
+// JSON names.
+type hfPostProcessor struct {
+	Type          string               `json:"type"`
+	Single        []hfTemplatePiece    `json:"single"`         // TemplateProcessing
+	SpecialTokens map[string]hfSpecial `json:"special_tokens"` // TemplateProcessing
+	Sep           []any                `json:"sep"`            // BertProcessing, RobertaProcessing: [token, id]
+	Cls           []any                `json:"cls"`
+	Processors    []*hfPostProcessor   `json:"processors"` // Sequence
 }
 
 // hfTemplatePiece is {"SpecialToken": {"id": name}} or {"Sequence": {"id": "A"}}.

@@ -1,15 +1,16 @@
 package tokenizer
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/llmtune/llmtune/internal/heap"
+	"github.com/llmtune/llmtune/tokenizer/pipeline"
 )
 
 // TrainOptions tunes Train. The zero value (or nil) trains with "<|endoftext|>" as the only added token, no
@@ -68,7 +69,7 @@ func Train(files []string, vocabSize int, opts *TrainOptions) (*BPE, error) {
 
 	vocab := make(map[string]int, len(raw)+len(specials))
 	for id, r := range raw {
-		vocab[byteLevel(r)] = id
+		vocab[pipeline.ByteLevel(r)] = id
 	}
 	var added []addedToken
 	for _, s := range specials {
@@ -81,7 +82,7 @@ func Train(files []string, vocabSize int, opts *TrainOptions) (*BPE, error) {
 	}
 	named := make([][2]string, len(merges))
 	for i, m := range merges {
-		named[i] = [2]string{byteLevel(raw[m[0]]), byteLevel(raw[m[1]])}
+		named[i] = [2]string{pipeline.ByteLevel(raw[m[0]]), pipeline.ByteLevel(raw[m[1]])}
 	}
 	t, err := newBPE(vocab, named, added)
 	if err != nil { // a bug, not bad input: what Train builds is always valid
@@ -133,7 +134,7 @@ func countPieces(path string, specials []string, counts map[string]int, chunk in
 				scan = text
 			}
 			for i := seg[0]; i < seg[1]; {
-				j := pieceEnd(scan, i)
+				j := pipeline.GPT2End(scan, i)
 				p := text[i:j]
 				if c, ok := counts[p]; ok {
 					counts[p] = c + 1
@@ -153,10 +154,10 @@ func countPieces(path string, specials []string, counts map[string]int, chunk in
 // the whole text split.
 func safeCut(text string, specials []string) int {
 	for i := len(text) - 1; i > 0; i-- {
-		if text[i-1] != '\n' || text[i] >= utf8.RuneSelf {
+		if text[i-1] != '\n' {
 			continue
 		}
-		if c := asciiClass[text[i]]; c != classLetter && c != classNumber {
+		if c := text[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
 			continue
 		}
 		for _, s := range specials {
@@ -206,6 +207,16 @@ func (a pairCount) before(b pairCount) bool {
 	}
 	return a.left < b.left || a.left == b.left && a.right < b.right
 }
+
+// byteOrder lists the bytes in GPT-2's id order, that of the runes that spell them (printable first, then the
+// rest), so that a byte's position in it is its id in GPT-2 and in tokenizers that Train makes.
+var byteOrder = func() (order [256]byte) {
+	for b := range order {
+		order[b] = byte(b)
+	}
+	slices.SortFunc(order[:], func(a, b byte) int { return cmp.Compare(pipeline.ByteRune(a), pipeline.ByteRune(b)) })
+	return order
+}()
 
 // learnMerges runs BPE training on piece counts until there are size tokens, no pair is left, or the best pair
 // occurs fewer than minCount times. It returns each token's bytes (ids 0..255 are the bytes in byteOrder) and the

@@ -3,7 +3,7 @@
 //
 //	cmd/llmtune → trainer → trainer/dataset, trainer/optim, trainer/sacrebleu, lora,
 //	              transformer/generate → transformer → transformer/kernels,
-//	              transformer/safetensors;   tokenizer stands alone.
+//	              transformer/safetensors;   tokenizer → tokenizer/pipeline stands alone.
 //
 // docs/ARCHITECTURE.md draws the same picture and says what each package is for.
 package layout

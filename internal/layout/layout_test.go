@@ -20,7 +20,8 @@ const module = "github.com/llmtune/llmtune/"
 var allowed = map[string][]string{
 	"transformer/kernels":     {},
 	"transformer/safetensors": {},
-	"tokenizer":               {},
+	"tokenizer/pipeline":      {},
+	"tokenizer":               {"tokenizer/pipeline"},
 	"transformer":             {"transformer/kernels", "transformer/safetensors"},
 	"transformer/generate":    {"transformer", "transformer/kernels", "transformer/safetensors"},
 	"lora":                    {"transformer", "transformer/kernels", "transformer/safetensors"},

@@ -1,4 +1,4 @@
-package tokenizer
+package pipeline
 
 import (
 	"cmp"
@@ -14,9 +14,9 @@ import (
 // The normalizers of tokenizer.json ("normalizer"), applied to each stretch of text between the added tokens
 // found in it (so that Prepend puts "▁" in front of each stretch, as in Hugging Face).
 
-// normalizer rewrites a stretch of text.
-type normalizer interface {
-	normalize(s string) string
+// Normalizer rewrites a stretch of text.
+type Normalizer interface {
+	Normalize(s string) string
 }
 
 // unicodeNorm is NFC, NFD, NFKC or NFKD as Hugging Face's tokenizers computes them, with the crate
@@ -29,7 +29,7 @@ type unicodeNorm struct {
 	form norm.Form
 }
 
-func (u unicodeNorm) normalize(s string) string {
+func (u unicodeNorm) Normalize(s string) string {
 	if u.form.IsNormalString(s) { // the common case, without allocating
 		return s
 	}
@@ -219,7 +219,7 @@ var inert = [][2]rune{
 // prependNorm is Prepend: a prefix in front of text that is not empty.
 type prependNorm struct{ prefix string }
 
-func (p prependNorm) normalize(s string) string {
+func (p prependNorm) Normalize(s string) string {
 	if s == "" {
 		return s
 	}
@@ -232,27 +232,28 @@ type replaceNorm struct {
 	content string
 }
 
-func (r replaceNorm) normalize(s string) string { return replaceAll(r.pattern, s, r.content) }
+func (r replaceNorm) Normalize(s string) string { return replaceAll(r.pattern, s, r.content) }
 
-// stripNorm is Strip: white space off the left, the right, or both ends.
+// stripNorm is Strip: white space (Unicode White_Space, as Rust's char::is_whitespace) off the left, the right,
+// or both ends.
 type stripNorm struct{ left, right bool }
 
-func (st stripNorm) normalize(s string) string {
+func (st stripNorm) Normalize(s string) string {
 	if st.left {
-		s = s[spaceEnd(s):]
+		s = strings.TrimLeftFunc(s, unicode.IsSpace)
 	}
 	if st.right {
-		s = s[:spaceStart(s)]
+		s = strings.TrimRightFunc(s, unicode.IsSpace)
 	}
 	return s
 }
 
 // normSequence is Sequence: each normalizer in turn.
-type normSequence []normalizer
+type normSequence []Normalizer
 
-func (q normSequence) normalize(s string) string {
+func (q normSequence) Normalize(s string) string {
 	for _, n := range q {
-		s = n.normalize(s)
+		s = n.Normalize(s)
 	}
 	return s
 }

@@ -1,4 +1,4 @@
-package tokenizer
+package pipeline
 
 import (
 	"unicode"
@@ -9,7 +9,7 @@ import (
 //
 //	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 //
-// Go's regexp has no look-ahead, so pieceEnd scans by hand. \s is Unicode White_Space (a BOM and U+001C..U+001F
+// Go's regexp has no look-ahead, so GPT2End scans by hand. \s is Unicode White_Space (a BOM and U+001C..U+001F
 // are not whitespace; NEL U+0085 is), \p{L} and \p{N} are Go's unicode.Letter and unicode.Number. A byte that is
 // not valid UTF-8 counts as one character of the "other" class, so every byte string splits and round-trips.
 
@@ -55,8 +55,8 @@ func classAt(s string, i int) (class uint8, size int) {
 	return classOther, size
 }
 
-// pieceEnd returns the end of the pre-tokenizer piece that starts at s[i]; i < len(s).
-func pieceEnd(s string, i int) int {
+// GPT2End returns the end of the piece of GPT-2's pattern that starts at s[i]; i < len(s).
+func GPT2End(s string, i int) int {
 	c := s[i]
 	if c == '\'' && i+1 < len(s) { // 's|'t|'re|'ve|'m|'ll|'d, lower case only
 		switch s[i+1] {
@@ -107,15 +107,4 @@ func runEnd(s string, j int, class uint8) int {
 		j += n
 	}
 	return j
-}
-
-// pieces returns the pre-tokenizer pieces of s, in order; their concatenation is s.
-func pieces(s string) []string {
-	var out []string
-	for i := 0; i < len(s); {
-		j := pieceEnd(s, i)
-		out = append(out, s[i:j])
-		i = j
-	}
-	return out
 }

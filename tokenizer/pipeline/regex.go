@@ -1,4 +1,4 @@
-package tokenizer
+package pipeline
 
 import (
 	"fmt"
@@ -28,7 +28,7 @@ type matcher interface {
 }
 
 // compilePattern returns the matcher of a tokenizer.json pattern: {"String": s} (literal) or {"Regex": r}.
-func compilePattern(p *hfPattern) (matcher, error) {
+func compilePattern(p *Pattern) (matcher, error) {
 	switch {
 	case p == nil || p.String == nil && p.Regex == nil:
 		return nil, fmt.Errorf("pattern: want String or Regex")
@@ -37,11 +37,11 @@ func compilePattern(p *hfPattern) (matcher, error) {
 	}
 	switch *p.Regex {
 	case gpt2Pattern:
-		return scanner{scanGPT2}, nil
+		return scanner{ScanGPT2}, nil
 	case llama3Pattern:
-		return scanner{scanLlama3}, nil
+		return scanner{ScanLlama3}, nil
 	case qwen2Pattern:
-		return scanner{scanQwen2}, nil
+		return scanner{ScanQwen2}, nil
 	}
 	return newRegex(*p.Regex)
 }
@@ -77,28 +77,20 @@ func (l literal) find(dst []span, s string) []span {
 	}
 }
 
-// scanner is a known pattern, run by its hand-written scanner. Such a pattern matches every text as a sequence
-// of non-empty matches.
-type scanner struct{ kind int }
-
-// The kinds of scanner.
-const (
-	scanNone   = iota // the whole text is one match (no pre-tokenizer)
-	scanGPT2          // gpt2Pattern
-	scanLlama3        // llama3Pattern
-	scanQwen2         // qwen2Pattern
-)
+// scanner is a known pattern, run by its hand-written scanner (ScanGPT2, ScanLlama3 or ScanQwen2; ScanWhole
+// matches the whole text). Such a pattern matches every text as a sequence of non-empty matches.
+type scanner struct{ kind Scan }
 
 // end returns the end of the match that starts at s[i]; i < len(s). The switch calls each scanner directly, which
 // is faster than through a func value.
 func (sc scanner) end(s string, i int) int {
 	switch sc.kind {
-	case scanGPT2:
-		return pieceEnd(s, i)
-	case scanLlama3:
-		return llama3End(s, i, 3)
-	case scanQwen2:
-		return llama3End(s, i, 1)
+	case ScanGPT2:
+		return GPT2End(s, i)
+	case ScanLlama3:
+		return Llama3End(s, i, 3)
+	case ScanQwen2:
+		return Llama3End(s, i, 1)
 	}
 	return len(s)
 }

@@ -1,7 +1,10 @@
-package tokenizer
+package pipeline
 
 import (
+	"compress/gzip"
+	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,6 +12,40 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/text/unicode/norm"
 )
+
+// TestPieces checks the GPT-2 scanner alone, where its look-ahead and classes decide.
+func TestPieces(t *testing.T) {
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"hello world", []string{"hello", " world"}},
+		{"a  b", []string{"a", " ", " b"}},
+		{"a  ", []string{"a", "  "}},
+		{"  a", []string{" ", " a"}},
+		{"\n\nx", []string{"\n", "\n", "x"}},
+		{"x\n\n", []string{"x", "\n\n"}},
+		{"\t x", []string{"\t", " x"}},
+		{" \t\n", []string{" \t\n"}},
+		{"a\u3000\u3000b", []string{"a", "\u3000", "\u3000", "b"}},
+		{"don't", []string{"don", "'t"}},
+		{"'''s", []string{"'''", "s"}},
+		{"it'S", []string{"it", "'", "S"}},
+		{"we'll've", []string{"we", "'ll", "'ve"}},
+		{"x'l", []string{"x", "'", "l"}},
+		{"a1b2 34!?", []string{"a", "1", "b", "2", " 34", "!?"}},
+		{" !!", []string{" !!"}},
+		{"Ⅻ½٣", []string{"Ⅻ½٣"}},
+		{"e\u0301", []string{"e", "\u0301"}},
+		{"a\ufeff b", []string{"a", "\ufeff", " b"}},
+		{"\x1c \x1c", []string{"\x1c", " \x1c"}},
+		{"a\xffb\xfe", []string{"a", "\xff", "b", "\xfe"}},
+		{"😀👍 x", []string{"😀👍", " x"}},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, scanPieces(scanner{ScanGPT2}, tt.text), "GPT-2 %q", tt.text)
+	}
+}
 
 // TestLlama3Pieces checks the Llama 3 and Qwen2 scanners where the pattern's alternatives and look-ahead decide;
 // each want was checked with Hugging Face tokenizers 0.23.2's pre-tokenizer.
@@ -41,9 +78,26 @@ func TestLlama3Pieces(t *testing.T) {
 		if tt.qwen == nil {
 			tt.qwen = tt.llama
 		}
-		assert.Equal(t, tt.llama, scanPieces(scanner{scanLlama3}, tt.text), "Llama 3 %q", tt.text)
-		assert.Equal(t, tt.qwen, scanPieces(scanner{scanQwen2}, tt.text), "Qwen2 %q", tt.text)
+		assert.Equal(t, tt.llama, scanPieces(scanner{ScanLlama3}, tt.text), "Llama 3 %q", tt.text)
+		assert.Equal(t, tt.qwen, scanPieces(scanner{ScanQwen2}, tt.text), "Qwen2 %q", tt.text)
 	}
+}
+
+// goldenTexts returns the texts of the GPT-2 golden file (see package tokenizer's tests).
+func goldenTexts(t *testing.T) []string {
+	f, err := os.Open("../../testdata/tokenizer/golden.jsonl.gz")
+	require.NoError(t, err)
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	var texts []string
+	for dec := json.NewDecoder(zr); dec.More(); {
+		var c struct{ Text string }
+		require.NoError(t, dec.Decode(&c))
+		texts = append(texts, c.Text)
+	}
+	require.NotEmpty(t, texts)
+	return texts
 }
 
 func goClass(r rune) uint8 {
@@ -98,9 +152,7 @@ func TestScannersAgreeWithRegexp2(t *testing.T) {
 	texts := []string{"", "'", "'s", "''s", "' s", "'ſ", "'S'", "'LL'", "a'", "a\n", "\n", "\r\n", " ", "  ", "   x",
 		" \n", "\n ", " \r\n ", "x \t\n y", "1", "1234", "12345678", " 1", " !", " !\n", "!\r\n\r\nx", "\u00a0a",
 		"\u3000\u3000a", "\xff", "\xffa", " \xff", "a\u0301", "\u0301a", "😀a"}
-	for _, c := range loadGolden(t) {
-		texts = append(texts, c.Text)
-	}
+	texts = append(texts, goldenTexts(t)...)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20000 {
 		texts = append(texts, randomText(rng, 1+rng.IntN(12)))
@@ -109,8 +161,8 @@ func TestScannersAgreeWithRegexp2(t *testing.T) {
 		name    string
 		pattern string
 		sc      scanner
-	}{{"GPT-2", gpt2Pattern, scanner{scanGPT2}}, {"Llama 3", llama3Pattern, scanner{scanLlama3}},
-		{"Qwen2", qwen2Pattern, scanner{scanQwen2}}} {
+	}{{"GPT-2", gpt2Pattern, scanner{ScanGPT2}}, {"Llama 3", llama3Pattern, scanner{ScanLlama3}},
+		{"Qwen2", qwen2Pattern, scanner{ScanQwen2}}} {
 		re, err := newRegex(p.pattern)
 		require.NoError(t, err)
 		bad := 0
@@ -146,20 +198,20 @@ func TestSplitBehaviors(t *testing.T) {
 		{mergedWithNext, true, []string{"How ", "are ", "you ", "doing?"}},
 	} {
 		var got []string
-		for _, p := range splitBy(nil, piece{text, true}, spaces.find(nil, text), tt.behavior, tt.invert) {
-			got = append(got, p.s)
+		for _, p := range splitBy(nil, Piece{text, true}, spaces.find(nil, text), tt.behavior, tt.invert) {
+			got = append(got, p.Text)
 		}
 		assert.Equal(t, tt.want, got, "behavior %d invert %t", tt.behavior, tt.invert)
 	}
 	// Contiguous joins adjacent matches: Digits(individual_digits=false).
 	var got []string
-	for _, p := range (digitsPre{}).split(nil, piece{"Hey 123 friend!", true}) {
-		got = append(got, p.s)
+	for _, p := range (digitsPre{}).split(nil, Piece{"Hey 123 friend!", true}) {
+		got = append(got, p.Text)
 	}
 	assert.Equal(t, []string{"Hey ", "123", " friend!"}, got)
 	got = nil
-	for _, p := range (digitsPre{individual: true}).split(nil, piece{"Hey 123 friend!", true}) {
-		got = append(got, p.s)
+	for _, p := range (digitsPre{individual: true}).split(nil, Piece{"Hey 123 friend!", true}) {
+		got = append(got, p.Text)
 	}
 	assert.Equal(t, []string{"Hey ", "1", "2", "3", " friend!"}, got)
 }
@@ -183,42 +235,42 @@ func TestRegexEmptyMatches(t *testing.T) {
 // from x/text's.
 func TestNormalizers(t *testing.T) {
 	nfc := unicodeNorm{norm.NFC}
-	assert.Equal(t, "é", nfc.normalize("e\u0301"))
-	assert.Equal(t, "abc", nfc.normalize("abc"))
+	assert.Equal(t, "é", nfc.Normalize("e\u0301"))
+	assert.Equal(t, "abc", nfc.Normalize("abc"))
 	// 40 combining marks out of order: sorted whole, with no U+034F, as Hugging Face does, and the first acute
 	// composes with the a past the lower classes.
 	want := "\u00e1" + strings.Repeat("\u0316", 20) + strings.Repeat("\u0301", 19)
-	assert.Equal(t, want, nfc.normalize("a"+strings.Repeat("\u0301\u0316", 20))) // classes 230 and 220
+	assert.Equal(t, want, nfc.Normalize("a"+strings.Repeat("\u0301\u0316", 20))) // classes 230 and 220
 	assert.Equal(t, "\u00e1"+strings.Repeat("\u0316", 20)+strings.Repeat("\u0301", 19),
-		nfc.normalize("a"+strings.Repeat("\u0316", 20)+strings.Repeat("\u0301", 20)),
+		nfc.Normalize("a"+strings.Repeat("\u0316", 20)+strings.Repeat("\u0301", 20)),
 		"the first acute composes with a, past the lower classes")
 	// U+1DFA (Unicode 14, class 218) is inert in Unicode 9.0: it stays before U+0316 (220)... and the acute
 	// does not pass it.
-	assert.Equal(t, "a\u1dfa\u0316", nfc.normalize("a\u1dfa\u0316"))
-	assert.Equal(t, "a\u0316\u1dfa", nfc.normalize("a\u0316\u1dfa"))
+	assert.Equal(t, "a\u1dfa\u0316", nfc.Normalize("a\u1dfa\u0316"))
+	assert.Equal(t, "a\u0316\u1dfa", nfc.Normalize("a\u0316\u1dfa"))
 	assert.Equal(t, "\xff\u00e9\xff"+strings.Repeat("\u0316", 31)+"\u00e9",
-		nfc.normalize("\xffe\u0301\xff"+strings.Repeat("\u0316", 31)+"e\u0301"), "bytes that are not UTF-8 stay")
-	assert.Equal(t, "▁a", prependNorm{"▁"}.normalize("a"))
-	assert.Equal(t, "", prependNorm{"▁"}.normalize(""))
-	assert.Equal(t, "a▁b▁▁c", replaceNorm{literal(" "), "▁"}.normalize("a b  c"))
-	assert.Equal(t, "ab", stripNorm{true, true}.normalize(" \u00a0ab\n"))
-	assert.Equal(t, "ab\n", stripNorm{true, false}.normalize(" ab\n"))
+		nfc.Normalize("\xffe\u0301\xff"+strings.Repeat("\u0316", 31)+"e\u0301"), "bytes that are not UTF-8 stay")
+	assert.Equal(t, "▁a", prependNorm{"▁"}.Normalize("a"))
+	assert.Equal(t, "", prependNorm{"▁"}.Normalize(""))
+	assert.Equal(t, "a▁b▁▁c", replaceNorm{literal(" "), "▁"}.Normalize("a b  c"))
+	assert.Equal(t, "ab", stripNorm{true, true}.Normalize(" \u00a0ab\n"))
+	assert.Equal(t, "ab\n", stripNorm{true, false}.Normalize(" ab\n"))
 	seq := normSequence{prependNorm{"▁"}, replaceNorm{literal(" "), "▁"}}
-	assert.Equal(t, "▁Hello▁world", seq.normalize("Hello world"))
+	assert.Equal(t, "▁Hello▁world", seq.Normalize("Hello world"))
 }
 
 // TestDecoders checks the decoders on Mistral's chain and the others alone.
 func TestDecoders(t *testing.T) {
 	mistral := decSequence{replaceDec{literal("▁"), " "}, byteFallbackDec{}, fuseDec{}, stripDec{' ', 1, 0}}
 	assert.Equal(t, []string{"Hello world\n!"},
-		mistral.decode([]string{"▁Hello", "▁world", "<0x0A>", "!"}))
-	assert.Equal(t, []string{"<s> Hello"}, mistral.decode([]string{"<s>", "▁Hello"}))
-	assert.Equal(t, []string{"é\xe9"}, byteFallbackDec{}.decode([]string{"<0xC3>", "<0xA9>", "<0xE9>"}),
+		mistral.Decode([]string{"▁Hello", "▁world", "<0x0A>", "!"}))
+	assert.Equal(t, []string{"<s> Hello"}, mistral.Decode([]string{"<s>", "▁Hello"}))
+	assert.Equal(t, []string{"é\xe9"}, byteFallbackDec{}.Decode([]string{"<0xC3>", "<0xA9>", "<0xE9>"}),
 		"a run of byte tokens is one token, its bytes kept where Hugging Face writes U+FFFD")
-	assert.Equal(t, []string{"é", "x", "\xe9"}, byteFallbackDec{}.decode([]string{"<0xC3>", "<0xA9>", "x", "<0xE9>"}))
-	assert.Equal(t, []string{"Hey", " friend"}, metaspaceDec{'▁', prependAlways}.decode([]string{"▁Hey", "▁friend"}))
-	assert.Equal(t, []string{" Hey", " friend"}, metaspaceDec{'▁', prependNever}.decode([]string{"▁Hey", "▁friend"}))
-	assert.Equal(t, []string{"a b\xff<|x|> y"}, byteLevelDec{}.decode([]string{"a", "Ġb", "ÿ", "<|x|>", " y"}),
+	assert.Equal(t, []string{"é", "x", "\xe9"}, byteFallbackDec{}.Decode([]string{"<0xC3>", "<0xA9>", "x", "<0xE9>"}))
+	assert.Equal(t, []string{"Hey", " friend"}, metaspaceDec{'▁', prependAlways}.Decode([]string{"▁Hey", "▁friend"}))
+	assert.Equal(t, []string{" Hey", " friend"}, metaspaceDec{'▁', prependNever}.Decode([]string{"▁Hey", "▁friend"}))
+	assert.Equal(t, []string{"a b\xff<|x|> y"}, byteLevelDec{}.Decode([]string{"a", "Ġb", "ÿ", "<|x|>", " y"}),
 		"a token with a character outside the alphabet stays as it is")
-	assert.Equal(t, []string{"-xx", "yy"}, stripDec{'-', 2, 1}.decode([]string{"---xx-", "yy"}))
+	assert.Equal(t, []string{"-xx", "yy"}, stripDec{'-', 2, 1}.Decode([]string{"---xx-", "yy"}))
 }

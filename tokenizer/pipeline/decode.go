@@ -1,4 +1,4 @@
-package tokenizer
+package pipeline
 
 import (
 	"strings"
@@ -6,20 +6,21 @@ import (
 )
 
 // The decoders of tokenizer.json ("decoder"): each rewrites the list of token strings, as Hugging Face's
-// Decoder.decode_chain does, and Decode joins what the last one leaves. Where Hugging Face turns bytes that are not
-// valid UTF-8 into U+FFFD (ByteLevel, ByteFallback), these keep the bytes, so that Decode(Encode(s)) == s holds for
-// every string and a caller that streams tokens can hold back an incomplete character.
+// Decoder.decode_chain does, and the tokenizer joins what the last one leaves. Where Hugging Face turns bytes that
+// are not valid UTF-8 into U+FFFD (ByteLevel, ByteFallback), these keep the bytes, so that a tokenizer's
+// Decode(Encode(s)) == s holds for every string and a caller that streams tokens can hold back an incomplete
+// character.
 
-// decoder rewrites token strings.
-type decoder interface {
-	decode(tokens []string) []string
+// Decoder rewrites token strings.
+type Decoder interface {
+	Decode(tokens []string) []string
 }
 
 // byteLevelDec is ByteLevel: each token spelled in GPT-2's byte alphabet becomes its bytes (a token with another
 // character stays as it is), and all are joined into one.
 type byteLevelDec struct{}
 
-func (byteLevelDec) decode(tokens []string) []string {
+func (byteLevelDec) Decode(tokens []string) []string {
 	var b strings.Builder
 	for _, t := range tokens {
 		b.WriteString(byteLevelBytes(t))
@@ -27,10 +28,18 @@ func (byteLevelDec) decode(tokens []string) []string {
 	return []string{b.String()}
 }
 
+// IsByteLevel reports whether d is the ByteLevel decoder alone, which joins the bytes that the tokens spell
+// (RawBytes; a token with a character outside the alphabet stays as it is): a caller can keep each token's bytes
+// and concatenate them instead.
+func IsByteLevel(d Decoder) bool {
+	_, ok := d.(byteLevelDec)
+	return ok
+}
+
 // byteLevelBytes returns the bytes that token spells in GPT-2's byte alphabet, or token itself when it has a
 // character outside the alphabet.
 func byteLevelBytes(token string) string {
-	if raw, ok := rawBytes(token); ok {
+	if raw, ok := RawBytes(token); ok {
 		return raw
 	}
 	return token
@@ -42,7 +51,7 @@ type replaceDec struct {
 	content string
 }
 
-func (r replaceDec) decode(tokens []string) []string {
+func (r replaceDec) Decode(tokens []string) []string {
 	for i, t := range tokens {
 		tokens[i] = replaceAll(r.pattern, t, r.content)
 	}
@@ -52,7 +61,7 @@ func (r replaceDec) decode(tokens []string) []string {
 // byteFallbackDec is ByteFallback: each run of <0xNN> tokens becomes the bytes they name, one token.
 type byteFallbackDec struct{}
 
-func (byteFallbackDec) decode(tokens []string) []string {
+func (byteFallbackDec) Decode(tokens []string) []string {
 	out := tokens[:0] // never longer than tokens: a run of byte tokens becomes one
 	var run []byte
 	for _, t := range tokens {
@@ -96,7 +105,7 @@ func hexDigit(c byte) (byte, bool) {
 // fuseDec is Fuse: all tokens joined into one.
 type fuseDec struct{}
 
-func (fuseDec) decode(tokens []string) []string { return []string{strings.Join(tokens, "")} }
+func (fuseDec) Decode(tokens []string) []string { return []string{strings.Join(tokens, "")} }
 
 // stripDec is Strip: up to start occurrences of content off the start of each token and up to stop off its end.
 type stripDec struct {
@@ -104,7 +113,7 @@ type stripDec struct {
 	start, stop int
 }
 
-func (st stripDec) decode(tokens []string) []string {
+func (st stripDec) Decode(tokens []string) []string {
 	for i, t := range tokens {
 		for n := 0; n < st.start; n++ {
 			r, size := utf8.DecodeRuneInString(t)
@@ -132,7 +141,7 @@ type metaspaceDec struct {
 	scheme      int
 }
 
-func (m metaspaceDec) decode(tokens []string) []string {
+func (m metaspaceDec) Decode(tokens []string) []string {
 	rep := string(m.replacement)
 	for i, t := range tokens {
 		if i == 0 && m.scheme != prependNever {
@@ -145,11 +154,11 @@ func (m metaspaceDec) decode(tokens []string) []string {
 }
 
 // decSequence is Sequence: each decoder in turn.
-type decSequence []decoder
+type decSequence []Decoder
 
-func (q decSequence) decode(tokens []string) []string {
+func (q decSequence) Decode(tokens []string) []string {
 	for _, d := range q {
-		tokens = d.decode(tokens)
+		tokens = d.Decode(tokens)
 	}
 	return tokens
 }

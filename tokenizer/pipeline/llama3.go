@@ -1,4 +1,4 @@
-package tokenizer
+package pipeline
 
 import (
 	"cmp"
@@ -12,7 +12,7 @@ import (
 //
 //	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //
-// Hugging Face runs it with Oniguruma; llama3End scans by hand with the same result, since Go's regexp has no
+// Hugging Face runs it with Oniguruma; Llama3End scans by hand with the same result, since Go's regexp has no
 // look-ahead and a backtracking engine is several times slower. The classes are those of the GPT-2 scanner
 // (pretokenize.go), \s Unicode White_Space as Oniguruma's \s, and a byte that is not valid UTF-8 one "other"
 // character, but with Oniguruma's Unicode version (16.0 in tokenizers 0.23): the 5,004 code points that
@@ -29,9 +29,9 @@ const (
 		` ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
-// llama3End returns the end of the piece of either pattern that starts at s[i] (i < len(s)); digits is the most
+// Llama3End returns the end of the piece of either pattern that starts at s[i] (i < len(s)); digits is the most
 // numbers a piece takes (3 for Llama 3, 1 for Qwen2).
-func llama3End(s string, i, digits int) int {
+func Llama3End(s string, i, digits int) int {
 	c := s[i]
 	if c == '\'' && i+1 < len(s) { // (?i:'s|'t|'re|'ve|'m|'ll|'d); b|0x20 folds ASCII letters only
 		if strings.HasPrefix(s[i+1:], "\u017f") { // long s, which folds to s

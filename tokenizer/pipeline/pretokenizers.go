@@ -1,4 +1,4 @@
-package tokenizer
+package pipeline
 
 import (
 	"strings"
@@ -8,19 +8,116 @@ import (
 
 // The pre-tokenizers of tokenizer.json ("pre_tokenizer"): each cuts every piece of text that the previous one
 // left into smaller pieces, as Hugging Face's PreTokenizedString.split does, dropping empty ones. The common
-// chains (GPT-2's ByteLevel, Llama 3's and Qwen2's Split + ByteLevel) do not come here: BPE.encodeStretch scans
-// them in one pass with the hand-written scanners.
+// chains (GPT-2's ByteLevel, Llama 3's and Qwen2's Split + ByteLevel) do not run step by step: the hand-written
+// scanner of their pattern cuts the text in one pass.
 
-// piece is a piece of text between pre-tokenizers; first is set when it starts where the text given to Encode
-// starts (Hugging Face's offsets_original().0 == 0, which Metaspace's prepend_scheme "first" asks).
-type piece struct {
-	s     string
-	first bool
+// Piece is a piece of text between pre-tokenizers; First is set when it starts where the text given to the
+// tokenizer starts (Hugging Face's offsets_original().0 == 0, which Metaspace's prepend_scheme "first" asks).
+type Piece struct {
+	Text  string
+	First bool
+}
+
+// PreTokenizer is the pre-tokenizer of a tokenizer.json made ready to run; the zero value is none, which leaves
+// the text one piece.
+type PreTokenizer struct {
+	// ByteLevel is set when the last pre-tokenizer is ByteLevel: the pieces are left as raw bytes, for a model that
+	// reads each byte as the token that spells it in GPT-2's byte alphabet (byte-level mode), rather than spelled
+	// out. A ByteLevel pre-tokenizer before others spells its pieces for them.
+	ByteLevel bool
+	// Scan is how the text is cut: by one hand-written scanner, whole, or by the chain of pre-tokenizers
+	// (ScanChain).
+	Scan  Scan
+	steps []preTokenizer // the chain, for ScanChain
+}
+
+// Scan says how a PreTokenizer cuts text.
+type Scan uint8
+
+// The ways to cut text. A caller that wants speed calls a scanner's end function (GPT2End, Llama3End) itself.
+const (
+	ScanWhole  Scan = iota // the text is one piece (no pre-tokenizer)
+	ScanGPT2               // GPT-2's pattern (ByteLevel with use_regex): GPT2End
+	ScanLlama3             // Llama 3's Split pattern: Llama3End with 3 digits
+	ScanQwen2              // Qwen2's Split pattern: Llama3End with 1 digit
+	ScanChain              // the pre-tokenizers one after the other
+)
+
+// Scratch is memory that PreTokenizer.Split reuses from call to call; the zero value is ready to use.
+type Scratch struct {
+	pieces, spare []Piece
+}
+
+// Split returns the pieces, in order and not empty, that p cuts s into; first is set when s starts the text. The
+// result is valid until the next call with sc.
+func (p *PreTokenizer) Split(s string, first bool, sc *Scratch) []Piece {
+	pieces := sc.pieces[:0]
+	switch {
+	case len(s) == 0:
+	case p.Scan == ScanChain:
+		pieces = append(pieces, Piece{s, first})
+		spare := sc.spare[:0]
+		for _, step := range p.steps {
+			spare = spare[:0]
+			for _, pc := range pieces {
+				spare = step.split(spare, pc)
+			}
+			pieces, spare = spare, pieces
+		}
+		sc.spare = spare
+	default:
+		scan := scanner{p.Scan}
+		for i := 0; i < len(s); {
+			j := scan.end(s, i)
+			pieces = append(pieces, Piece{s[i:j], first && i == 0})
+			i = j
+		}
+	}
+	sc.pieces = pieces
+	return pieces
+}
+
+// prepare makes a chain of pre-tokenizers ready to run. The common chains become one scanner: GPT-2's ByteLevel,
+// Llama 3's and Qwen2's Split (Isolated) then ByteLevel without its regex, a Split alone, or a ByteLevel alone.
+// The pieces stay raw bytes (ByteLevel) when ByteLevel is the last pre-tokenizer; one earlier spells its pieces out
+// for the pre-tokenizers after it.
+func prepare(pre []preTokenizer) PreTokenizer {
+	var p PreTokenizer
+	if n := len(pre); n > 0 {
+		if b, ok := pre[n-1].(byteLevelPre); ok {
+			p.ByteLevel = true
+			if !b.addPrefixSpace && !b.useRegex {
+				pre = pre[:n-1] // only maps bytes, which byte-level mode does
+			} else if !b.addPrefixSpace && n == 1 {
+				p.Scan = ScanGPT2
+				return p
+			}
+		}
+	}
+	for i, step := range pre {
+		if b, ok := step.(byteLevelPre); ok && i < len(pre)-1 {
+			b.spell = true
+			pre[i] = b
+		}
+	}
+	switch {
+	case len(pre) == 0:
+		return p
+	case len(pre) == 1:
+		if s, ok := pre[0].(splitPre); ok && s.behavior == isolated {
+			if sc, ok := s.pattern.(scanner); ok {
+				p.Scan = sc.kind
+				return p
+			}
+		}
+	}
+	p.Scan, p.steps = ScanChain, pre
+	return p
 }
 
 // preTokenizer is one pre-tokenizer: split appends the non-empty pieces that p becomes.
 type preTokenizer interface {
-	split(dst []piece, p piece) []piece
+	split(dst []Piece, p Piece) []Piece
 }
 
 // byteLevelPre is the ByteLevel pre-tokenizer: a space in front of each piece that does not start with one
@@ -31,24 +128,24 @@ type byteLevelPre struct {
 	addPrefixSpace, useRegex, spell bool
 }
 
-func (b byteLevelPre) split(dst []piece, p piece) []piece {
-	s := p.s
+func (b byteLevelPre) split(dst []Piece, p Piece) []Piece {
+	s := p.Text
 	if b.addPrefixSpace && !strings.HasPrefix(s, " ") {
 		s = " " + s
 	}
 	n := len(dst)
 	if b.useRegex {
 		for i := 0; i < len(s); {
-			j := pieceEnd(s, i)
-			dst = append(dst, piece{s[i:j], p.first && i == 0})
+			j := GPT2End(s, i)
+			dst = append(dst, Piece{s[i:j], p.First && i == 0})
 			i = j
 		}
 	} else {
-		dst = append(dst, piece{s, p.first})
+		dst = append(dst, Piece{s, p.First})
 	}
 	if b.spell {
 		for i := n; i < len(dst); i++ {
-			dst[i].s = byteLevel(dst[i].s)
+			dst[i].Text = ByteLevel(dst[i].Text)
 		}
 	}
 	return dst
@@ -74,8 +171,8 @@ type splitPre struct {
 	invert   bool
 }
 
-func (sp splitPre) split(dst []piece, p piece) []piece {
-	return splitBy(dst, p, sp.pattern.find(nil, p.s), sp.behavior, sp.invert)
+func (sp splitPre) split(dst []Piece, p Piece) []Piece {
+	return splitBy(dst, p, sp.pattern.find(nil, p.Text), sp.behavior, sp.invert)
 }
 
 // segment is a part of a piece: a match of a pattern or a stretch between matches.
@@ -86,7 +183,7 @@ type segment struct {
 
 // splitBy appends the pieces that p becomes with the matches of a pattern (in order, not overlapping) and a
 // behavior, as Hugging Face's NormalizedString.split does.
-func splitBy(dst []piece, p piece, matches []span, behavior int, invert bool) []piece {
+func splitBy(dst []Piece, p Piece, matches []span, behavior int, invert bool) []Piece {
 	// Pattern.find_matches: the matches and the stretches between them, covering p.
 	var segs []segment
 	prev := 0
@@ -97,8 +194,8 @@ func splitBy(dst []piece, p piece, matches []span, behavior int, invert bool) []
 		segs = append(segs, segment{m.start, m.end, !invert})
 		prev = m.end
 	}
-	if prev != len(p.s) {
-		segs = append(segs, segment{prev, len(p.s), invert})
+	if prev != len(p.Text) {
+		segs = append(segs, segment{prev, len(p.Text), invert})
 	}
 	// The behavior: which segments join, and which go.
 	var out []segment
@@ -141,7 +238,7 @@ func splitBy(dst []piece, p piece, matches []span, behavior int, invert bool) []
 	}
 	for _, s := range out {
 		if s.end > s.start {
-			dst = append(dst, piece{p.s[s.start:s.end], p.first && s.start == 0})
+			dst = append(dst, Piece{p.Text[s.start:s.end], p.First && s.start == 0})
 		}
 	}
 	return dst
@@ -170,12 +267,12 @@ type digitsPre struct {
 	individual bool
 }
 
-func (d digitsPre) split(dst []piece, p piece) []piece {
+func (d digitsPre) split(dst []Piece, p Piece) []Piece {
 	behavior := contiguous
 	if d.individual {
 		behavior = isolated
 	}
-	return splitBy(dst, p, charMatches(p.s, func(r rune) bool { return r >= 0 && unicode.IsNumber(r) }),
+	return splitBy(dst, p, charMatches(p.Text, func(r rune) bool { return r >= 0 && unicode.IsNumber(r) }),
 		behavior, false)
 }
 
@@ -197,15 +294,15 @@ type metaspacePre struct {
 	splits      bool
 }
 
-func (m metaspacePre) split(dst []piece, p piece) []piece {
+func (m metaspacePre) split(dst []Piece, p Piece) []Piece {
 	rep := string(m.replacement)
-	s := strings.ReplaceAll(p.s, " ", rep)
-	if !strings.HasPrefix(s, rep) && (m.scheme == prependAlways || m.scheme == prependFirst && p.first) {
+	s := strings.ReplaceAll(p.Text, " ", rep)
+	if !strings.HasPrefix(s, rep) && (m.scheme == prependAlways || m.scheme == prependFirst && p.First) {
 		s = rep + s
 	}
 	if !m.splits {
-		return append(dst, piece{s, p.first})
+		return append(dst, Piece{s, p.First})
 	}
-	return splitBy(dst, piece{s, p.first}, charMatches(s, func(r rune) bool { return r == m.replacement }),
+	return splitBy(dst, Piece{s, p.First}, charMatches(s, func(r rune) bool { return r == m.replacement }),
 		mergedWithNext, false)
 }
