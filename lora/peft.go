@@ -117,6 +117,29 @@ func (ad *Adapter) export() []exportModule {
 	return out
 }
 
+// Module is one adapted projection in PEFT's layout, over the whole output of the projection: the model computes
+// Scaling·B·A·x besides the base (for GPT-2's Conv1D too, in the [out, in] orientation of nn.Linear).
+type Module struct {
+	Proj    transformer.Proj
+	A       []float32 // (Rank, In)
+	B       []float32 // (Out, Rank)
+	Rank    int
+	In, Out int
+	Scaling float64
+}
+
+// Modules returns the adapter's modules in model order, as Save writes them: GPT-2's q, k and v parts of c_attn
+// as one c_attn module of their summed rank (see export).
+func (ad *Adapter) Modules() []Module {
+	var out []Module
+	for i, m := range ad.export() {
+		l := ad.Layers[i]
+		out = append(out, Module{Proj: m.proj, A: m.a.Data, B: m.b.Data, Rank: m.rank, In: l.InDim(), Out: l.OutDim(),
+			Scaling: l.Parts[0].Scaling})
+	}
+	return out
+}
+
 // Save writes the adapter as a PEFT LoRA adapter directory (created if needed):
 // adapter_config.json and adapter_model.safetensors (F32), which
 // peft.PeftModel.from_pretrained loads onto the Hugging Face model of the adapter's

@@ -27,6 +27,7 @@ type BPE struct {
 	rawDecode, joinDecode bool
 
 	eos, bos     int
+	pad          int // tokenizer_config.json's pad_token, or -1
 	chatTemplate string
 	source       []byte // the tokenizer.json read, which Save writes back when marshalJSON cannot say it all
 

@@ -15,14 +15,15 @@ import (
 type tokenizerConfig struct {
 	BOS          json.RawMessage `json:"bos_token"` // a string, an AddedToken object with content, or null
 	EOS          json.RawMessage `json:"eos_token"`
+	PAD          json.RawMessage `json:"pad_token"`
 	AddBOS       *bool           `json:"add_bos_token"`
 	AddEOS       *bool           `json:"add_eos_token"`
 	ChatTemplate json.RawMessage `json:"chat_template"` // a string, or a list of {"name", "template"}
 }
 
 // readConfig reads the tokenizer_config.json at path, if the file exists: eos_token sets EOS, bos_token BOS,
-// add_bos_token and add_eos_token (when set) add or drop those tokens at the ends of EncodeForModel's template,
-// and chat_template is kept.
+// pad_token (when it is a token) PAD, add_bos_token and add_eos_token (when set) add or drop those tokens at the
+// ends of EncodeForModel's template, and chat_template is kept.
 func (t *BPE) readConfig(path string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -56,6 +57,11 @@ func (t *BPE) readConfig(path string) error {
 			return fmt.Errorf("%s: %s %q is not a token", name, tok.key, s)
 		}
 		*tok.id = id
+	}
+	if s, ok, err := configToken(cfg.PAD); err == nil && ok { // only kept for export: a pad_token that is not a token is ignored
+		if id, ok := t.ID(s); ok {
+			t.pad = id
+		}
 	}
 	if cfg.AddBOS != nil && t.bos >= 0 {
 		has := len(t.post.before) > 0 && t.post.before[0] == t.bos

@@ -39,6 +39,7 @@ var commands = []command{
 	{"generate", generateArgs, "complete prompts: one, each line of stdin, or interactively", cmdGenerate},
 	{"eval", evalArgs, "loss, perplexity, BLEU and chrF on a data file or a recipe's evaluation data", cmdEval},
 	{"merge", mergeArgs, "fold an adapter into the model (or only convert it) as an HF checkpoint", cmdMerge},
+	{"export", exportArgs, "write the model (adapter merged) or the adapter as GGUF for llama.cpp and ollama", cmdExport},
 	{"tokenize", tokenizeArgs, "show the first examples' tokens and which are trained", cmdTokenize},
 	{"bench", benchArgs, "time the performance workloads that the PyTorch anchor also times", cmdBench},
 }
