@@ -11,7 +11,8 @@ import (
 	"github.com/llmtune/llmtune/transformer"
 )
 
-const exportArgs = "--model DIR [--adapter DIR] --out FILE.gguf [--dtype f32|f16|bf16|q8_0]  |  --adapter DIR --base DIR --out FILE.gguf --as-adapter"
+const exportArgs = "--model DIR [--adapter DIR] --out FILE.gguf [--dtype f32|f16|bf16|q8_0]\n" +
+	"            [--tokenizer DIR] [--name NAME] | --adapter DIR --base DIR --as-adapter --out FILE.gguf"
 
 // cmdExport is llmtune export: the model (adapter merged) or the adapter alone as a GGUF file for llama.cpp,
 // ollama and LM Studio.

@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"trainer/sacrebleu":       {},
 	"trainer/chart":           {},
 	"trainer/dataset":         {"transformer", "transformer/generate", "transformer/kernels", "transformer/safetensors"},
+	"gguf":                    {"lora", "tokenizer", "tokenizer/pipeline", "transformer", "transformer/kernels", "transformer/safetensors"},
 }
 
 // infrastructure are the internal packages any package may import.
