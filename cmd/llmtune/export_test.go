@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,32 +27,35 @@ const ggufDir = "../../testdata/gguf"
 // exportGolden is testdata/gguf/golden.json, written by testdata/gguf/gen_golden.mjs: what llama.cpp made of the
 // files llmtune export wrote.
 type exportGolden struct {
-	Generator string   `json:"generator"`
-	Texts     []string `json:"texts"`
-	Prompts   []string `json:"prompts"`
-	NewTokens int      `json:"new_tokens"`
-	Cases     []struct {
-		Name      string  `json:"name"`
-		Model     string  `json:"model"`
-		Tokenizer string  `json:"tokenizer"`
-		Translate bool    `json:"translate"`
-		Tokens    [][]int `json:"tokens"`
-		Runs      []struct {
-			DType      string `json:"dtype"`
-			Adapter    string `json:"adapter"`
-			LoRA       bool   `json:"lora"`
-			F16Cache   bool   `json:"f16_cache"`
-			Size       int64  `json:"size"`
-			SHA256     string `json:"sha256"`
-			LoRASize   int64  `json:"lora_size"`
-			LoRASHA256 string `json:"lora_sha256"`
-			Results    []struct {
-				Prompt []int        `json:"prompt"`
-				IDs    []int        `json:"ids"`
-				Top    [][2]float64 `json:"top"`
-			} `json:"results"`
-		} `json:"runs"`
-	} `json:"cases"`
+	Generator string             `json:"generator"`
+	Texts     []string           `json:"texts"`
+	Prompts   []string           `json:"prompts"`
+	NewTokens int                `json:"new_tokens"`
+	Cases     []exportGoldenCase `json:"cases"`
+}
+
+// exportGoldenCase is one model of golden.json with its tokenizer, and what llama.cpp made of each export.
+type exportGoldenCase struct {
+	Name      string  `json:"name"`
+	Model     string  `json:"model"`
+	Tokenizer string  `json:"tokenizer"`
+	Translate bool    `json:"translate"`
+	Tokens    [][]int `json:"tokens"`
+	Runs      []struct {
+		DType      string `json:"dtype"`
+		Adapter    string `json:"adapter"`
+		LoRA       bool   `json:"lora"`
+		F16Cache   bool   `json:"f16_cache"`
+		Size       int64  `json:"size"`
+		SHA256     string `json:"sha256"`
+		LoRASize   int64  `json:"lora_size"`
+		LoRASHA256 string `json:"lora_sha256"`
+		Results    []struct {
+			Prompt []int        `json:"prompt"`
+			IDs    []int        `json:"ids"`
+			Top    [][2]float64 `json:"top"`
+		} `json:"results"`
+	} `json:"runs"`
 }
 
 func readExportGolden(t *testing.T) exportGolden {
@@ -77,18 +81,22 @@ func fileSHA(t *testing.T, path string) (int64, string) {
 // gapTolerance is how far below llmtune's best logit llama.cpp's choice may be where the two greedy decodings
 // part, per dtype of the file llama.cpp ran. llmtune computes in float32 from the float32 weights; llama.cpp from
 // the file's weights, with activations rounded to F16 (F16 weights), BF16 (BF16) or 8 bits per block (Q8_0)
-// before each product. Where llmtune's two best tokens are closer than that rounding, either may win: that is
-// the only disagreement allowed. F32 must agree on every id.
-var gapTolerance = map[string]float32{"f32": 1e-4, "f16": 0.01, "bf16": 0.05, "q8_0": 0.25}
+// before each product, and even from F32 weights its CPU GELU reads a table indexed by the input rounded to F16
+// (GGML_GELU_FP16 in ggml-cpu's vec.h, about 1e-3 relative). Where llmtune's two best tokens are closer than that
+// rounding, either may win: that is the only disagreement allowed.
+var gapTolerance = map[string]float32{"f32": 1e-3, "f16": 0.01, "bf16": 0.05, "q8_0": 0.25}
 
-// minExact is the least share of prompts whose continuation must be llama.cpp's to the last id, per dtype.
-var minExact = map[string]float64{"f32": 1, "f16": 0.9, "bf16": 0.6, "q8_0": 0.6}
+// minExact is the least share of the demo's 300 translations that must be llama.cpp's to the last id, per dtype
+// of the file: the target is 95% in F32 and F16 (measured: F32 99.7–100%, F16 97.3–99.0%); BF16 (88–92%) and
+// Q8_0 (70–77%) are held to a little under what was measured. The tiny models' logits are nearly flat (random
+// weights), so near-ties are common there and only gapTolerance applies.
+var minExact = map[string]float64{"f32": 0.95, "f16": 0.95, "bf16": 0.85, "q8_0": 0.65}
 
 // follow runs llmtune's greedy decoding of m along llama.cpp's continuation want of prompt. It returns how many
-// ids agree and, where they part, how far llama.cpp's id is below llmtune's best logit. With stopEOS (the
-// translations, where llama.cpp stopped at an end-of-generation token or after a newline) llmtune's next id
-// after a continuation that has no newline and is shorter than maxNew must be one of eos.
-func follow(t *testing.T, m *transformer.Model, tok *tokenizer.BPE, prompt, want []int, maxNew int, eos []int) (int, float32, []float32) {
+// ids agree and, where they part, how far llama.cpp's id is below llmtune's best logit. Where llama.cpp stopped
+// before maxNew ids (at an end-of-generation token, or, with newline, after a newline), llmtune's next id must be
+// one of eos.
+func follow(t *testing.T, m *transformer.Model, tok *tokenizer.BPE, prompt, want []int, maxNew int, eos []int, newline bool) (int, float32, []float32) {
 	t.Helper()
 	cache, err := transformer.NewKVCache(m.Config, len(prompt)+len(want)+1)
 	require.NoError(t, err)
@@ -104,12 +112,43 @@ func follow(t *testing.T, m *transformer.Model, tok *tokenizer.BPE, prompt, want
 			t.Fatal(err)
 		}
 	}
-	if eos != nil && len(want) < maxNew && !strings.Contains(tok.Decode(want), "\n") {
+	if len(want) < maxNew && !(newline && strings.Contains(tok.Decode(want), "\n")) {
 		if best := argmax(logits); !slices.Contains(eos, best) {
 			return len(want), logits[best] - maxOf(logits, eos), first
 		}
 	}
 	return len(want), 0, first
+}
+
+// greedyRun is llmtune's greedy continuation of a prompt and the logits of its first step.
+type greedyRun struct {
+	prompt, ids []int
+	first       []float32
+}
+
+// llmtuneGreedy continues prompt with m's argmax for at most maxNew ids, stopping before an id of eos and, with
+// newline (the translations), after the id whose text completes a newline, as llama.cpp's run in gen_golden.mjs.
+func llmtuneGreedy(t *testing.T, m *transformer.Model, tok *tokenizer.BPE, prompt []int, maxNew int, eos []int, newline bool) greedyRun {
+	t.Helper()
+	cache, err := transformer.NewKVCache(m.Config, len(prompt)+maxNew)
+	require.NoError(t, err)
+	logits, err := m.NextLogits(cache, prompt)
+	require.NoError(t, err)
+	g := greedyRun{prompt: prompt, ids: []int{}, first: slices.Clone(logits)}
+	for len(g.ids) < maxNew {
+		id := argmax(logits)
+		if slices.Contains(eos, id) {
+			break
+		}
+		g.ids = append(g.ids, id)
+		if newline && strings.Contains(tok.Decode(g.ids), "\n") || len(g.ids) == maxNew {
+			break
+		}
+		if logits, err = m.NextLogits(cache, []int{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
 }
 
 func argmax(x []float32) int {
@@ -146,7 +185,7 @@ func softmax(logits []float32) []float64 {
 }
 
 // probTolerance bounds |p_llmtune − p_llama.cpp| of the five most probable first tokens, per dtype.
-var probTolerance = map[string]float64{"f32": 1e-5, "f16": 2e-3, "bf16": 2e-2, "q8_0": 2e-2}
+var probTolerance = map[string]float64{"f32": 5e-4, "f16": 2e-3, "bf16": 2e-2, "q8_0": 2e-2}
 
 // TestExportGolden exports every model, dtype and adapter of golden.json again, checks that the files are those
 // llama.cpp read, and compares llama.cpp's token ids and greedy continuations with llmtune's.
@@ -171,6 +210,7 @@ func TestExportGolden(t *testing.T) {
 				assert.Equal(t, c.Tokens[i], nonNil(tok.Encode(text)), "token ids of %q", text)
 			}
 			models := map[string]*transformer.Model{}
+			own := map[string][]greedyRun{} // llmtune's continuations, per adapter
 			model := func(adapter string) *transformer.Model {
 				if m := models[adapter]; m != nil {
 					return m
@@ -211,25 +251,36 @@ func TestExportGolden(t *testing.T) {
 					assert.Equal(t, r.LoRASHA256, lsum, "%s: the adapter file is not the one llama.cpp read", name)
 				}
 				m := model(r.Adapter)
-				var eos []int
-				if c.Translate {
-					eos = append([]int{tok.EOS()}, m.Config.EOSTokenIDs...)
+				eos := []int{tok.EOS()} // llama.cpp's end-of-generation ids among llmtune's: its evaluate stops there
+				for _, id := range m.Config.EOSTokenIDs {
+					if tok.Kind(id) == tokenizer.SpecialToken && !slices.Contains(eos, id) {
+						eos = append(eos, id)
+					}
 				}
 				require.Len(t, r.Results, len(prompts))
+				if own[r.Adapter] == nil {
+					own[r.Adapter] = make([]greedyRun, len(prompts))
+					for i, p := range prompts {
+						own[r.Adapter][i] = llmtuneGreedy(t, m, tok, append(tok.EncodeForModel(""), tok.Encode(p)...), maxNew, eos, c.Translate)
+					}
+				}
 				exact := 0
 				var maxGap float32
 				for i, res := range r.Results {
-					want := append(tok.EncodeForModel(""), tok.Encode(prompts[i])...)
-					require.Equal(t, want, res.Prompt, "%s: prompt %q", name, prompts[i])
-					agree, gap, first := follow(t, m, tok, res.Prompt, res.IDs, maxNew, eos)
-					maxGap = max(maxGap, gap)
-					if agree == len(res.IDs) && gap == 0 {
-						exact++
-					} else {
+					mine := own[r.Adapter][i]
+					require.Equal(t, mine.prompt, res.Prompt, "%s: prompt %q", name, prompts[i])
+					if !slices.Equal(mine.ids, res.IDs) {
+						agree, gap, _ := follow(t, m, tok, res.Prompt, res.IDs, maxNew, eos, c.Translate)
+						if os.Getenv("LLMTUNE_EXPORT_DEBUG") != "" {
+							t.Logf("%s: %q: llmtune %v llama.cpp %v (agree %d, gap %g)", name, prompts[i], mine.ids, res.IDs, agree, gap)
+						}
+						maxGap = max(maxGap, gap)
 						assert.LessOrEqual(t, gap, gapTolerance[r.DType], "%s: prompt %q: llama.cpp's id %d of %v is %g below llmtune's best",
 							name, prompts[i], agree, res.IDs, gap)
+					} else {
+						exact++
 					}
-					p := softmax(first)
+					p := softmax(mine.first)
 					for _, tp := range res.Top {
 						assert.InDelta(t, tp[1], p[int(tp[0])], probTolerance[r.DType], "%s: prompt %q: p(first = %d)", name, prompts[i], int(tp[0]))
 					}
@@ -415,4 +466,107 @@ func TestExportErrors(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 2, "no temporary file is left behind")
+}
+
+// converterFile returns the file llama.cpp's convert_hf_to_gguf.py would write for the same model and dtype, as far
+// as its size goes: the same tensors (their types restated from the converter's rules in base.py's
+// prepare_tensors: F32 for 1-D tensors, "_norm.weight", position_embd and names not ending in ".weight"; Q8_0
+// falling back to F16 for rows that are not a multiple of 32) and the same metadata but the keys it writes
+// differently: it has no general.alignment (32 is the default), no gpt2.vocab_size (GPT2Model does not write it),
+// no qwen2.vocab_size or rope.dimension_count (only LlamaModel writes them), and it adds general.size_label.
+func converterFile(f *gguf.File, arch string, ft gguf.Type) *gguf.File {
+	c := &gguf.File{}
+	drop := map[string]bool{"general.alignment": true}
+	if arch != "llama" {
+		drop[arch+".vocab_size"] = true
+		drop[arch+".rope.dimension_count"] = true
+	}
+	for _, kv := range f.KV {
+		if !drop[kv.Key] {
+			c.KV = append(c.KV, kv)
+		}
+	}
+	c.Add("general.size_label", "4.3M")
+	for _, t := range f.Tensors {
+		typ := ft
+		switch {
+		case len(t.Shape) <= 1 || strings.HasSuffix(t.Name, "_norm.weight"):
+			typ = gguf.F32
+		case t.Name == "position_embd.weight" || !strings.HasSuffix(t.Name, ".weight"):
+			typ = gguf.F32
+		case ft == gguf.Q8_0 && t.Shape[len(t.Shape)-1]%32 != 0:
+			typ = gguf.F16
+		}
+		c.Tensors = append(c.Tensors, gguf.Tensor{Name: t.Name, Shape: t.Shape, Type: typ})
+	}
+	return c
+}
+
+// TestExportSizeMatchesConverter: every export of golden.json is within 1% of the size of llama.cpp's converter's
+// file for the same model and dtype (see converterFile).
+func TestExportSizeMatchesConverter(t *testing.T) {
+	g := readExportGolden(t)
+	for _, c := range g.Cases {
+		m, err := transformer.Load(repoPath(c.Model))
+		require.NoError(t, err)
+		tok, err := tokenizer.Load(repoPath(c.Tokenizer))
+		require.NoError(t, err)
+		for _, d := range []string{"f32", "f16", "bf16", "q8_0"} {
+			ft, err := gguf.ParseType(d)
+			require.NoError(t, err)
+			f, err := gguf.Model(m, tok, gguf.Options{Type: ft, Name: filepath.Base(c.Model)})
+			require.NoError(t, err)
+			ours, theirs := f.Size(), converterFile(f, string(m.Config.Family()), ft).Size()
+			diff := float64(ours-theirs) / float64(theirs)
+			t.Logf("%s %s: %d bytes, converter %d (%+.3f%%)", c.Name, d, ours, theirs, 100*diff)
+			assert.LessOrEqual(t, math.Abs(diff), 0.01, "%s %s", c.Name, d)
+		}
+	}
+}
+
+// TestExportLive runs llama.cpp itself when LLMTUNE_NODE_LLAMA_CPP names a directory holding node_modules with
+// node-llama-cpp 3.21.1 (see testdata/gguf/README.md): gen_golden.mjs regenerates the tiny models' cases
+// (GGUF_GOLDEN_CASES, default all but the demo) into a temporary file, which must equal golden.json's.
+func TestExportLive(t *testing.T) {
+	dir := os.Getenv("LLMTUNE_NODE_LLAMA_CPP")
+	if dir == "" {
+		t.Skip("LLMTUNE_NODE_LLAMA_CPP is not set: llama.cpp is not run")
+	}
+	node, err := exec.LookPath("node")
+	require.NoError(t, err)
+	repo, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	cases := os.Getenv("GGUF_GOLDEN_CASES")
+	if cases == "" {
+		cases = "gpt2,llama-spm,qwen2,llama-bpe,smollm"
+	}
+	out := filepath.Join(t.TempDir(), "golden.json")
+	cmd := exec.Command(node, filepath.Join(repo, "testdata/gguf/gen_golden.mjs"), repo, out)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GGUF_GOLDEN_CASES="+cases)
+	msg, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", msg)
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var live exportGolden
+	require.NoError(t, json.Unmarshal(data, &live))
+	want := readExportGolden(t)
+	for _, lc := range live.Cases {
+		i := slices.IndexFunc(want.Cases, func(c exportGoldenCase) bool { return c.Name == lc.Name })
+		require.GreaterOrEqual(t, i, 0, "case %s is not in golden.json", lc.Name)
+		wc := want.Cases[i]
+		assert.Equal(t, wc.Tokens, lc.Tokens, "case %s: token ids", lc.Name)
+		require.Len(t, lc.Runs, len(wc.Runs), "case %s", lc.Name)
+		for j, r := range lc.Runs {
+			w := wc.Runs[j]
+			assert.Equal(t, w.Size, r.Size, "case %s run %d: size", lc.Name, j)
+			if r.Adapter == "" || r.LoRA {
+				assert.Equal(t, w.SHA256, r.SHA256, "case %s run %d: sha256", lc.Name, j)
+			}
+			for k, res := range r.Results {
+				assert.Equal(t, w.Results[k].Prompt, res.Prompt, "case %s run %d prompt %d", lc.Name, j, k)
+				assert.Equal(t, w.Results[k].IDs, res.IDs, "case %s run %d prompt %d: greedy ids", lc.Name, j, k)
+			}
+		}
+	}
 }

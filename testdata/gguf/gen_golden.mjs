@@ -7,9 +7,10 @@
 // How it was run (Node.js 20), from a scratch directory outside the repository:
 //
 //	mkdir /tmp/nlc && cd /tmp/nlc && npm init -y && npm install -E node-llama-cpp@3.21.1
-//	node /path/to/repo/testdata/gguf/gen_golden.mjs /path/to/repo
+//	LLAMA_DEMO_F16_CACHE=1 node /path/to/repo/testdata/gguf/gen_golden.mjs /path/to/repo
 //
-// It needs Go on the PATH and takes a few minutes. node-llama-cpp ships prebuilt llama.cpp binaries
+// It needs Go on the PATH and took 10 minutes on a busy 2-core machine, nearly all of it the demo's 300
+// translations in 11 configurations. node-llama-cpp ships prebuilt llama.cpp binaries
 // (getLlama({build: "never"}) uses them, on the CPU). The contexts use one thread (more threads spin-wait on a
 // busy 2-core machine and take seconds a token), an F32 KV cache and no flash attention, so that the only
 // rounding llama.cpp adds to an F32 model is its own float arithmetic: with the default F16 cache, near-ties
@@ -22,11 +23,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-const [repo] = process.argv.slice(2);
+const [repo, outPath = path.join(repo ?? "", "testdata/gguf/golden.json")] = process.argv.slice(2);
 if (!repo) {
-  console.error("usage: node gen_golden.mjs REPO (run in the directory holding node_modules)");
+  console.error("usage: node gen_golden.mjs REPO [OUT.json] (run in the directory holding node_modules)");
   process.exit(2);
 }
+// GGUF_GOLDEN_CASES=gpt2,qwen2 limits the run to those cases (the live Go test uses it).
+const only = process.env.GGUF_GOLDEN_CASES ? process.env.GGUF_GOLDEN_CASES.split(",") : null;
 const require = createRequire(path.join(process.cwd(), "noop.js"));
 const { getLlama, LlamaLogLevel } = await import(require.resolve("node-llama-cpp"));
 const nlcVersion = JSON.parse(fs.readFileSync(path.join(process.cwd(), "node_modules/node-llama-cpp/package.json"))).version;
@@ -146,6 +149,7 @@ const golden = {
   cases: [],
 };
 for (const c of cases) {
+  if (only && !only.includes(c.name)) continue;
   if (c.adapters.some((a) => !fs.existsSync(path.join(repo, a)))) {
     console.error(`${c.name}: adapter missing, skipped`);
     continue;
@@ -183,6 +187,6 @@ for (const c of cases) {
 // One line per array of numbers keeps the file readable and diffable.
 const json = JSON.stringify(golden, null, 1).replace(/\[\s*(-?[\d.e-]+(?:,\s*-?[\d.e-]+)*)\s*\]/g,
   (_, inner) => "[" + inner.split(/,\s*/).join(",") + "]");
-fs.writeFileSync(path.join(repo, "testdata/gguf/golden.json"), json + "\n");
+fs.writeFileSync(outPath, json + "\n");
 fs.rmSync(tmp, { recursive: true });
-console.error("wrote testdata/gguf/golden.json");
+console.error(`wrote ${outPath}`);
