@@ -21,6 +21,7 @@ var allowed = map[string][]string{
 	"transformer/kernels":     {},
 	"transformer/safetensors": {},
 	"tokenizer":               {},
+	"tokenizer/chat":          {},
 	"transformer":             {"transformer/kernels", "transformer/safetensors"},
 	"transformer/generate":    {"transformer", "transformer/kernels", "transformer/safetensors"},
 	"lora":                    {"transformer", "transformer/kernels", "transformer/safetensors"},

@@ -69,8 +69,10 @@ func Parse(src string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &emitter{}
-	collectMacros(nodes, &e.macros)
+	e := &emitter{params: map[string][]string{}}
+	if err := collectMacros(nodes, &e.macros, e.params); err != nil {
+		return nil, err
+	}
 	for _, m := range e.macros {
 		if slices.Contains(globals, m) || slices.Contains(e.macros[:slices.Index(e.macros, m)], m) {
 			return nil, unsupported(0, "the macro name %q", m)
@@ -98,7 +100,7 @@ func (t *Template) Render(msgs []Message, opts Options) (string, error) {
 	if now == nil {
 		now = time.Now
 	}
-	data := runtime(now)
+	data := renderScope(now)
 	list := make([]jinja.Value, len(msgs))
 	for i, m := range msgs {
 		d := jinja.NewDict()

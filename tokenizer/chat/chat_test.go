@@ -6,10 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,16 +49,22 @@ var goldenTemplates = map[string][2]string{
 	"llama-3.2-1b-instruct":         {"module:Llama-3.2-1B-Instruct-GGUF.jinja", "5816fce10444e03c2e9ee1ef8a4a1ea61ae7e69e438613f3b17b69d0426223a4"},
 }
 
-func moduleDir(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/ardanlabs/jinja").Output()
-	require.NoError(t, err, "go list -m github.com/ardanlabs/jinja")
+// moduleDir is where Go keeps the module github.com/ardanlabs/jinja, which holds the Llama 3.2 template.
+var moduleDir = sync.OnceValue(func() string {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	out, err := exec.Command(goTool, "list", "-m", "-f", "{{.Dir}}", "github.com/ardanlabs/jinja").Output()
+	if err != nil {
+		panic("go list -m github.com/ardanlabs/jinja: " + err.Error())
+	}
 	return strings.TrimSpace(string(out))
-}
+})
 
 func readModuleTemplate(t *testing.T, file, sha string) string {
 	t.Helper()
-	path := filepath.Join(moduleDir(t), "testdata", "templates", file)
+	path := filepath.Join(moduleDir(), "testdata", "templates", file)
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	sum := sha256.Sum256(b)
@@ -69,7 +78,7 @@ func readTemplate(t *testing.T, name string) string {
 	require.True(t, ok, "unknown template %s", name)
 	path := filepath.Join("testdata", spec[0])
 	if file, ok := strings.CutPrefix(spec[0], "module:"); ok {
-		path = filepath.Join(moduleDir(t), "testdata", "templates", file)
+		path = filepath.Join(moduleDir(), "testdata", "templates", file)
 	}
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -108,11 +117,25 @@ func goldenMessage(t *testing.T, raw json.RawMessage) Message {
 	return m
 }
 
+var reference = flag.String("reference", "", "a JSONL file of gen_golden.py --random to compare with, as TestGolden does")
+
 // TestGolden renders every record of testdata/golden.jsonl (Jinja2 3.1.2 with transformers' settings,
 // written by gen_golden.py) and compares byte for byte; a raise_exception must give the same message and
-// any other exception an error of the same Python class.
-func TestGolden(t *testing.T) {
-	f, err := os.Open("testdata/golden.jsonl")
+// any other exception an error of the same Python class. Of the templates read from the module
+// github.com/ardanlabs/jinja (other than Llama 3.2's), Parse may refuse some; it refuses none of the others.
+func TestGolden(t *testing.T) { compareFile(t, "testdata/golden.jsonl") }
+
+// TestReferenceFile compares with a larger file that gen_golden.py --random writes outside the repository
+// (random conversations); it runs only with -reference FILE.
+func TestReferenceFile(t *testing.T) {
+	if *reference == "" {
+		t.Skip("no -reference file")
+	}
+	compareFile(t, *reference)
+}
+
+func compareFile(t *testing.T, path string) {
+	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	parsed := map[string]*Template{}

@@ -34,8 +34,9 @@ var (
 type emitter struct {
 	b      strings.Builder
 	macros []string
-	loops  []string // alias of `loop` for each enclosing for body, innermost last
-	breaks []string // namespace holding the break flag of each enclosing for body
+	params map[string][]string // each macro's parameters
+	loops  []string            // alias of `loop` for each enclosing for body, innermost last
+	breaks []string            // namespace holding the break flag of each enclosing for body
 	n      int
 }
 
@@ -281,6 +282,16 @@ func (e *emitter) expr(x expr) (string, error) {
 		case *nameExpr:
 			switch {
 			case slices.Contains(e.macros, fn.name):
+				// Jinja2 raises TypeError for these calls; the engine underneath would bind what it can.
+				ps := e.params[fn.name]
+				if len(x.args) > len(ps) {
+					return "", unsupported(0, "calling the macro %s with more arguments than parameters", fn.name)
+				}
+				for _, kw := range x.kwargs {
+					if i := slices.Index(ps, kw.name); i < 0 || i < len(x.args) {
+						return "", unsupported(0, "calling the macro %s with the keyword argument %s", fn.name, kw.name)
+					}
+				}
 				a, err := e.args(nil, x.args, x.kwargs)
 				return fn.name + "(" + a + ")", err
 			case fn.name == "namespace" || fn.name == "dict":
@@ -400,22 +411,136 @@ func (e *emitter) expr(x expr) (string, error) {
 	return "", fmt.Errorf("chat: internal error: expression %T", x)
 }
 
+// usesName reports whether the nodes read the variable name anywhere.
+func usesName(ns []node, name string) bool {
+	found := false
+	var walk func(x expr)
+	walk = func(x expr) {
+		switch x := x.(type) {
+		case *nameExpr:
+			found = found || x.name == name
+		case *listExpr:
+			for _, it := range x.items {
+				walk(it)
+			}
+		case *dictExpr:
+			for _, v := range x.vals {
+				walk(v)
+			}
+		case *getattrExpr:
+			walk(x.x)
+		case *getitemExpr:
+			walk(x.x)
+			walk(x.key)
+		case *sliceExpr:
+			walk(x.x)
+			walk(x.start)
+			walk(x.stop)
+			walk(x.step)
+		case *callExpr:
+			walk(x.fn)
+			for _, a := range x.args {
+				walk(a)
+			}
+			for _, kw := range x.kwargs {
+				walk(kw.v)
+			}
+		case *filterExpr:
+			walk(x.x)
+			for _, a := range x.args {
+				walk(a)
+			}
+			for _, kw := range x.kwargs {
+				walk(kw.v)
+			}
+		case *testExpr:
+			walk(x.x)
+			for _, a := range x.args {
+				walk(a)
+			}
+		case *unaryExpr:
+			walk(x.x)
+		case *binExpr:
+			walk(x.l)
+			walk(x.r)
+		case *compareExpr:
+			walk(x.first)
+			for _, r := range x.rest {
+				walk(r)
+			}
+		case *concatExpr:
+			for _, p := range x.parts {
+				walk(p)
+			}
+		case *condExpr:
+			walk(x.then)
+			walk(x.cond)
+			walk(x.els)
+		}
+	}
+	var visit func(ns []node)
+	visit = func(ns []node) {
+		for _, n := range ns {
+			switch n := n.(type) {
+			case *outputNode:
+				walk(n.x)
+			case *ifNode:
+				for _, c := range n.conds {
+					walk(c)
+				}
+				for _, b := range n.bodies {
+					visit(b)
+				}
+			case *forNode:
+				walk(n.iter)
+				walk(n.filter)
+				visit(n.body)
+				visit(n.els)
+			case *setNode:
+				walk(n.x)
+			case *setBlockNode:
+				visit(n.body)
+			case *macroNode:
+				visit(n.body)
+			}
+		}
+	}
+	visit(ns)
+	return found
+}
+
 // collectMacros lists the names of the macros a template defines.
-func collectMacros(ns []node, out *[]string) {
+func collectMacros(ns []node, out *[]string, params map[string][]string) error {
 	for _, n := range ns {
 		switch n := n.(type) {
 		case *macroNode:
+			for _, special := range []string{"varargs", "kwargs", "caller"} {
+				if usesName(n.body, special) && !slices.Contains(n.params, special) {
+					return unsupported(0, "the macro %s uses %s", n.name, special)
+				}
+			}
 			*out = append(*out, n.name)
-			collectMacros(n.body, out)
+			params[n.name] = n.params
+			if err := collectMacros(n.body, out, params); err != nil {
+				return err
+			}
 		case *ifNode:
 			for _, b := range n.bodies {
-				collectMacros(b, out)
+				if err := collectMacros(b, out, params); err != nil {
+					return err
+				}
 			}
 		case *forNode:
-			collectMacros(n.body, out)
-			collectMacros(n.els, out)
+			for _, b := range [][]node{n.body, n.els} {
+				if err := collectMacros(b, out, params); err != nil {
+					return err
+				}
+			}
 		case *setBlockNode:
-			collectMacros(n.body, out)
+			if err := collectMacros(n.body, out, params); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }

@@ -137,27 +137,20 @@ func (p *exprParser) expression(condexpr bool) (expr, error) {
 	return x, nil
 }
 
-func (p *exprParser) or() (expr, error) {
-	x, err := p.and()
-	for err == nil && p.isName("or") {
+// keywordChain parses operands joined by the keyword operator kw, left to right.
+func (p *exprParser) keywordChain(next func() (expr, error), kw string) (expr, error) {
+	x, err := next()
+	for err == nil && p.isName(kw) {
 		p.pos++
 		var r expr
-		r, err = p.and()
-		x = &binExpr{op: "or", l: x, r: r}
+		r, err = next()
+		x = &binExpr{op: kw, l: x, r: r}
 	}
 	return x, err
 }
 
-func (p *exprParser) and() (expr, error) {
-	x, err := p.not()
-	for err == nil && p.isName("and") {
-		p.pos++
-		var r expr
-		r, err = p.not()
-		x = &binExpr{op: "and", l: x, r: r}
-	}
-	return x, err
-}
+func (p *exprParser) or() (expr, error)  { return p.keywordChain(p.and, "or") }
+func (p *exprParser) and() (expr, error) { return p.keywordChain(p.not, "and") }
 
 func (p *exprParser) not() (expr, error) {
 	if p.isName("not") {
@@ -330,37 +323,17 @@ func (p *exprParser) primary() (expr, error) {
 		return x, p.expectOp(")")
 	case "[":
 		l := &listExpr{}
-		for !p.isOp("]") {
-			if len(l.items) > 0 {
-				if err := p.expectOp(","); err != nil {
-					return nil, err
-				}
-				if p.isOp("]") {
-					break
-				}
-			}
+		return l, p.commaSeparated("]", func() error {
 			it, err := p.expression(true)
-			if err != nil {
-				return nil, err
-			}
 			l.items = append(l.items, it)
-		}
-		p.pos++
-		return l, nil
+			return err
+		})
 	case "{":
 		d := &dictExpr{}
-		for !p.isOp("}") {
-			if len(d.keys) > 0 {
-				if err := p.expectOp(","); err != nil {
-					return nil, err
-				}
-				if p.isOp("}") {
-					break
-				}
-			}
+		return d, p.commaSeparated("}", func() error {
 			k, err := p.expression(true)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			ks, _ := k.(*constExpr)
 			key, isStr := "", false
@@ -368,22 +341,40 @@ func (p *exprParser) primary() (expr, error) {
 				key, isStr = ks.v.(string)
 			}
 			if !isStr {
-				return nil, unsupported(p.line, "a dict literal with a key that is not a string literal")
+				return unsupported(p.line, "a dict literal with a key that is not a string literal")
 			}
 			d.keys = append(d.keys, key)
 			if err := p.expectOp(":"); err != nil {
-				return nil, err
+				return err
 			}
 			v, err := p.expression(true)
-			if err != nil {
-				return nil, err
-			}
 			d.vals = append(d.vals, v)
-		}
-		p.pos++
-		return d, nil
+			return err
+		})
 	}
 	return nil, p.errorf("unexpected %q", t.text)
+}
+
+// commaSeparated parses items separated by commas, a trailing comma allowed, up to closer, and consumes it.
+func (p *exprParser) commaSeparated(closer string, item func() error) error {
+	for n := 0; !p.isOp(closer); n++ {
+		if p.peek() == nil {
+			return p.errorf("expected %q", closer)
+		}
+		if n > 0 {
+			if err := p.expectOp(","); err != nil {
+				return err
+			}
+			if p.isOp(closer) {
+				break
+			}
+		}
+		if err := item(); err != nil {
+			return err
+		}
+	}
+	p.pos++
+	return nil
 }
 
 // floatLit is a float literal as written; it is converted at render time.
@@ -788,6 +779,8 @@ func (p *stmtParser) statement(s *segment, kw string) ([]node, error) {
 		return b, nil
 	case "":
 		return nil, syntaxError(s.line, "expected a statement keyword")
+	case "elif", "else", "endif", "endfor", "endset", "endmacro", "endgeneration", "endraw", "endcall", "endfilter":
+		return nil, syntaxError(s.line, "unexpected %q", kw)
 	}
 	return nil, unsupported(s.line, "the %q statement", kw)
 }

@@ -23,8 +23,8 @@ var undef = jinja.Undefined()
 
 func str(s string) jinja.Value { return jinja.NewString(s) }
 
-// runtime returns the functions of one render; now is strftime_now's clock.
-func runtime(now func() time.Time) map[string]jinja.Value {
+// builtins are the functions every render shares.
+var builtins = func() map[string]jinja.Value {
 	fns := map[string]fn{
 		"__str": func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 			s, err := pyStr(a[0])
@@ -71,22 +71,31 @@ func runtime(now func() time.Time) map[string]jinja.Value {
 		"__iter":            iterFn,
 		"__range":           rangeFn,
 		"__raise_exception": raiseException,
-		"__strftime_now": func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
-			if len(a) != 1 {
-				return undef, typeErr("strftime_now() takes 1 argument")
-			}
-			f, ok := isStr(a[0])
-			if !ok {
-				return undef, typeErr("strftime() argument 1 must be str")
-			}
-			s, err := strftime(now(), f)
-			return str(s), err
-		},
 	}
 	out := make(map[string]jinja.Value, len(fns))
 	for name, f := range fns {
 		out[name] = jinja.NewCallable(name, f)
 	}
+	return out
+}()
+
+// renderScope returns the functions of one render; now is strftime_now's clock.
+func renderScope(now func() time.Time) map[string]jinja.Value {
+	out := make(map[string]jinja.Value, len(builtins)+8)
+	for name, v := range builtins {
+		out[name] = v
+	}
+	out["__strftime_now"] = jinja.NewCallable("__strftime_now", func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		if len(a) != 1 {
+			return undef, typeErr("strftime_now() takes 1 argument")
+		}
+		f, ok := isStr(a[0])
+		if !ok {
+			return undef, typeErr("strftime() argument 1 must be str")
+		}
+		s, err := strftime(now(), f)
+		return str(s), err
+	})
 	return out
 }
 

@@ -91,6 +91,7 @@ SYNTHETIC = {
     "tests": "{% for v in [none, true, 1, 1.5, 'a', [1], {'a': 1}] %}{{ v is none }}{{ v is boolean }}{{ v is integer }}{{ v is float }}{{ v is number }}{{ v is string }}{{ v is sequence }}{{ v is mapping }}{{ v is iterable }}{{ v is defined }}{{ v is true }}{{ v is false }};{% endfor %}{{ x is undefined }}{{ x is iterable }}{{ x is sequence }}{{ 3 is odd }}{{ 4 is even }}{{ 9 is divisibleby 3 }}{{ 9 is divisibleby(4) }}{{ 2 is in [1, 2] }}{{ 1 is eq 1.0 }}{{ 1 is ne 2 }}{{ 2 is gt 1 }}{{ 2 is lessthan 1 }}{{ none is sameas none }}{{ raise_exception is callable }}{{ 'x' is callable }}{{ messages is not string }}",
     "items_attrs": "{{ messages[0]['role'] }}|{{ messages[0].role }}|{{ {'items': 1}['items'] }}|{{ {'a': {'b': 2}}.a.b }}|{{ {'get': 5}.get('get') }}|{{ messages[0].get('role') }}|{{ messages[0].get('nope', 'dflt') }}|{{ messages[0].get('nope') }}|{{ messages[0].keys()|list }}|{{ messages[0].values()|list }}|{{ messages[1:]|length }}|{{ messages[::-1][0].role }}|{{ 'hello'[1:3] }}|{{ 'hello'[::-2] }}|{{ [1, 2, 3, 4, 5][-2:] }}|{{ [1, 2, 3][5:] }}|{{ 'héllo'[1] }}|{{ messages[10] is defined }}|{{ messages[-1].content }}|{{ [1, 2, 3][1:-1] }}|{{ [1, 2, 3][-10:10:2] }}|{{ 'abc'[-1:-10:-1] }}|{{ messages.0.role }}|{{ {'items': 1}.items is defined }}|{{ none.attr is defined }}|{{ messages['0'] is defined }}",
     "macros": "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('a') }} {{ greet('b', '?') }} {{ greet(name='c') }}|{% set x %}inner {{ 1 + 1 }}{% endset %}[{{ x }}]|{% macro nl() %}\n  line\n{% endmacro %}{{ nl() }}",
+    "and_or": "{{ () or 'e' }}|{{ ('' | safe) or 'm' }}|{{ (1,) and 'x' }}|{{ none or none }}|{{ 0 and nope.x }}|{{ 1 or nope.x }}|{{ (1, 'a') }}|{{ (1,) + (2,) }}|{{ (1,) == [1] }}|{{ {'b': 1, 'A': 2, 'a': 3}|dictsort }}|{{ {'b': 1, 'a': 3}|dictsort(by='value', reverse=true) }}|{{ 'ab'.startswith(('x', 'a')) }}",
     "markup": "{% set s = '<b>'|safe %}{{ 'x<' + s }}|{{ s + '&' }}|{{ s ~ '<' }}|{{ s|length }}|{{ s is string }}|{{ s + s }}|{{ s }}",
     "strftime": "{{ strftime_now('%Y-%m-%d %H:%M:%S %a %A %b %B %j %p %I %y %%') }}|{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%-d %B') }}|{{ strftime_now('%e|%w|%Z|%z') }}",
     "generation": "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% else %}{{ m.role }}{% endif %}{% endfor %}",
@@ -196,10 +197,64 @@ def render(env, src, special, messages, add_generation_prompt, tools, documents,
                            add_generation_prompt=add_generation_prompt, **kwargs)
 
 
+# Pieces of random message contents for --random.
+PIECES = ["Hello", " ", "  ", "\n", "\n\n", "\t", "\r\n", "é", "日本語", "👩‍👩‍👧", "🇫🇷", "\u00a0", "\u2028", "\x1f", "\x0b",
+          "{{ x }}", "{%- if y %}", "{# z #}", "{% endraw %}", "'", '"', "\\", "<think>", "</think>", "<think>\nr\n</think>\n\n",
+          "<tool_response>", "</tool_response>", "[INST]", "<|im_end|>", "<s>", "</s>", "0", "None", "a b c", "-->", "&<>"]
+
+
+def random_records(rng, name, count):
+    for _ in range(count):
+        roles = []
+        if rng.random() < 0.5:
+            roles.append("system")
+        turns = rng.randint(0, 5)
+        for i in range(turns):
+            roles.append("user" if i % 2 == 0 else "assistant")
+        if rng.random() < 0.1 and roles:
+            rng.shuffle(roles)
+        if rng.random() < 0.1:
+            roles.append(rng.choice(["tool", "user", "assistant"]))
+        messages = []
+        for role in roles:
+            content = "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 6)))
+            m = msg(role, content)
+            if role == "assistant" and rng.random() < 0.2:
+                m["reasoning_content"] = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 4)))
+            if role == "assistant" and rng.random() < 0.1:
+                m["tool_calls"] = TOOL_CALLS
+            messages.append(m)
+        opts = {}
+        if rng.random() < 0.2:
+            opts["tools"] = TOOLS
+        if rng.random() < 0.2:
+            opts["vars"] = {"enable_thinking": rng.random() < 0.5}
+        yield "random", messages, opts, rng.random() < 0.5
+
+
+def fill(env, src, rec):
+    """fill renders rec's case into rec["output"], or records the exception; it returns 1 for an exception."""
+    try:
+        rec["output"] = render(env, src, rec["special"], json.loads(json.dumps(rec["messages"])), rec["add_generation_prompt"],
+                               json.loads(json.dumps(rec["tools"])), None, rec["vars"])
+        return 0
+    except jinja2.exceptions.TemplateError as e:
+        if type(e) is jinja2.exceptions.TemplateError:
+            rec["error"] = e.message
+        else:
+            rec["error_type"] = type(e).__name__
+    except Exception as e:  # noqa: BLE001 - any other failure is recorded by its class
+        rec["error_type"] = type(e).__name__
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--jinja-module", required=True, help="directory of github.com/ardanlabs/jinja@v1.8.0")
     ap.add_argument("--out", default=os.path.join(HERE, "golden.jsonl"))
+    ap.add_argument("--random", type=int, default=0,
+                    help="write this many random conversations per real template to --out instead of the golden file")
+    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
     templates = {}
@@ -215,23 +270,26 @@ def main():
 
     env = environment()
     n = errors = 0
+    if args.random:
+        import random
+        rng = random.Random(args.seed)
+        with open(args.out, "w", encoding="utf-8") as out:
+            for name, (path, sha, special) in templates.items():
+                src = open(path, encoding="utf-8").read()
+                for case, messages, opts, gen in random_records(rng, name, args.random):
+                    rec = {"template": name, "case": case, "messages": messages, "add_generation_prompt": gen,
+                           "tools": opts.get("tools"), "documents": None, "special": special, "vars": opts.get("vars", {})}
+                    errors += fill(env, src, rec)
+                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    n += 1
+        print(f"wrote {n} random records ({errors} errors) to {args.out}")
+        return
     with open(args.out, "w", encoding="utf-8") as out:
         for name, src in SYNTHETIC.items():
             rec = {"template": "synthetic/" + name, "source": src, "case": "synthetic", "messages": SYNTHETIC_MESSAGES,
                    "add_generation_prompt": True, "tools": TOOLS, "documents": None,
                    "special": {"bos_token": "<s>", "eos_token": "</s>"}, "vars": {}}
-            try:
-                rec["output"] = render(env, src, rec["special"], json.loads(json.dumps(SYNTHETIC_MESSAGES)), True,
-                                       json.loads(json.dumps(TOOLS)), None, {})
-            except jinja2.exceptions.TemplateError as e:
-                if type(e) is jinja2.exceptions.TemplateError:
-                    rec["error"] = e.message
-                else:
-                    rec["error_type"] = type(e).__name__
-                errors += 1
-            except Exception as e:  # noqa: BLE001 - any other failure is recorded by its class
-                rec["error_type"] = type(e).__name__
-                errors += 1
+            errors += fill(env, src, rec)
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")
             n += 1
         for name, (path, sha, special) in {**templates, **stress}.items():
@@ -245,18 +303,7 @@ def main():
                     rec = {"template": name, "sha256": sha, "case": case, "messages": messages, "add_generation_prompt": gen,
                            "tools": opts.get("tools"), "documents": None, "special": special,
                            "vars": opts.get("vars", {})}
-                    try:
-                        rec["output"] = render(env, src, special, json.loads(json.dumps(messages)), gen,
-                                               json.loads(json.dumps(opts.get("tools"))), None, rec["vars"])
-                    except jinja2.exceptions.TemplateError as e:
-                        if type(e) is jinja2.exceptions.TemplateError:
-                            rec["error"] = e.message
-                        else:
-                            rec["error_type"] = type(e).__name__
-                        errors += 1
-                    except Exception as e:  # noqa: BLE001 - any other failure is recorded by its class
-                        rec["error_type"] = type(e).__name__
-                        errors += 1
+                    errors += fill(env, src, rec)
                     out.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     n += 1
     print(f"wrote {n} records ({errors} errors) to {args.out} with jinja2 {jinja2.__version__}")
