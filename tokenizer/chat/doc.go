@@ -109,7 +109,8 @@
 // raise_exception message, every other exception by its class: 0 mismatches. Outside the tests,
 // gen_golden.py --random writes random conversations (pieces of Unicode, whitespace, Jinja-looking text,
 // think tags and special tokens, random roles, tools, tool calls) for the six real templates; TestReferenceFile
-// compared 42,000 of them (two seeds): 0 mismatches.
+// compared 42,000 of them (two seeds): 0 mismatches. FuzzParseRender (Parse and Render of arbitrary text
+// never panic, and what Parse gives the engine always compiles) ran 190 s without a failure.
 //
 // Parsing Qwen3's template takes about 1.8 ms; rendering a six-message conversation with it 0.2 ms
 // (go test -bench . -cpu 1 on the project's shared 2-core machine). A Template is safe for concurrent use.

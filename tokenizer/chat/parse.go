@@ -863,6 +863,9 @@ func (p *stmtParser) macro(s *segment) ([]node, error) {
 		if toks[i].kind != tokName {
 			return nil, syntaxError(s.line, "expected a parameter name")
 		}
+		if strings.HasPrefix(toks[i].text, "__") {
+			return nil, unsupported(s.line, "the macro parameter %q", toks[i].text)
+		}
 		n.params = append(n.params, toks[i].text)
 		i++
 		var def expr
