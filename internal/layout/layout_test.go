@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"transformer/safetensors": {},
 	"tokenizer/pipeline":      {},
 	"tokenizer":               {"tokenizer/pipeline"},
+	"tokenizer/chat":          {},
 	"transformer":             {"transformer/kernels", "transformer/safetensors"},
 	"transformer/generate":    {"transformer", "transformer/kernels", "transformer/safetensors"},
 	"lora":                    {"transformer", "transformer/kernels", "transformer/safetensors"},
