@@ -97,7 +97,7 @@ type Dataset struct {
 	tmpl   generate.Template
 	chat   *chatFormat // format messages
 	txt    bool        // a .txt file: examples are paragraphs
-	split  *split // nil: every record belongs to this dataset
+	split  *split      // nil: every record belongs to this dataset
 }
 
 // New returns the dataset of the file at path, read as cfg says (Format, Template,
