@@ -15,6 +15,8 @@ import (
 type tokenizerConfig struct {
 	BOS          json.RawMessage `json:"bos_token"` // a string, an AddedToken object with content, or null
 	EOS          json.RawMessage `json:"eos_token"`
+	UNK          json.RawMessage `json:"unk_token"`
+	PAD          json.RawMessage `json:"pad_token"`
 	AddBOS       *bool           `json:"add_bos_token"`
 	AddEOS       *bool           `json:"add_eos_token"`
 	ChatTemplate json.RawMessage `json:"chat_template"` // a string, or a list of {"name", "template"}
@@ -37,15 +39,21 @@ func (t *BPE) readConfig(path string) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	for _, tok := range []struct {
-		key string
-		raw json.RawMessage
-		id  *int
-	}{{"eos_token", cfg.EOS, &t.eos}, {"bos_token", cfg.BOS, &t.bos}} {
+		key  string
+		raw  json.RawMessage
+		id   *int
+		name *string
+	}{{"eos_token", cfg.EOS, &t.eos, &t.special.EOS}, {"bos_token", cfg.BOS, &t.bos, &t.special.BOS},
+		{"unk_token", cfg.UNK, nil, &t.special.UNK}, {"pad_token", cfg.PAD, nil, &t.special.PAD}} {
 		s, ok, err := configToken(tok.raw)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", name, tok.key, err)
 		}
 		if !ok {
+			continue
+		}
+		*tok.name = s
+		if tok.id == nil {
 			continue
 		}
 		id, ok := t.ID(s)

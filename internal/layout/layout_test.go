@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"trainer/optim":           {},
 	"trainer/sacrebleu":       {},
 	"trainer/chart":           {},
-	"trainer/dataset":         {"transformer", "transformer/generate", "transformer/kernels", "transformer/safetensors"},
+	"trainer/dataset":         {"transformer", "transformer/generate", "transformer/kernels", "transformer/safetensors", "tokenizer", "tokenizer/pipeline", "tokenizer/chat"},
 }
 
 // infrastructure are the internal packages any package may import.
