@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/ardanlabs/jinja"
+
+	"github.com/llmtune/llmtune/tokenizer/chat/internal/jinja2"
+	"github.com/llmtune/llmtune/tokenizer/chat/internal/pyvalue"
 )
 
 // Message is one turn of a conversation: a message dict of transformers' apply_chat_template.
@@ -44,6 +47,10 @@ type Options struct {
 	Now func() time.Time
 }
 
+// ErrUnsupported is wrapped by the error of Parse for a template that uses a construct this package does
+// not render exactly as Jinja2; the message names the construct and its line.
+var ErrUnsupported = pyvalue.ErrUnsupported
+
 // TemplateError is the error of a template that called raise_exception(Message).
 type TemplateError struct {
 	Message string
@@ -60,28 +67,11 @@ type Template struct {
 // construct this package does not render exactly as transformers does is an error wrapping
 // ErrUnsupported that names it.
 func Parse(src string) (*Template, error) {
-	segs, err := lex(src)
+	text, err := jinja2.Translate(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &stmtParser{segs: segs}
-	nodes, err := p.body()
-	if err != nil {
-		return nil, err
-	}
-	e := &emitter{params: map[string][]string{}}
-	if err := collectMacros(nodes, &e.macros, e.params); err != nil {
-		return nil, err
-	}
-	for _, m := range e.macros {
-		if slices.Contains(globals, m) || slices.Contains(e.macros[:slices.Index(e.macros, m)], m) {
-			return nil, unsupported(0, "the macro name %q", m)
-		}
-	}
-	if err := e.nodes(nodes); err != nil {
-		return nil, err
-	}
-	tmpl, err := jinja.Compile(e.b.String())
+	tmpl, err := jinja.Compile(text)
 	if err != nil {
 		return nil, fmt.Errorf("chat: internal error: the translated template does not compile: %w", err)
 	}
@@ -100,7 +90,7 @@ func (t *Template) Render(msgs []Message, opts Options) (string, error) {
 	if now == nil {
 		now = time.Now
 	}
-	data := renderScope(now)
+	data := pyvalue.Scope(now, func(message string) error { return &TemplateError{Message: message} })
 	list := make([]jinja.Value, len(msgs))
 	for i, m := range msgs {
 		d := jinja.NewDict()
@@ -110,7 +100,7 @@ func (t *Template) Render(msgs []Message, opts Options) (string, error) {
 			d.AsDict().Set("reasoning_content", jinja.NewString(m.ReasoningContent))
 		}
 		if len(m.Extra) > 0 {
-			x, err := fromJSON(m.Extra)
+			x, err := pyvalue.FromJSON(m.Extra)
 			if err != nil || !x.IsDict() {
 				return "", fmt.Errorf("chat: message %d: Extra is not a JSON object (%v)", i, err)
 			}
@@ -128,7 +118,7 @@ func (t *Template) Render(msgs []Message, opts Options) (string, error) {
 	for name, raw := range map[string]json.RawMessage{"tools": opts.Tools, "documents": opts.Documents} {
 		data[name] = jinja.None()
 		if raw != nil {
-			v, err := fromJSON(raw)
+			v, err := pyvalue.FromJSON(raw)
 			if err != nil {
 				return "", fmt.Errorf("chat: %s: %w", name, err)
 			}
@@ -148,7 +138,7 @@ func (t *Template) Render(msgs []Message, opts Options) (string, error) {
 				return "", fmt.Errorf("chat: variable %s: %w", name, err)
 			}
 		}
-		x, err := fromJSON(raw)
+		x, err := pyvalue.FromJSON(raw)
 		if err != nil {
 			return "", fmt.Errorf("chat: variable %s: %w", name, err)
 		}
@@ -160,7 +150,7 @@ func (t *Template) Render(msgs []Message, opts Options) (string, error) {
 	out, err := t.tmpl.RenderValues(data)
 	if err != nil {
 		var te *TemplateError
-		var pe *pyError
+		var pe *pyvalue.Error
 		if errors.As(err, &te) || errors.As(err, &pe) || errors.Is(err, ErrUnsupported) {
 			return "", err
 		}

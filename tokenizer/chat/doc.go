@@ -41,21 +41,22 @@
 // messages renders "" where Jinja2 raises UndefinedError; list.append works where the sandbox refuses it.
 // And it cannot be told otherwise: its filters are looked up before anything a caller registers.
 //
-// So Parse reads the template itself and gives the engine a translation to run. lex.go is Jinja2's lexer
+// So Parse reads the template itself and gives the engine a translation to run; the engine behind this
+// package's API lives in two packages under tokenizer/chat/internal. Package jinja2 holds Jinja2's lexer
 // (jinja2/lexer.py) for these settings: newlines normalised, the final one dropped, -/+ whitespace
 // control, lstrip_blocks and trim_blocks exactly as Jinja2 applies them, raw blocks, comments, and string
-// literals decoded as Python's unicode-escape. parse.go is Jinja2's parser (precedence, tests with a bare
-// argument, adjacent string literals, tuples, slices, loop filters). emit.go writes the template back for
-// the engine with no text between tags (each piece of text is a string literal, so the engine's own
-// whitespace handling has nothing to act on), and every operator, filter, test, attribute and item
-// access, method call and {{ }} output turned into a call of a function of runtime.go, filters.go,
-// python.go and json.go, registered in the render's scope, that does what Python and Jinja2 do: the
-// sandbox's getattr and getitem (a missing key is undefined, an attribute of undefined raises
-// UndefinedError, list and dict mutators raise SecurityError), Python's str() and repr() of None, floats,
-// lists, dicts and tuples, its operators (floor division and modulo, chained comparisons, `in`), the str
-// methods on Python's whitespace, Markup from the safe filter (what is added to it is HTML-escaped),
-// json.dumps, strftime. The engine is left with if, for, set, macro, break and continue; each loop body
-// runs in a fresh scope of its own so that a set does not outlive its iteration, as in Jinja2.
+// literals decoded as Python's unicode-escape; Jinja2's parser (precedence, tests with a bare argument,
+// adjacent string literals, tuples, slices, loop filters); and the translation, which writes the template
+// back for the engine with no text between tags (each piece of text is a string literal, so the engine's
+// own whitespace handling has nothing to act on), and every operator, filter, test, attribute and item
+// access, method call and {{ }} output turned into a call of a function of package pyvalue, registered in
+// the render's scope, that does what Python and Jinja2 do: the sandbox's getattr and getitem (a missing
+// key is undefined, an attribute of undefined raises UndefinedError, list and dict mutators raise
+// SecurityError), Python's str() and repr() of None, floats, lists, dicts and tuples, its operators (floor
+// division and modulo, chained comparisons, `in`), the str methods on Python's whitespace, Markup from the
+// safe filter (what is added to it is HTML-escaped), json.dumps, strftime. The engine is left with if,
+// for, set, macro, break and continue; each loop body runs in a fresh scope of its own so that a set does
+// not outlive its iteration, as in Jinja2.
 //
 // # What it refuses
 //

@@ -1,4 +1,4 @@
-package chat
+package pyvalue
 
 import (
 	"fmt"
@@ -16,6 +16,28 @@ import (
 // transformers' ImmutableSandboxedEnvironment: the sandbox's getattr and getitem, the filters and tests of
 // jinja2/filters.py and jinja2/tests.py, Python's operators, and transformers' tojson, raise_exception and
 // strftime_now.
+
+// The names package jinja2 checks a template against: what is not listed is refused when parsing.
+var (
+	// Filters are the filters filter implements.
+	Filters = []string{"abs", "capitalize", "count", "d", "default", "dictsort", "first", "int", "items", "join", "last",
+		"length", "list", "lower", "map", "reject", "rejectattr", "replace", "reverse", "safe", "select",
+		"selectattr", "sort", "string", "tojson", "trim", "upper"}
+	// Tests are the tests test implements.
+	Tests = []string{"!=", "<", "<=", "==", ">", ">=", "boolean", "callable", "defined", "divisibleby", "eq",
+		"equalto", "even", "false", "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le",
+		"lessthan", "lower", "lt", "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string",
+		"true", "undefined", "upper"}
+	// Methods are the methods a template may call (the mutators raise SecurityError).
+	Methods    = slices.Concat(strMethods, dictMethods, mutators, []string{"cycle"})
+	strMethods = []string{"capitalize", "count", "endswith", "find", "join", "lower", "lstrip", "replace", "rfind",
+		"rsplit", "rstrip", "split", "startswith", "strip", "upper"}
+	dictMethods = []string{"get", "items", "keys", "values"}
+	// mutators are the methods ImmutableSandboxedEnvironment refuses on lists and dicts (a SecurityError).
+	mutators = []string{"append", "clear", "extend", "insert", "pop", "popitem", "remove", "reverse", "setdefault", "sort", "update"}
+	// Globals are the functions a template may call by name; Scope registers each as "__" + name.
+	Globals = []string{"dict", "namespace", "raise_exception", "range", "strftime_now"}
+)
 
 type fn = func(args []jinja.Value, kwargs map[string]jinja.Value) (jinja.Value, error)
 
@@ -60,17 +82,16 @@ var builtins = func() map[string]jinja.Value {
 		"__slice": func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 			return slice(a[0], a[1], a[2], a[3])
 		},
-		"__call":            callMethod,
-		"__filter":          filter,
-		"__test":            test,
-		"__bin":             binary,
-		"__compare":         compare,
-		"__concat":          concat,
-		"__neg":             func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) { return negate(a[0], true) },
-		"__pos":             func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) { return negate(a[0], false) },
-		"__iter":            iterFn,
-		"__range":           rangeFn,
-		"__raise_exception": raiseException,
+		"__call":    callMethod,
+		"__filter":  filter,
+		"__test":    test,
+		"__bin":     binary,
+		"__compare": compare,
+		"__concat":  concat,
+		"__neg":     func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) { return negate(a[0], true) },
+		"__pos":     func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) { return negate(a[0], false) },
+		"__iter":    iterFn,
+		"__range":   rangeFn,
 	}
 	out := make(map[string]jinja.Value, len(fns))
 	for name, f := range fns {
@@ -79,17 +100,28 @@ var builtins = func() map[string]jinja.Value {
 	return out
 }()
 
-// renderScope returns the functions of one render; now is strftime_now's clock.
-func renderScope(now func() time.Time) map[string]jinja.Value {
+// Scope returns the functions of one render, the names the translated template calls: now is
+// strftime_now's clock, and raise makes the error of raise_exception(message).
+func Scope(now func() time.Time, raise func(message string) error) map[string]jinja.Value {
 	out := make(map[string]jinja.Value, len(builtins)+8)
 	for name, v := range builtins {
 		out[name] = v
 	}
+	out["__raise_exception"] = jinja.NewCallable("__raise_exception", func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
+		if len(a) != 1 {
+			return undef, typeErr("raise_exception() takes 1 argument")
+		}
+		s, err := pyStr(a[0])
+		if err != nil {
+			return undef, err
+		}
+		return undef, raise(s)
+	})
 	out["__strftime_now"] = jinja.NewCallable("__strftime_now", func(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 		if len(a) != 1 {
 			return undef, typeErr("strftime_now() takes 1 argument")
 		}
-		f, ok := isStr(a[0])
+		f, ok := IsStr(a[0])
 		if !ok {
 			return undef, typeErr("strftime() argument 1 must be str")
 		}
@@ -97,17 +129,6 @@ func renderScope(now func() time.Time) map[string]jinja.Value {
 		return str(s), err
 	})
 	return out
-}
-
-func raiseException(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
-	if len(a) != 1 {
-		return undef, typeErr("raise_exception() takes 1 argument")
-	}
-	s, err := pyStr(a[0])
-	if err != nil {
-		return undef, err
-	}
-	return undef, &TemplateError{Message: s}
 }
 
 // namespaceFn is namespace(...) and dict(...): dict(*args, **kwargs), keyword arguments in order.
@@ -140,7 +161,7 @@ func getattr(x jinja.Value, name string) (jinja.Value, error) {
 	if x.IsUndefined() {
 		return undef, undefinedErr("'%s' is undefined (getting attribute %q)", "value", name)
 	}
-	if _, ok := isStr(x); ok {
+	if _, ok := IsStr(x); ok {
 		if slices.Contains(strMethods, name) {
 			return boundMethod(x, name), nil
 		}
@@ -172,7 +193,7 @@ func getitem(x, key jinja.Value) (jinja.Value, error) {
 	if x.IsUndefined() {
 		return undef, undefinedErr("'%s' is undefined (getting an item)", "value")
 	}
-	s, isS := isStr(x)
+	s, isS := IsStr(x)
 	i, _, isF, isNum := number(key)
 	switch {
 	case isS && isNum && !isF:
@@ -194,7 +215,7 @@ func getitem(x, key jinja.Value) (jinja.Value, error) {
 		}
 		return undef, nil
 	case x.IsDict():
-		if k, ok := isStr(key); ok {
+		if k, ok := IsStr(key); ok {
 			if v, ok := x.AsDict().Get(k); ok {
 				return v, nil
 			}
@@ -202,7 +223,7 @@ func getitem(x, key jinja.Value) (jinja.Value, error) {
 			return undef, nil // other keys are never present: objects only have string keys
 		}
 	}
-	if k, ok := isStr(key); ok {
+	if k, ok := IsStr(key); ok {
 		return getattr(x, k)
 	}
 	return undef, nil
@@ -214,7 +235,7 @@ func slice(x, start, stop, step jinja.Value) (jinja.Value, error) {
 		return undef, undefinedErr("'%s' is undefined (slicing)", "value")
 	}
 	var n int
-	s, isS := isStr(x)
+	s, isS := IsStr(x)
 	var runes []rune
 	switch {
 	case isS:
@@ -244,7 +265,7 @@ func slice(x, start, stop, step jinja.Value) (jinja.Value, error) {
 		st = 1
 	}
 	if st == 0 {
-		return undef, &pyError{Kind: "ValueError", Msg: "slice step cannot be zero"}
+		return undef, &Error{Kind: "ValueError", Msg: "slice step cannot be zero"}
 	}
 	lo, hasLo, err := idx(start)
 	if err != nil {
@@ -307,7 +328,7 @@ func slice(x, start, stop, step jinja.Value) (jinja.Value, error) {
 func callMethod(a []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
 	recv, name := a[0], a[1].AsString()
 	if (recv.IsList() || recv.IsDict()) && slices.Contains(mutators, name) {
-		return undef, &pyError{Kind: "SecurityError", Msg: fmt.Sprintf("access to attribute '%s' of '%s' object is unsafe.", name, typeName(recv))}
+		return undef, &Error{Kind: "SecurityError", Msg: fmt.Sprintf("access to attribute '%s' of '%s' object is unsafe.", name, typeName(recv))}
 	}
 	f, err := getattr(recv, name)
 	if err != nil {
@@ -353,7 +374,7 @@ func optStr(v jinja.Value, what string) (*string, error) {
 	if v.IsNone() || v.IsUndefined() {
 		return nil, nil
 	}
-	s, ok := isStr(v)
+	s, ok := IsStr(v)
 	if !ok {
 		return nil, typeErr("%s must be str or None, not %s", what, typeName(v))
 	}
@@ -373,7 +394,7 @@ func intArg(v jinja.Value, def int) (int, error) {
 
 // method calls a str or dict method (or a callable held by a dict, such as loop.cycle).
 func method(recv jinja.Value, name string, a []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
-	if s, ok := isStr(recv); ok {
+	if s, ok := IsStr(recv); ok {
 		return strMethod(s, name, a, kw)
 	}
 	d := recv.AsDict()
@@ -385,7 +406,7 @@ func method(recv jinja.Value, name string, a []jinja.Value, kw map[string]jinja.
 		if len(a) == 0 {
 			return undef, typeErr("get expected at least 1 argument, got 0")
 		}
-		if k, ok := isStr(a[0]); ok {
+		if k, ok := IsStr(a[0]); ok {
 			if v, ok := d.Get(k); ok {
 				return v, nil
 			}
@@ -449,7 +470,7 @@ func strMethod(s, name string, a []jinja.Value, kw map[string]jinja.Value) (jinj
 			cands, _ = seq(a[0])
 		}
 		for _, c := range cands {
-			p, ok := isStr(c)
+			p, ok := IsStr(c)
 			if !ok {
 				return undef, typeErr("%s first arg must be str or a tuple of str, not %s", name, typeName(c))
 			}
@@ -462,8 +483,8 @@ func strMethod(s, name string, a []jinja.Value, kw map[string]jinja.Value) (jinj
 		if err := checkArgs(name, a, kw, 3, "count"); err != nil {
 			return undef, err
 		}
-		oldS, ok1 := isStr(argOr(a, nil, 0, "", undef))
-		newS, ok2 := isStr(argOr(a, nil, 1, "", undef))
+		oldS, ok1 := IsStr(argOr(a, nil, 0, "", undef))
+		newS, ok2 := IsStr(argOr(a, nil, 1, "", undef))
 		if !ok1 || !ok2 {
 			return undef, typeErr("replace() arguments must be str")
 		}
@@ -488,7 +509,7 @@ func strMethod(s, name string, a []jinja.Value, kw map[string]jinja.Value) (jinj
 		if len(a) != 1 || len(kw) > 0 {
 			return undef, notExact("%s with start or end arguments", name)
 		}
-		sub, ok := isStr(a[0])
+		sub, ok := IsStr(a[0])
 		if !ok {
 			return undef, typeErr("must be str, not %s", typeName(a[0]))
 		}
@@ -509,7 +530,7 @@ func strMethod(s, name string, a []jinja.Value, kw map[string]jinja.Value) (jinj
 		}
 		parts := make([]string, len(items))
 		for i, it := range items {
-			p, ok := isStr(it)
+			p, ok := IsStr(it)
 			if !ok {
 				return undef, typeErr("sequence item %d: expected str instance, %s found", i, typeName(it))
 			}
@@ -522,7 +543,7 @@ func strMethod(s, name string, a []jinja.Value, kw map[string]jinja.Value) (jinj
 
 // iterate is iter(x) for the values a template can iterate.
 func iterate(x jinja.Value) ([]jinja.Value, error) {
-	if s, ok := isStr(x); ok {
+	if s, ok := IsStr(x); ok {
 		var out []jinja.Value
 		for _, r := range s {
 			out = append(out, str(string(r)))
@@ -559,7 +580,7 @@ func iterFn(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 				return undef, typeErr("cannot unpack non-iterable %s object", typeName(it))
 			}
 			if len(parts) != 2 {
-				return undef, &pyError{Kind: "ValueError", Msg: fmt.Sprintf("expected 2 values to unpack, got %d", len(parts))}
+				return undef, &Error{Kind: "ValueError", Msg: fmt.Sprintf("expected 2 values to unpack, got %d", len(parts))}
 			}
 			out[i] = jinja.NewList(parts)
 		}
@@ -587,12 +608,12 @@ func rangeFn(a []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
 		step = n[2]
 	}
 	if step == 0 {
-		return undef, &pyError{Kind: "ValueError", Msg: "range() arg 3 must not be zero"}
+		return undef, &Error{Kind: "ValueError", Msg: "range() arg 3 must not be zero"}
 	}
 	var out []jinja.Value
 	for i := start; step > 0 && i < stop || step < 0 && i > stop; i += step {
 		if len(out) >= 100000 {
-			return undef, &pyError{Kind: "OverflowError", Msg: "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000)."}
+			return undef, &Error{Kind: "OverflowError", Msg: "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000)."}
 		}
 		out = append(out, jinja.NewInt(i))
 	}
@@ -672,8 +693,8 @@ func binary(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 	if l.IsUndefined() || r.IsUndefined() {
 		return undef, undefinedErr("operator %s on an undefined value", op)
 	}
-	ls, lStr := isStr(l)
-	rs, rStr := isStr(r)
+	ls, lStr := IsStr(l)
+	rs, rStr := IsStr(r)
 	li, lf, lF, lNum := number(l)
 	ri, rf, rF, rNum := number(r)
 	switch {
@@ -744,7 +765,7 @@ func binary(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 		return checkedInt(float64(li)*float64(ri), true)
 	case "/":
 		if rf == 0 {
-			return undef, &pyError{Kind: "ZeroDivisionError", Msg: "division by zero"}
+			return undef, &Error{Kind: "ZeroDivisionError", Msg: "division by zero"}
 		}
 		if !isFloat && (math.Abs(lf) > 1<<53 || math.Abs(rf) > 1<<53) {
 			return undef, notExact("true division of integers beyond 2**53")
@@ -752,7 +773,7 @@ func binary(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 		return jinja.NewFloat(lf / rf), nil
 	case "//", "%":
 		if rf == 0 {
-			return undef, &pyError{Kind: "ZeroDivisionError", Msg: "integer division or modulo by zero"}
+			return undef, &Error{Kind: "ZeroDivisionError", Msg: "integer division or modulo by zero"}
 		}
 		if isFloat {
 			q := math.Floor(lf / rf)

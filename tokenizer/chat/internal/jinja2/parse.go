@@ -1,21 +1,20 @@
-package chat
+package jinja2
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/llmtune/llmtune/tokenizer/chat/internal/pyvalue"
 )
 
-// ErrUnsupported is wrapped by the error of Parse for a template that uses a construct this package does
-// not render exactly as Jinja2; the message names the construct and its line.
-var ErrUnsupported = errors.New("unsupported chat template construct")
-
+// unsupported is the error for a construct that is not rendered exactly as Jinja2 does: it wraps
+// pyvalue.ErrUnsupported and names the construct and its line (0: no line).
 func unsupported(line int, format string, args ...any) error {
 	if line == 0 {
-		return fmt.Errorf("chat: %w: %s", ErrUnsupported, fmt.Sprintf(format, args...))
+		return fmt.Errorf("chat: %w: %s", pyvalue.ErrUnsupported, fmt.Sprintf(format, args...))
 	}
-	return fmt.Errorf("chat: %w on line %d: %s", ErrUnsupported, line, fmt.Sprintf(format, args...))
+	return fmt.Errorf("chat: %w on line %d: %s", pyvalue.ErrUnsupported, line, fmt.Sprintf(format, args...))
 }
 
 // expr is a parsed Jinja2 expression (the node kinds of jinja2/nodes.py this package renders).

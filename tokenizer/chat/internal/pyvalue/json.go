@@ -1,4 +1,4 @@
-package chat
+package pyvalue
 
 import (
 	"bytes"
@@ -13,30 +13,31 @@ import (
 	"github.com/ardanlabs/jinja"
 )
 
-// dumpOptions are json.dumps' arguments as transformers' tojson passes them.
-type dumpOptions struct {
-	ensureASCII     bool
-	indent          *string
-	itemSep, keySep string
-	sortKeys        bool
+// DumpOptions are json.dumps' arguments as transformers' tojson passes them: ensure_ascii, indent (nil
+// for None), separators and sort_keys.
+type DumpOptions struct {
+	EnsureASCII     bool
+	Indent          *string
+	ItemSep, KeySep string
+	SortKeys        bool
 }
 
-// pyDumps is Python's json.dumps.
-func pyDumps(v jinja.Value, o dumpOptions) (string, error) {
+// Dumps is Python's json.dumps.
+func Dumps(v jinja.Value, o DumpOptions) (string, error) {
 	var b strings.Builder
 	err := dumpValue(&b, v, o, 0)
 	return b.String(), err
 }
 
-func dumpValue(b *strings.Builder, v jinja.Value, o dumpOptions, level int) error {
-	if s, ok := isStr(v); ok {
-		dumpString(b, s, o.ensureASCII)
+func dumpValue(b *strings.Builder, v jinja.Value, o DumpOptions, level int) error {
+	if s, ok := IsStr(v); ok {
+		dumpString(b, s, o.EnsureASCII)
 		return nil
 	}
 	newline := func(l int) {
-		if o.indent != nil {
+		if o.Indent != nil {
 			b.WriteByte('\n')
-			b.WriteString(strings.Repeat(*o.indent, l))
+			b.WriteString(strings.Repeat(*o.Indent, l))
 		}
 	}
 	switch {
@@ -66,7 +67,7 @@ func dumpValue(b *strings.Builder, v jinja.Value, o dumpOptions, level int) erro
 		b.WriteByte('[')
 		for i, it := range items {
 			if i > 0 {
-				b.WriteString(o.itemSep)
+				b.WriteString(o.ItemSep)
 			}
 			newline(level + 1)
 			if err := dumpValue(b, it, o, level+1); err != nil {
@@ -82,17 +83,17 @@ func dumpValue(b *strings.Builder, v jinja.Value, o dumpOptions, level int) erro
 			return nil
 		}
 		keys := d.OrderedKeys()
-		if o.sortKeys {
+		if o.SortKeys {
 			slices.Sort(keys)
 		}
 		b.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
-				b.WriteString(o.itemSep)
+				b.WriteString(o.ItemSep)
 			}
 			newline(level + 1)
-			dumpString(b, k, o.ensureASCII)
-			b.WriteString(o.keySep)
+			dumpString(b, k, o.EnsureASCII)
+			b.WriteString(o.KeySep)
 			if err := dumpValue(b, d.Data[k], o, level+1); err != nil {
 				return err
 			}
@@ -142,9 +143,9 @@ func dumpString(b *strings.Builder, s string, ensureASCII bool) {
 	b.WriteByte('"')
 }
 
-// fromJSON decodes JSON into template values as Python's json.loads would give them: objects keep their
+// FromJSON decodes JSON into template values as Python's json.loads would give them: objects keep their
 // key order, numbers with a fraction or exponent are floats, others ints.
-func fromJSON(data []byte) (jinja.Value, error) {
+func FromJSON(data []byte) (jinja.Value, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	v, err := decodeValue(dec)

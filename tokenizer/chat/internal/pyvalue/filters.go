@@ -1,4 +1,4 @@
-package chat
+package pyvalue
 
 import (
 	"math"
@@ -20,39 +20,39 @@ func filter(a []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
 		if err := checkArgs("tojson", args, kw, 4, "ensure_ascii", "indent", "separators", "sort_keys"); err != nil {
 			return undef, err
 		}
-		o := dumpOptions{
-			ensureASCII: truthy(argOr(args, kw, 0, "ensure_ascii", jinja.NewBool(false))),
-			sortKeys:    truthy(argOr(args, kw, 3, "sort_keys", jinja.NewBool(false))),
+		o := DumpOptions{
+			EnsureASCII: truthy(argOr(args, kw, 0, "ensure_ascii", jinja.NewBool(false))),
+			SortKeys:    truthy(argOr(args, kw, 3, "sort_keys", jinja.NewBool(false))),
 		}
 		switch ind := argOr(args, kw, 1, "indent", jinja.None()); {
 		case ind.IsNone():
 		case ind.IsInt():
 			s := strings.Repeat(" ", max(int(ind.AsInt()), 0))
-			o.indent = &s
+			o.Indent = &s
 		default:
-			s, ok := isStr(ind)
+			s, ok := IsStr(ind)
 			if !ok {
 				return undef, notExact("tojson with indent=%s", typeName(ind))
 			}
-			o.indent = &s
+			o.Indent = &s
 		}
-		o.itemSep, o.keySep = ", ", ": "
-		if o.indent != nil {
-			o.itemSep = ","
+		o.ItemSep, o.KeySep = ", ", ": "
+		if o.Indent != nil {
+			o.ItemSep = ","
 		}
 		if sep := argOr(args, kw, 2, "separators", jinja.None()); !sep.IsNone() {
 			items, ok := seq(sep)
 			if !ok || len(items) != 2 {
 				return undef, notExact("tojson separators that are not two strings")
 			}
-			s1, ok1 := isStr(items[0])
-			s2, ok2 := isStr(items[1])
+			s1, ok1 := IsStr(items[0])
+			s2, ok2 := IsStr(items[1])
 			if !ok1 || !ok2 {
 				return undef, notExact("tojson separators that are not two strings")
 			}
-			o.itemSep, o.keySep = s1, s2
+			o.ItemSep, o.KeySep = s1, s2
 		}
-		s, err := pyDumps(x, o)
+		s, err := Dumps(x, o)
 		return str(s), err
 	case "trim":
 		if err := checkArgs(name, args, kw, 1, "chars"); err != nil {
@@ -68,7 +68,7 @@ func filter(a []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
 		if err := checkArgs(name, args, kw, 0); err != nil {
 			return undef, err
 		}
-		if s, ok := isStr(x); ok {
+		if s, ok := IsStr(x); ok {
 			return jinja.NewInt(int64(len([]rune(s)))), nil
 		}
 		if items, ok := seq(x); ok {
@@ -193,7 +193,7 @@ func filter(a []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
 		if err := checkArgs(name, args, kw, 0); err != nil {
 			return undef, err
 		}
-		if s, ok := isStr(x); ok {
+		if s, ok := IsStr(x); ok {
 			r := []rune(s)
 			slices.Reverse(r)
 			return str(string(r)), nil
@@ -239,8 +239,8 @@ func filter(a []jinja.Value, kw map[string]jinja.Value) (jinja.Value, error) {
 			}
 			return jinja.NewInt(i), nil
 		}
-		if s, ok := isStr(x); ok {
-			s = strings.TrimFunc(s, pyIsSpace)
+		if s, ok := IsStr(x); ok {
+			s = strings.TrimFunc(s, IsSpace)
 			switch {
 			case intRe.MatchString(s):
 				n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
@@ -294,7 +294,7 @@ func attrGetter(x, attr jinja.Value) (jinja.Value, error) {
 	if i, _, isF, ok := number(attr); ok && !isF {
 		return getitem(x, jinja.NewInt(i))
 	}
-	path, ok := isStr(attr)
+	path, ok := IsStr(attr)
 	if !ok {
 		return undef, notExact("an attribute that is not a string")
 	}
@@ -359,8 +359,8 @@ func selectFilter(name string, x jinja.Value, args []jinja.Value, kw map[string]
 		if len(args) == 0 {
 			ok = truthy(v)
 		} else {
-			tn, isS := isStr(args[0])
-			if !isS || !slices.Contains(knownTests, tn) {
+			tn, isS := IsStr(args[0])
+			if !isS || !slices.Contains(Tests, tn) {
 				return undef, notExact("%s with the test %v", name, args[0])
 			}
 			r, err := test(append([]jinja.Value{str(tn), v}, args[1:]...), nil)
@@ -393,7 +393,7 @@ func test(a []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 		return args[0], nil
 	}
 	b := func(v bool) (jinja.Value, error) { return jinja.NewBool(v), nil }
-	_, isS := isStr(x)
+	_, isS := IsStr(x)
 	_, _, _, isNum := number(x)
 	switch name {
 	case "defined":
@@ -510,7 +510,7 @@ func sortFilter(x jinja.Value, args []jinja.Value, kw map[string]jinja.Value) (j
 				return undef, err
 			}
 		}
-		if s, ok := isStr(k); ok && !caseSensitive {
+		if s, ok := IsStr(k); ok && !caseSensitive {
 			l, err := pyLower(s)
 			if err != nil {
 				return undef, err
@@ -557,11 +557,11 @@ func dictsortFilter(x jinja.Value, args []jinja.Value, kw map[string]jinja.Value
 	if err != nil {
 		return undef, err
 	}
-	by, _ := isStr(argOr(args, kw, 1, "by", str("key")))
+	by, _ := IsStr(argOr(args, kw, 1, "by", str("key")))
 	pos := map[string]int64{"key": 0, "value": 1}
 	i, ok := pos[by]
 	if !ok {
-		return undef, &pyError{Kind: "FilterArgumentError", Msg: "You can only sort by either \"key\" or \"value\""}
+		return undef, &Error{Kind: "FilterArgumentError", Msg: "You can only sort by either \"key\" or \"value\""}
 	}
 	kwargs := map[string]jinja.Value{"case_sensitive": argOr(args, kw, 0, "case_sensitive", jinja.NewBool(false)),
 		"reverse": argOr(args, kw, 2, "reverse", jinja.NewBool(false)), "attribute": jinja.NewInt(i)}

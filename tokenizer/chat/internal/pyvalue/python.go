@@ -1,6 +1,7 @@
-package chat
+package pyvalue
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -15,19 +16,23 @@ import (
 // This file holds Python's semantics for the values a template sees: str() and repr(), truthiness,
 // equality and ordering, json.dumps, and the str methods templates call.
 
-// pyError is an exception a template raised other than through raise_exception; Kind is the Python class.
-type pyError struct {
+// ErrUnsupported is wrapped by the error for a construct or a value that this module does not render
+// exactly as Jinja2 does (package chat's ErrUnsupported is this error).
+var ErrUnsupported = errors.New("unsupported chat template construct")
+
+// Error is an exception a template raised other than through raise_exception; Kind is the Python class.
+type Error struct {
 	Kind, Msg string
 }
 
-func (e *pyError) Error() string { return "chat: template raised " + e.Kind + ": " + e.Msg }
+func (e *Error) Error() string { return "chat: template raised " + e.Kind + ": " + e.Msg }
 
 func typeErr(format string, args ...any) error {
-	return &pyError{Kind: "TypeError", Msg: fmt.Sprintf(format, args...)}
+	return &Error{Kind: "TypeError", Msg: fmt.Sprintf(format, args...)}
 }
 
 func undefinedErr(format string, args ...any) error {
-	return &pyError{Kind: "UndefinedError", Msg: fmt.Sprintf(format, args...)}
+	return &Error{Kind: "UndefinedError", Msg: fmt.Sprintf(format, args...)}
 }
 
 // notExact is returned where this package cannot be sure to match Python (it never guesses).
@@ -72,7 +77,7 @@ func seq(v jinja.Value) ([]jinja.Value, bool) {
 }
 
 // isStr reports whether v is a Python str (Markup included) and returns it.
-func isStr(v jinja.Value) (string, bool) {
+func IsStr(v jinja.Value) (string, bool) {
 	switch {
 	case v.IsString():
 		return v.AsString(), true
@@ -116,7 +121,7 @@ func typeName(v jinja.Value) string {
 }
 
 func truthy(v jinja.Value) bool {
-	if s, ok := isStr(v); ok {
+	if s, ok := IsStr(v); ok {
 		return s != ""
 	}
 	if items, ok := seq(v); ok {
@@ -127,7 +132,7 @@ func truthy(v jinja.Value) bool {
 
 // pyStr is str(v), with Jinja2's Undefined printing as "".
 func pyStr(v jinja.Value) (string, error) {
-	if s, ok := isStr(v); ok {
+	if s, ok := IsStr(v); ok {
 		return s, nil
 	}
 	switch {
@@ -142,7 +147,7 @@ func pyStr(v jinja.Value) (string, error) {
 }
 
 func pyRepr(v jinja.Value) (string, error) {
-	if s, ok := isStr(v); ok {
+	if s, ok := IsStr(v); ok {
 		if isMarkup(v) {
 			r := reprString(s)
 			return "Markup(" + r + ")", nil
@@ -296,8 +301,8 @@ func pyEqual(a, b jinja.Value) bool {
 		}
 		return false
 	}
-	if as, ok := isStr(a); ok {
-		bs, ok := isStr(b)
+	if as, ok := IsStr(a); ok {
+		bs, ok := IsStr(b)
 		return ok && as == bs
 	}
 	switch {
@@ -348,8 +353,8 @@ func pyCompare(a, b jinja.Value) (int, error) {
 			return cmpOrdered(ai, bi), nil
 		}
 	}
-	if as, ok := isStr(a); ok {
-		if bs, ok := isStr(b); ok {
+	if as, ok := IsStr(a); ok {
+		if bs, ok := IsStr(b); ok {
 			return strings.Compare(as, bs), nil
 		}
 	}
@@ -381,8 +386,8 @@ func cmpOrdered[T int | int64 | float64](a, b T) int {
 
 // pyContains is Python's `item in container`.
 func pyContains(container, item jinja.Value) (bool, error) {
-	if s, ok := isStr(container); ok {
-		sub, ok := isStr(item)
+	if s, ok := IsStr(container); ok {
+		sub, ok := IsStr(item)
 		if !ok {
 			return false, typeErr("'in <string>' requires string as left operand, not %s", typeName(item))
 		}
@@ -404,12 +409,23 @@ func pyContains(container, item jinja.Value) (bool, error) {
 		if isTuple(item) {
 			return false, notExact("a tuple as a dict key")
 		}
-		k, ok := isStr(item)
+		k, ok := IsStr(item)
 		return ok && container.AsDict().Has(k), nil
 	case container.IsUndefined():
 		return false, nil
 	}
 	return false, typeErr("argument of type '%s' is not iterable", typeName(container))
+}
+
+// IsSpace reports whether Python's str.isspace (and so re's \s, str.strip and str.split) counts r as
+// whitespace.
+func IsSpace(r rune) bool {
+	switch {
+	case r >= '\t' && r <= '\r', r >= 0x1c && r <= 0x20, r == 0x85, r == 0xa0, r == 0x1680,
+		r >= 0x2000 && r <= 0x200a, r == 0x2028, r == 0x2029, r == 0x202f, r == 0x205f, r == 0x3000:
+		return true
+	}
+	return false
 }
 
 // Case mapping: Go's per-rune mappings equal Python's below U+0250 except for these characters, whose
@@ -452,7 +468,7 @@ func pyCapitalize(s string) (string, error) {
 func pySplit(s string, sep *string, maxsplit int) ([]string, error) {
 	if sep != nil {
 		if *sep == "" {
-			return nil, &pyError{Kind: "ValueError", Msg: "empty separator"}
+			return nil, &Error{Kind: "ValueError", Msg: "empty separator"}
 		}
 		if maxsplit < 0 {
 			return strings.Split(s, *sep), nil
@@ -461,14 +477,14 @@ func pySplit(s string, sep *string, maxsplit int) ([]string, error) {
 	}
 	var out []string
 	for {
-		s = strings.TrimLeftFunc(s, pyIsSpace)
+		s = strings.TrimLeftFunc(s, IsSpace)
 		if s == "" {
 			return out, nil
 		}
 		if maxsplit == len(out) {
 			return append(out, s), nil
 		}
-		i := strings.IndexFunc(s, pyIsSpace)
+		i := strings.IndexFunc(s, IsSpace)
 		if i < 0 {
 			return append(out, s), nil
 		}
@@ -483,7 +499,7 @@ func pyRsplit(s string, sep *string, maxsplit int) ([]string, error) {
 	}
 	if sep != nil {
 		if *sep == "" {
-			return nil, &pyError{Kind: "ValueError", Msg: "empty separator"}
+			return nil, &Error{Kind: "ValueError", Msg: "empty separator"}
 		}
 		var out []string
 		for len(out) < maxsplit {
@@ -500,7 +516,7 @@ func pyRsplit(s string, sep *string, maxsplit int) ([]string, error) {
 	}
 	var out []string
 	for {
-		s = strings.TrimRightFunc(s, pyIsSpace)
+		s = strings.TrimRightFunc(s, IsSpace)
 		if s == "" {
 			break
 		}
@@ -508,7 +524,7 @@ func pyRsplit(s string, sep *string, maxsplit int) ([]string, error) {
 			out = append(out, s)
 			break
 		}
-		i := strings.LastIndexFunc(s, pyIsSpace)
+		i := strings.LastIndexFunc(s, IsSpace)
 		if i < 0 {
 			out = append(out, s)
 			break
@@ -523,9 +539,9 @@ func pyRsplit(s string, sep *string, maxsplit int) ([]string, error) {
 
 func pyStrip(s string, chars jinja.Value, left, right bool) (string, error) {
 	var f func(rune) bool
-	switch c, ok := isStr(chars); {
+	switch c, ok := IsStr(chars); {
 	case chars.IsNone() || chars.IsUndefined():
-		f = pyIsSpace
+		f = IsSpace
 	case ok:
 		f = func(r rune) bool { return strings.ContainsRune(c, r) }
 	default:

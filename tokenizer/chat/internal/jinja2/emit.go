@@ -1,35 +1,49 @@
-package chat
+package jinja2
 
 import (
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/llmtune/llmtune/tokenizer/chat/internal/pyvalue"
 )
 
 // The emitter writes the parsed template back as a template for github.com/ardanlabs/jinja in which that
 // engine only runs the statements (if, for, set, macro, break, continue) and calls functions: every piece
 // of text is a string literal, every operator, filter, test, attribute or item access and every {{ }}
-// output is a call to one of the functions of runtime.go, which follow Python's and Jinja2's semantics.
+// output is a call to one of the functions of pyvalue.Scope, which follow Python's and Jinja2's semantics.
 // There is no text between tags, so the engine's own whitespace handling has nothing to act on.
 
-var (
-	knownFilters = []string{"abs", "capitalize", "count", "d", "default", "dictsort", "first", "int", "items", "join", "last",
-		"length", "list", "lower", "map", "reject", "rejectattr", "replace", "reverse", "safe", "select",
-		"selectattr", "sort", "string", "tojson", "trim", "upper"}
-	knownTests = []string{"!=", "<", "<=", "==", ">", ">=", "boolean", "callable", "defined", "divisibleby", "eq",
-		"equalto", "even", "false", "float", "ge", "greaterthan", "gt", "in", "integer", "iterable", "le",
-		"lessthan", "lower", "lt", "mapping", "ne", "none", "number", "odd", "sameas", "sequence", "string",
-		"true", "undefined", "upper"}
-	knownMethods = slices.Concat(strMethods, dictMethods, mutators, []string{"cycle"})
-	strMethods   = []string{"capitalize", "count", "endswith", "find", "join", "lower", "lstrip", "replace", "rfind",
-		"rsplit", "rstrip", "split", "startswith", "strip", "upper"}
-	dictMethods = []string{"get", "items", "keys", "values"}
-	// mutators are the methods ImmutableSandboxedEnvironment refuses on lists and dicts (a SecurityError).
-	mutators  = []string{"append", "clear", "extend", "insert", "pop", "popitem", "remove", "reverse", "setdefault", "sort", "update"}
-	loopAttrs = []string{"cycle", "first", "index", "index0", "last", "length", "nextitem", "previtem", "revindex", "revindex0"}
-	globals   = []string{"dict", "namespace", "raise_exception", "range", "strftime_now"}
-)
+var loopAttrs = []string{"cycle", "first", "index", "index0", "last", "length", "nextitem", "previtem", "revindex", "revindex0"}
+
+// Translate reads a chat template as Jinja2 does and returns its translation for github.com/ardanlabs/jinja,
+// to be rendered with pyvalue.Scope. A syntax error is an error; a construct that would not render exactly
+// as in Jinja2 is an error wrapping pyvalue.ErrUnsupported that names it.
+func Translate(src string) (string, error) {
+	segs, err := lex(src)
+	if err != nil {
+		return "", err
+	}
+	p := &stmtParser{segs: segs}
+	nodes, err := p.body()
+	if err != nil {
+		return "", err
+	}
+	e := &emitter{params: map[string][]string{}}
+	if err := collectMacros(nodes, &e.macros, e.params); err != nil {
+		return "", err
+	}
+	for _, m := range e.macros {
+		if slices.Contains(pyvalue.Globals, m) || slices.Contains(e.macros[:slices.Index(e.macros, m)], m) {
+			return "", unsupported(0, "the macro name %q", m)
+		}
+	}
+	if err := e.nodes(nodes); err != nil {
+		return "", err
+	}
+	return e.b.String(), nil
+}
 
 type emitter struct {
 	b      strings.Builder
@@ -270,7 +284,7 @@ func (e *emitter) expr(x expr) (string, error) {
 	case *callExpr:
 		switch fn := x.fn.(type) {
 		case *getattrExpr:
-			if !slices.Contains(knownMethods, fn.name) {
+			if !slices.Contains(pyvalue.Methods, fn.name) {
 				return "", unsupported(0, "the method .%s()", fn.name)
 			}
 			o, err := e.expr(fn.x)
@@ -316,7 +330,7 @@ func (e *emitter) expr(x expr) (string, error) {
 					name = "__dictcall"
 				}
 				return name + "(" + strings.Join(parts, ", ") + ")", nil
-			case slices.Contains(globals, fn.name):
+			case slices.Contains(pyvalue.Globals, fn.name):
 				a, err := e.args(nil, x.args, x.kwargs)
 				return "__" + fn.name + "(" + a + ")", err
 			}
@@ -324,7 +338,7 @@ func (e *emitter) expr(x expr) (string, error) {
 		}
 		return "", unsupported(0, "calling the result of an expression")
 	case *filterExpr:
-		if !slices.Contains(knownFilters, x.name) {
+		if !slices.Contains(pyvalue.Filters, x.name) {
 			return "", unsupported(0, "the filter %q", x.name)
 		}
 		o, err := e.expr(x.x)
@@ -334,7 +348,7 @@ func (e *emitter) expr(x expr) (string, error) {
 		a, err := e.args([]string{quote(x.name), o}, x.args, x.kwargs)
 		return "__filter(" + a + ")", err
 	case *testExpr:
-		if !slices.Contains(knownTests, x.name) {
+		if !slices.Contains(pyvalue.Tests, x.name) {
 			return "", unsupported(0, "the test %q", x.name)
 		}
 		o, err := e.expr(x.x)

@@ -1,10 +1,12 @@
-package chat
+package jinja2
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/llmtune/llmtune/tokenizer/chat/internal/pyvalue"
 )
 
 // This file is Jinja2's lexer (jinja2/lexer.py, 3.1) for the settings transformers uses: the default
@@ -41,21 +43,10 @@ type segment struct {
 	line int
 }
 
-// pyIsSpace reports whether Python's str.isspace (and so re's \s, str.strip and str.split) counts r as
-// whitespace.
-func pyIsSpace(r rune) bool {
-	switch {
-	case r >= '\t' && r <= '\r', r >= 0x1c && r <= 0x20, r == 0x85, r == 0xa0, r == 0x1680,
-		r >= 0x2000 && r <= 0x200a, r == 0x2028, r == 0x2029, r == 0x202f, r == 0x205f, r == 0x3000:
-		return true
-	}
-	return false
-}
-
-func pyRstrip(s string) string { return strings.TrimRightFunc(s, pyIsSpace) }
+func pyRstrip(s string) string { return strings.TrimRightFunc(s, pyvalue.IsSpace) }
 
 // skipSpace returns the length of the run of Python whitespace at the start of s.
-func skipSpace(s string) int { return len(s) - len(strings.TrimLeftFunc(s, pyIsSpace)) }
+func skipSpace(s string) int { return len(s) - len(strings.TrimLeftFunc(s, pyvalue.IsSpace)) }
 
 type lexer struct {
 	src          string
