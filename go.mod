@@ -3,6 +3,7 @@ module github.com/llmtune/llmtune
 go 1.26.0
 
 require (
+	github.com/ardanlabs/jinja v1.8.0
 	github.com/dlclark/regexp2/v2 v2.13.0
 	github.com/nlpodyssey/spago v1.1.0
 	github.com/peterh/liner v1.2.2

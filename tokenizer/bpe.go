@@ -27,7 +27,7 @@ type BPE struct {
 	rawDecode, joinDecode bool
 
 	eos, bos     int
-	pad          int // tokenizer_config.json's pad_token, or -1
+	special      SpecialTokens // tokenizer_config.json's
 	chatTemplate string
 	source       []byte // the tokenizer.json read, which Save writes back when marshalJSON cannot say it all
 
@@ -54,6 +54,15 @@ func (t *BPE) BOS() int { return t.bos }
 // ChatTemplate returns the chat_template of tokenizer_config.json (a Jinja template; for a list of named
 // templates, the one named "default"), or "".
 func (t *BPE) ChatTemplate() string { return t.chatTemplate }
+
+// SpecialTokens are the special tokens tokenizer_config.json names, as strings: what transformers passes a chat
+// template as bos_token, eos_token, unk_token and pad_token. A token the file does not name is "".
+type SpecialTokens struct {
+	BOS, EOS, UNK, PAD string
+}
+
+// SpecialTokens returns the special tokens of tokenizer_config.json ("" for each when there is no such file).
+func (t *BPE) SpecialTokens() SpecialTokens { return t.special }
 
 // Token returns token id as the vocabulary file spells it (byte-level, "Ġthe" for " the"; an added token's content
 // as is); ok is false for an id with no token.

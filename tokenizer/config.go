@@ -15,6 +15,7 @@ import (
 type tokenizerConfig struct {
 	BOS          json.RawMessage `json:"bos_token"` // a string, an AddedToken object with content, or null
 	EOS          json.RawMessage `json:"eos_token"`
+	UNK          json.RawMessage `json:"unk_token"`
 	PAD          json.RawMessage `json:"pad_token"`
 	AddBOS       *bool           `json:"add_bos_token"`
 	AddEOS       *bool           `json:"add_eos_token"`
@@ -22,8 +23,8 @@ type tokenizerConfig struct {
 }
 
 // readConfig reads the tokenizer_config.json at path, if the file exists: eos_token sets EOS, bos_token BOS,
-// pad_token (when it is a token) PAD, add_bos_token and add_eos_token (when set) add or drop those tokens at the
-// ends of EncodeForModel's template, and chat_template is kept.
+// add_bos_token and add_eos_token (when set) add or drop those tokens at the ends of EncodeForModel's template,
+// and chat_template is kept.
 func (t *BPE) readConfig(path string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -38,15 +39,21 @@ func (t *BPE) readConfig(path string) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	for _, tok := range []struct {
-		key string
-		raw json.RawMessage
-		id  *int
-	}{{"eos_token", cfg.EOS, &t.eos}, {"bos_token", cfg.BOS, &t.bos}} {
+		key  string
+		raw  json.RawMessage
+		id   *int
+		name *string
+	}{{"eos_token", cfg.EOS, &t.eos, &t.special.EOS}, {"bos_token", cfg.BOS, &t.bos, &t.special.BOS},
+		{"unk_token", cfg.UNK, nil, &t.special.UNK}, {"pad_token", cfg.PAD, nil, &t.special.PAD}} {
 		s, ok, err := configToken(tok.raw)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", name, tok.key, err)
 		}
 		if !ok {
+			continue
+		}
+		*tok.name = s
+		if tok.id == nil {
 			continue
 		}
 		id, ok := t.ID(s)
@@ -57,11 +64,6 @@ func (t *BPE) readConfig(path string) error {
 			return fmt.Errorf("%s: %s %q is not a token", name, tok.key, s)
 		}
 		*tok.id = id
-	}
-	if s, ok, err := configToken(cfg.PAD); err == nil && ok { // only kept for export: a pad_token that is not a token is ignored
-		if id, ok := t.ID(s); ok {
-			t.pad = id
-		}
 	}
 	if cfg.AddBOS != nil && t.bos >= 0 {
 		has := len(t.post.before) > 0 && t.post.before[0] == t.bos

@@ -81,6 +81,17 @@ func (t *BPE) Style() Style {
 		Before:       slices.Clone(t.post.before),
 		After:        slices.Clone(t.post.after),
 		Unk:          int(t.unk),
-		PAD:          t.pad,
+		PAD:          t.padID(),
 	}
+}
+
+// padID returns the id of tokenizer_config.json's pad_token, or -1 when it names none or no token.
+func (t *BPE) padID() int {
+	if t.special.PAD == "" {
+		return -1
+	}
+	if id, ok := t.ID(t.special.PAD); ok {
+		return id
+	}
+	return -1
 }

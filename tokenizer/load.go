@@ -299,7 +299,7 @@ func newTokenizer(vocab map[string]int, merges [][2]string, size int) (*BPE, err
 		}
 		size = max(size, id+1)
 	}
-	t := &BPE{eos: -1, bos: -1, pad: -1}
+	t := &BPE{eos: -1, bos: -1}
 	t.names, t.vocab, t.unk = make([]string, size), vocab, -1
 	for tok, id := range vocab {
 		if t.names[id] != "" {

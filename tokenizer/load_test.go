@@ -95,6 +95,17 @@ func TestLoadTokenizerConfig(t *testing.T) {
 	}
 }
 
+// TestSpecialTokens checks the token strings that a chat template is given.
+func TestSpecialTokens(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "tokenizer.json", marshal(t, gpt2JSON(t)))
+	writeFile(t, dir, "tokenizer_config.json", `{"bos_token": {"content": "<|endoftext|>"}, "eos_token": "<|endoftext|>", "unk_token": null, "pad_token": "Ġthe"}`)
+	tok, err := Load(dir)
+	require.NoError(t, err)
+	assert.Equal(t, SpecialTokens{BOS: "<|endoftext|>", EOS: "<|endoftext|>", PAD: "Ġthe"}, tok.SpecialTokens())
+	assert.Equal(t, SpecialTokens{}, loadGPT2(t).SpecialTokens(), "no tokenizer_config.json")
+}
+
 // TestLoadErrors checks that bad files give an error that names the path, never a panic, and that a tokenizer of
 // another kind is told apart (ErrUnsupported).
 func TestLoadErrors(t *testing.T) {

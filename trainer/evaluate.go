@@ -46,7 +46,7 @@ func Evaluate(ctx context.Context, r *Recipe, m *transformer.Model, tok generate
 	}
 	e.EvalPerplexity = math.Exp(e.EvalLoss)
 	if gen == nil {
-		gen = modelGenerator{m, tok, r.Generation, r.Seed}
+		gen = modelGenerator{m, tok, r.Generation, r.Seed, ds.Format == dataset.FormatMessages}
 	}
 	bleu, chrf := slices.Contains(r.Eval.Metrics, MetricBLEU), slices.Contains(r.Eval.Metrics, MetricChrF)
 	if bleu || chrf {
@@ -113,15 +113,20 @@ func evalLoss(ctx context.Context, m *transformer.Model, ds *dataset.Dataset, cf
 
 // modelGenerator is the default Generator: a model with generation settings, greedy
 // unless they sample (then seeded afresh for every prompt, so each completion depends
-// only on its prompt).
+// only on its prompt). With chat, prompts are conversations rendered by a chat template,
+// encoded with their special tokens (dataset.ChatTokenizer) and nothing added.
 type modelGenerator struct {
 	m    *transformer.Model
 	tok  generate.Tokenizer
 	opt  generate.Options
 	seed uint64
+	chat bool
 }
 
 func (g modelGenerator) Complete(ctx context.Context, prompt string) (string, error) {
+	if ct, ok := g.tok.(dataset.ChatTokenizer); ok && g.chat {
+		return generate.CompleteIDs(ctx, g.m, g.tok, ct.EncodeWithSpecial(prompt), g.opt, generate.NewRand(g.seed), nil)
+	}
 	return generate.Complete(ctx, g.m, g.tok, prompt, g.opt, generate.NewRand(g.seed), nil)
 }
 

@@ -88,7 +88,7 @@ func TestParseRecipeErrors(t *testing.T) {
 		{"unknown top-level key", "lora_r: 8\n" + minimal, []string{
 			`r.yaml:1: unknown key "lora_r" (known keys: base_model, from_scratch, output_dir, overwrite_output_dir, seed, adapter, data, train, eval, generation)`}},
 		{"bad enums", minimal + "  format: jsonl\ntrain:\n  lr_scheduler: cosine_with_restarts\neval:\n  metrics: [loss, rouge]\n", []string{
-			`r.yaml:5: data.format: unknown value "jsonl" (allowed: text, prompt_completion, source_target)`,
+			`r.yaml:5: data.format: unknown value "jsonl" (allowed: text, prompt_completion, source_target, messages)`,
 			`r.yaml:7: train.lr_scheduler: unknown value "cosine_with_restarts" (allowed: constant, linear, cosine)`,
 			`r.yaml:9: eval.metrics: unknown value "rouge" (allowed: loss, perplexity, bleu, chrf)`}},
 		{"adapter type", minimal + "adapter:\n  type: ia3\n", []string{

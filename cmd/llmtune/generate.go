@@ -10,12 +10,14 @@ import (
 	"strings"
 
 	"github.com/llmtune/llmtune/tokenizer"
+	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/generate"
 )
 
 const generateArgs = "--model DIR [--adapter DIR] [--recipe FILE] [--prompt TEXT]\n" +
-	"            [--template TEMPLATE] [--temperature F] [--top-k N] [--top-p F]\n" +
+	"            [--raw | --system TEXT | --chat-template T] [--template TEMPLATE]\n" +
+	"            [--temperature F] [--top-k N] [--top-p F]\n" +
 	"            [--repetition-penalty F] [--max-new-tokens N] [--stop S]... [--seed N]"
 
 // cmdGenerate is llmtune generate: one completion (--prompt), an interactive session (a
@@ -32,6 +34,14 @@ after max_new_tokens.
                      stops the current generation; Ctrl-D quits.
   piped stdin        one completion per input line, each on its own line.
 
+A model whose tokenizer_config.json has a chat_template (an Instruct or chat model) is
+talked to in chat mode: each input is a user message, rendered with the conversation
+so far by the model's template (--chat-template chatml or a Jinja template for a model
+without one; a recipe with data.format messages gives its data.chat_template), and the
+reply ends at the end-of-turn token. The session keeps the conversation (/system TEXT
+sets the system message, /reset starts over); --prompt and piped lines are one
+conversation each. --raw (or --template) completes the text as it is instead.
+
 Settings come from the flags, else from the recipe's generation: section (--recipe),
 else from the defaults below: greedy (temperature 0), 64 new tokens. Sampling uses a
 generator seeded with --seed (the recipe's seed with --recipe), so a run is
@@ -41,6 +51,9 @@ escapes such as \n; given once or more it replaces the recipe's stop list.`)
 	prompt := fs.String("prompt", "", "complete this `TEXT` and exit")
 	tmplFlag := fs.String("template", "", "wrap each input in this `TEMPLATE`: {prompt} or {source} stands for the input, and\n"+
 		"everything from {completion} or {target} on is dropped (e.g. \"English: {source}\\nSpanish: \")")
+	raw := fs.Bool("raw", false, "complete the text as it is, even when the model has a chat template")
+	system := fs.String("system", "", "chat mode: the system message `TEXT`")
+	chatTmpl := fs.String("chat-template", "", "chat mode with this template `T`: chatml, or a Jinja chat template (default: the model's)")
 	sets := settingFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -69,6 +82,17 @@ escapes such as \n; given once or more it replaces the recipe's stop list.`)
 	}
 	g := &generator{model: model, tok: tok, tmpl: tmpl, cfg: cfg}
 	g.reseed()
+	if src := *chatTmpl; !*raw && *tmplFlag == "" {
+		if src == "" && rec != nil && rec.Data.Format == dataset.FormatMessages {
+			src = rec.Data.ChatTemplate
+		}
+		if g.chat, err = newConversation(tok, src, *system); err != nil {
+			return err
+		}
+	}
+	if g.chat == nil && (*system != "" || *chatTmpl != "") {
+		return usagef("generate: --system and --chat-template need chat mode (not --raw or --template, and a chat template)")
+	}
 	switch {
 	case isFlagSet(fs, "prompt"):
 		return g.print(ctx, e.stdout, *prompt)
@@ -86,6 +110,8 @@ type generator struct {
 	tmpl  generate.Template
 	cfg   genSettings
 	rng   *rand.Rand
+	chat  *conversation // chat mode; nil: plain completion
+	keep  bool          // chat mode: keep the conversation going (a session)
 }
 
 // reseed restarts the sampling generator from cfg.Seed. generate.NewRand is the
@@ -94,14 +120,31 @@ func (g *generator) reseed() {
 	g.rng = generate.NewRand(g.cfg.Seed)
 }
 
-// complete writes the completion of input to w as it is produced and returns it.
+// complete writes the completion of input (in chat mode, the reply to it) to w as it is
+// produced and returns it.
 func (g *generator) complete(ctx context.Context, w io.Writer, input string) (string, error) {
 	var werr error
-	s, err := generate.Complete(ctx, g.model, g.tok, g.tmpl.Prompt(input), g.cfg.Options, g.rng, func(piece string) {
+	write := func(piece string) {
 		if werr == nil {
 			_, werr = io.WriteString(w, piece)
 		}
-	})
+	}
+	var s string
+	var err error
+	if g.chat == nil {
+		s, err = generate.Complete(ctx, g.model, g.tok, g.tmpl.Prompt(input), g.cfg.Options, g.rng, write)
+	} else {
+		var text string
+		if text, err = g.chat.prompt(input); err != nil {
+			return "", err
+		}
+		o := g.cfg.Options
+		o.Stop = g.chat.stops(o.Stop)
+		s, err = generate.CompleteIDs(ctx, g.model, g.tok, g.tok.EncodeWithSpecial(text), o, g.rng, write)
+		if err == nil && g.keep {
+			g.chat.add(input, s)
+		}
+	}
 	if err == nil {
 		err = werr
 	}

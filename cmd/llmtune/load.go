@@ -93,7 +93,7 @@ type dataFlags struct {
 func newDataFlags(fs *flag.FlagSet) dataFlags {
 	return dataFlags{
 		cmd:      fs.Name(),
-		format:   fs.String("format", "", "data `FORMAT`: text, prompt_completion or source_target (default: the recipe's, else text)"),
+		format:   fs.String("format", "", "data `FORMAT`: text, prompt_completion, source_target or messages (default: the recipe's, else text)"),
 		template: fs.String("template", "", "`TEMPLATE` of prompt_completion or source_target data, e.g. \"{source} = {target}\" (default: the recipe's)"),
 	}
 }

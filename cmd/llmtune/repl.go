@@ -35,7 +35,10 @@ const replHelp = `Type a prompt and press Enter: its completion is printed as it
                    max_new_tokens, seed (restarts the sampler), stop (replaces the stop
                    strings; escapes such as \n work; /set stop alone clears them)
   /show            show the settings
-  /reset           go back to the settings the session started with (and reseed)
+  /system [TEXT]   chat mode: set the system message and start a new conversation
+                   (/system alone shows it; /system "" removes it)
+  /reset           go back to the settings the session started with (and reseed);
+                   in chat mode, also start a new conversation
   /help            this text
   /bye             quit (as does Ctrl-D on an empty line)
 Ctrl-C stops a generation; at the prompt it clears the line. Up and Down recall
@@ -69,6 +72,7 @@ func (g *generator) repl(ctx context.Context, e *env, desc string) error {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	g.keep = true
 	s := &session{g: g, start: g.cfg, in: line, out: e.stdout, signals: sigs}
 	hist, err := historyPath()
 	warned := false
@@ -134,7 +138,7 @@ func completeCommand(line string) []string {
 		}
 		return out
 	}
-	for _, c := range []string{"/set ", "/show", "/reset", "/help", "/bye"} {
+	for _, c := range []string{"/set ", "/show", "/system ", "/reset", "/help", "/bye"} {
 		if strings.HasPrefix(c, line) && strings.HasPrefix(line, "/") {
 			out = append(out, c)
 		}
@@ -223,7 +227,26 @@ func (s *session) handle(ctx context.Context, text string) (quit bool) {
 	case "/reset":
 		s.g.cfg = s.start
 		s.g.reseed()
+		if s.g.chat != nil {
+			s.g.chat.reset()
+			fmt.Fprintf(s.out, "settings reset, new conversation: %s\n", s.summary())
+			break
+		}
 		fmt.Fprintf(s.out, "settings reset: %s\n", s.summary())
+	case "/system":
+		switch {
+		case s.g.chat == nil:
+			fmt.Fprintln(s.out, "/system works in chat mode only (a model with a chat template, without --raw)")
+		case arg == "":
+			fmt.Fprintf(s.out, "system: %q\n", s.g.chat.system)
+		default:
+			if arg == `""` {
+				arg = ""
+			}
+			s.g.chat.system = arg
+			s.g.chat.reset()
+			fmt.Fprintf(s.out, "system: %q; new conversation\n", arg)
+		}
 	case "/set":
 		if arg == "" {
 			s.show()
@@ -298,6 +321,10 @@ func (s *session) show() {
 	for _, st := range settings {
 		fmt.Fprintf(s.out, "  %-18s %s\n", st.name, st.get(&s.g.cfg))
 	}
+	if c := s.g.chat; c != nil {
+		fmt.Fprintf(s.out, "  %-18s %s, %d turns so far\n", "chat", c.source, len(c.turns))
+		fmt.Fprintf(s.out, "  %-18s %q\n", "system", c.system)
+	}
 	if t := s.g.tmpl.String(); t != "" {
 		fmt.Fprintf(s.out, "  %-18s %q\n", "template", t)
 	}
@@ -312,6 +339,9 @@ func (s *session) summary() string {
 	mode := "greedy"
 	if c.Temperature > 0 {
 		mode = fmt.Sprintf("sampling at temperature %g, seed %d", c.Temperature, c.Seed)
+	}
+	if s.g.chat != nil {
+		return fmt.Sprintf("chat mode (%s), %s, max_new_tokens %d", s.g.chat.source, mode, c.MaxNewTokens)
 	}
 	return fmt.Sprintf("%s, max_new_tokens %d", mode, c.MaxNewTokens)
 }

@@ -22,9 +22,10 @@ func cmdTokenize(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "tokenize", tokenizeArgs,
 		`Shows how the first examples of a data file become training rows: each token with its
 id and what that position is trained to predict, or "masked" when it is not in the loss
-(prompt tokens with train_on_inputs: false, the last token). Data settings (format,
-template, train_on_inputs, max_seq_len) come from --recipe, else are the defaults;
---format and --template override them.`)
+(prompt tokens with train_on_inputs: false, or in a conversation every turn that is not
+the assistant's; the last token). Data settings (format, template, chat_template,
+train_on_inputs, max_seq_len) come from --recipe, else are the defaults; --format and
+--template override them.`)
 	model := fs.String("model", "", "model `DIR` whose tokenizer to use")
 	data := fs.String("data", "", "data `FILE` (.txt or .jsonl)")
 	recipe := fs.String("recipe", "", "take the data settings from this recipe `FILE`")

@@ -18,18 +18,21 @@ const module = "github.com/llmtune/llmtune/"
 // packages of the module it may depend on, directly or not. internal/ packages other
 // than the test helpers are infrastructure any package may use.
 var allowed = map[string][]string{
-	"transformer/kernels":     {},
-	"transformer/safetensors": {},
-	"tokenizer/pipeline":      {},
-	"tokenizer":               {"tokenizer/pipeline"},
-	"transformer":             {"transformer/kernels", "transformer/safetensors"},
-	"transformer/generate":    {"transformer", "transformer/kernels", "transformer/safetensors"},
-	"lora":                    {"transformer", "transformer/kernels", "transformer/safetensors"},
-	"trainer/optim":           {},
-	"trainer/sacrebleu":       {},
-	"trainer/chart":           {},
-	"trainer/dataset":         {"transformer", "transformer/generate", "transformer/kernels", "transformer/safetensors"},
-	"gguf":                    {"lora", "tokenizer", "tokenizer/pipeline", "transformer", "transformer/kernels", "transformer/safetensors"},
+	"transformer/kernels":             {},
+	"transformer/safetensors":         {},
+	"tokenizer/pipeline":              {},
+	"tokenizer":                       {"tokenizer/pipeline"},
+	"tokenizer/chat/internal/pyvalue": {},
+	"tokenizer/chat/internal/jinja2":  {"tokenizer/chat/internal/pyvalue"},
+	"tokenizer/chat":                  {"tokenizer/chat/internal/jinja2", "tokenizer/chat/internal/pyvalue"},
+	"transformer":                     {"transformer/kernels", "transformer/safetensors"},
+	"transformer/generate":            {"transformer", "transformer/kernels", "transformer/safetensors"},
+	"lora":                            {"transformer", "transformer/kernels", "transformer/safetensors"},
+	"trainer/optim":                   {},
+	"trainer/sacrebleu":               {},
+	"trainer/chart":                   {},
+	"trainer/dataset":                 {"transformer", "transformer/generate", "transformer/kernels", "transformer/safetensors", "tokenizer", "tokenizer/pipeline", "tokenizer/chat", "tokenizer/chat/internal/jinja2", "tokenizer/chat/internal/pyvalue"},
+	"gguf":                            {"lora", "tokenizer", "tokenizer/pipeline", "transformer", "transformer/kernels", "transformer/safetensors"},
 }
 
 // infrastructure are the internal packages any package may import.

@@ -24,8 +24,8 @@ type Config struct {
 	// a whole count. Which examples is decided by hashing each example's index with the
 	// seed, so the split is deterministic and needs no memory. Default 0 (none).
 	ValSetSize float64 `yaml:"val_set_size"`
-	// Format is how a .jsonl line becomes text: text, prompt_completion or
-	// source_target. A .txt file is always text. Default text.
+	// Format is how a .jsonl line becomes text: text, prompt_completion,
+	// source_target or messages. A .txt file is always text. Default text.
 	Format Format `yaml:"format"`
 	// Template renders a prompt_completion or source_target example, with the
 	// placeholders {prompt} and {completion}, or {source} and {target}, each exactly once
@@ -33,8 +33,14 @@ type Config struct {
 	// {completion}/{target} is the prompt. Default "{prompt}{completion}" for
 	// prompt_completion; required for source_target; must be empty for text.
 	Template string `yaml:"template"`
-	// TrainOnInputs keeps the prompt (or rendered source) tokens in the loss; false masks
-	// them, so only the completion and EOS are learnt. Default false (axolotl).
+	// ChatTemplate renders format messages: "tokenizer_default" or "" (the tokenizer's
+	// tokenizer_config.json chat_template), "chatml" (ChatML, for a tokenizer without a
+	// template), or a Jinja2 chat template itself. Default "" (the tokenizer's).
+	ChatTemplate string `yaml:"chat_template"`
+	// TrainOnInputs keeps the prompt (or rendered source, or the turns that are not the
+	// assistant's) tokens in the loss; false masks them, so only the completion and EOS
+	// (the assistant turns with their end-of-turn tokens) are learnt. Default false
+	// (axolotl).
 	TrainOnInputs bool `yaml:"train_on_inputs"`
 	// MaxSeqLen is the most tokens in one row (T). Longer examples keep their first
 	// MaxSeqLen tokens. It must not exceed the model's n_positions. Default 1024 (GPT-2's
@@ -63,7 +69,7 @@ func (d Config) Validate() error {
 	}
 	formatOK := slices.Contains(formats, d.Format)
 	if !formatOK {
-		bad("format", "unknown value %q (allowed: text, prompt_completion, source_target)", d.Format)
+		bad("format", "unknown value %q (allowed: %s)", d.Format, formatList())
 	}
 	checkFile := func(key, path string) {
 		switch strings.ToLower(filepath.Ext(path)) {
@@ -96,6 +102,9 @@ func (d Config) Validate() error {
 		if _, err := parseTemplate(d.Format, d.Template); err != nil {
 			bad("template", "%v", err)
 		}
+		if d.ChatTemplate != "" && d.Format != FormatMessages {
+			bad("chat_template", "applies only to format messages")
+		}
 	}
 	if d.MaxSeqLen < 2 {
 		bad("max_seq_len", "must be ≥ 2, got %d", d.MaxSeqLen)
@@ -126,15 +135,27 @@ const (
 	FormatPromptCompletion Format = "prompt_completion"
 	// FormatSourceTarget: {"source": ..., "target": ...} rendered by the template.
 	FormatSourceTarget Format = "source_target"
+	// FormatMessages: {"messages": [{"role": ..., "content": ...}, ...]} rendered by the
+	// chat template; the assistant turns are trained.
+	FormatMessages Format = "messages"
 )
 
-var formats = []Format{FormatText, FormatPromptCompletion, FormatSourceTarget}
+var formats = []Format{FormatText, FormatPromptCompletion, FormatSourceTarget, FormatMessages}
+
+// formatList lists the formats for error messages.
+func formatList() string {
+	s := make([]string, len(formats))
+	for i, f := range formats {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ", ")
+}
 
 // UnmarshalText sets f from text, rejecting an unknown format with the allowed list.
 func (f *Format) UnmarshalText(text []byte) error {
 	v := Format(text)
 	if !slices.Contains(formats, v) {
-		return fmt.Errorf("unknown value %q (allowed: text, prompt_completion, source_target)", text)
+		return fmt.Errorf("unknown value %q (allowed: %s)", text, formatList())
 	}
 	*f = v
 	return nil

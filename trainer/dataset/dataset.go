@@ -48,15 +48,26 @@ const MaxLineBytes = 16 << 20
 //   - .jsonl, format prompt_completion: {"prompt": …, "completion": …}, rendered by the
 //     template (default "{prompt}{completion}").
 //   - .jsonl, format source_target: {"source": …, "target": …}, rendered by the template.
+//   - .jsonl, format messages: {"messages": [{"role": …, "content": …}, …]}, roles
+//     system, user and assistant, at least one assistant turn, rendered by the chat
+//     template (data.chat_template) as transformers' apply_chat_template renders it.
 //
 // With a template, Prompt is the template rendered up to where {completion} or {target}
 // begins, and Completion is the rest. Other keys of a JSON line are ignored; blank lines
 // are skipped.
+//
+// A conversation is cut into Segments: each assistant turn i is what the template adds
+// between rendering the turns before it with the generation prompt (add_generation_prompt,
+// "<|im_start|>assistant\n") and rendering the turns up to it, so it ends with the
+// template's end-of-turn tokens ("<|im_end|>\n"); a template that renders a turn
+// differently once others follow is an error. Prompt and Completion are the text before
+// the last assistant turn and that turn, Reference its content.
 type Example struct {
-	Line       int    // 1-based line of the file where the record starts
-	Prompt     string // rendered text before the trained part; "" for format text
-	Completion string // the rest of the rendered text: the part always trained
-	Reference  string // the raw completion or target field (for BLEU, chrF); "" for text
+	Line       int       // 1-based line of the file where the record starts
+	Prompt     string    // rendered text before the trained part; "" for format text
+	Completion string    // the rest of the rendered text: the part always trained
+	Reference  string    // the raw completion or target field (for BLEU, chrF); "" for text
+	Segments   []Segment // format messages: the whole rendered conversation
 }
 
 // Dataset is one data file and how its records become token sequences. It holds no file
@@ -70,6 +81,11 @@ type Example struct {
 // the completion (with its EOS, since the text did not end there) is lost; they are
 // counted in Stats.Truncated. An example left with no token to learn (an empty text, or a
 // prompt that fills MaxSeqLen) is skipped and counted in Stats.Dropped.
+//
+// A conversation (format messages) is its segments, each encoded with the tokenizer's
+// EncodeWithSpecial (ChatTokenizer) and concatenated, with neither the model's prefix
+// nor EOS added: the template writes the BOS and the end-of-turn tokens. Its assistant
+// segments are trained, the rest masked unless TrainOnInputs.
 type Dataset struct {
 	Path          string // the .txt or .jsonl file
 	Format        Format // how a JSON line becomes an Example; always text for .txt
@@ -79,8 +95,9 @@ type Dataset struct {
 	tok    Tokenizer
 	prefix []int // what the model expects before every text (BOS), as the prompt's first tokens
 	tmpl   generate.Template
-	txt    bool   // a .txt file: examples are paragraphs
-	split  *split // nil: every record belongs to this dataset
+	chat   *chatFormat // format messages
+	txt    bool        // a .txt file: examples are paragraphs
+	split  *split      // nil: every record belongs to this dataset
 }
 
 // New returns the dataset of the file at path, read as cfg says (Format, Template,
@@ -107,6 +124,11 @@ func New(path string, cfg Config, tok Tokenizer) (*Dataset, error) {
 	var err error
 	if d.tmpl, err = parseTemplate(d.Format, cfg.Template); err != nil {
 		return nil, fmt.Errorf("data %s: template: %w", path, err)
+	}
+	if d.Format == FormatMessages {
+		if d.chat, err = newChatFormat(cfg, tok); err != nil {
+			return nil, fmt.Errorf("data %s: %w", path, err)
+		}
 	}
 	if d.MaxSeqLen < 2 {
 		return nil, fmt.Errorf("data %s: max_seq_len must be ≥ 2, got %d", path, d.MaxSeqLen)
@@ -179,17 +201,42 @@ func (d *Dataset) Examples() iter.Seq2[Example, error] {
 	}
 }
 
-// tokens is one tokenized example: ids (at most MaxSeqLen) and how many leading ids are
-// prompt, whose prediction carries no loss. int32 halves the shuffle buffer's memory.
+// tokens is one tokenized example: ids (at most MaxSeqLen) and which of them are trained
+// as targets: all but the prompt, or for a conversation those in spans. int32 halves the
+// shuffle buffer's memory.
 type tokens struct {
 	ids       []int32
-	prompt    int  // leading ids masked from the loss (0 with train_on_inputs)
-	truncated bool // cut to MaxSeqLen
+	prompt    int    // leading ids masked from the loss (0 with train_on_inputs)
+	spans     []span // when not nil, only these ids are trained (format messages)
+	truncated bool   // cut to MaxSeqLen
+}
+
+// trains reports whether ids[j] counts as a target (the prediction of position j-1).
+func (tk *tokens) trains(j int) bool {
+	if j < 1 || j >= len(tk.ids) {
+		return false
+	}
+	if tk.spans == nil {
+		return j >= tk.prompt
+	}
+	for _, s := range tk.spans {
+		if int32(j) >= s.start && int32(j) < s.end {
+			return true
+		}
+	}
+	return false
 }
 
 // tokenize encodes ex as Encode(Prompt) ++ Encode(Completion) ++ [EOS], keeps the first
 // MaxSeqLen ids, and reports whether any target counts in the loss.
 func (d *Dataset) tokenize(ex Example) (tokens, bool) {
+	if d.chat != nil {
+		ids, spans := d.chat.tokenize(ex.Segments, d.TrainOnInputs)
+		if spans == nil && !d.TrainOnInputs {
+			spans = []span{} // no assistant token left: nothing trains
+		}
+		return d.pack(ids, tokens{spans: spans})
+	}
 	ids := slices.Clone(d.prefix)
 	if ex.Prompt != "" {
 		ids = append(ids, d.tok.Encode(ex.Prompt)...)
@@ -203,6 +250,11 @@ func (d *Dataset) tokenize(ex Example) (tokens, bool) {
 	if d.TrainOnInputs {
 		tk.prompt = 0
 	}
+	return d.pack(ids, tk)
+}
+
+// pack stores ids in tk, cut to MaxSeqLen, and reports whether any target counts.
+func (d *Dataset) pack(ids []int, tk tokens) (tokens, bool) {
 	if len(ids) > d.MaxSeqLen {
 		ids = ids[:d.MaxSeqLen]
 		tk.truncated = true
@@ -215,9 +267,16 @@ func (d *Dataset) tokenize(ex Example) (tokens, bool) {
 }
 
 // lossTokens is the number of targets that count: position t predicts ids[t+1], which
-// counts when it is not a prompt token.
+// counts when it trains.
 func (tk tokens) lossTokens() int {
-	return max(0, len(tk.ids)-max(tk.prompt, 1))
+	if tk.spans == nil {
+		return max(0, len(tk.ids)-max(tk.prompt, 1))
+	}
+	n := 0
+	for _, s := range tk.spans {
+		n += max(0, min(int(s.end), len(tk.ids))-max(int(s.start), 1))
+	}
+	return n
 }
 
 // parse turns one record into an Example; errors name file, line and field.
@@ -245,7 +304,7 @@ func (d *Dataset) parse(rec []byte, line int) (Example, error) {
 		raw, ok := obj[name]
 		if !ok {
 			return "", fmt.Errorf("%s:%d: missing field %q (data.format %s wants %s; the line has %s)",
-				d.Path, line, name, d.Format, fields(d.tmpl), keys(obj))
+				d.Path, line, name, d.Format, fields(d.Format, d.tmpl), keys(obj))
 		}
 		var s string
 		if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
@@ -257,6 +316,18 @@ func (d *Dataset) parse(rec []byte, line int) (Example, error) {
 		text, err := field("text")
 		ex.Completion = text
 		return ex, err
+	}
+	if d.Format == FormatMessages {
+		raw, ok := obj["messages"]
+		if !ok {
+			return fail(`missing field "messages" (data.format messages; the line has %s)`, keys(obj))
+		}
+		ex, err := d.chat.parseMessages(raw)
+		if err != nil {
+			return fail("%v", err)
+		}
+		ex.Line = line
+		return ex, nil
 	}
 	first, err := field(d.tmpl.Input)
 	if err != nil {

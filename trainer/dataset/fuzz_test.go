@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -88,7 +89,7 @@ func FuzzExamples(f *testing.F) {
 			got = append(got, ex)
 		}
 		for i := range max(len(got), len(want)) {
-			if i >= len(got) || i >= len(want) || got[i] != want[i] {
+			if i >= len(got) || i >= len(want) || !reflect.DeepEqual(got[i], want[i]) {
 				t.Fatalf("%s as %s: examples\n%+v\nwant\n%+v", ff.ext, ff.format, got, want)
 			}
 		}

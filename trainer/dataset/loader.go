@@ -259,7 +259,7 @@ func (l *Loader) batch(rows [][]tokens) transformer.Batch {
 		for s, tk := range row {
 			for t, id := range tk.ids {
 				ids = append(ids, int(id))
-				if t+1 < len(tk.ids) && t+1 >= tk.prompt {
+				if tk.trains(t + 1) {
 					tgt = append(tgt, int(tk.ids[t+1]))
 				} else {
 					tgt = append(tgt, transformer.IgnoreIndex)

@@ -15,7 +15,7 @@ import (
 func parseTemplate(f Format, s string) (generate.Template, error) {
 	var in, out string
 	switch f {
-	case FormatText:
+	case FormatText, FormatMessages:
 		if s != "" {
 			return generate.Template{}, errors.New("applies only to formats prompt_completion and source_target")
 		}
@@ -42,7 +42,10 @@ func parseTemplate(f Format, s string) (generate.Template, error) {
 }
 
 // fields describes the JSON fields that a template's format wants, for error messages.
-func fields(t generate.Template) string {
+func fields(f Format, t generate.Template) string {
+	if f == FormatMessages {
+		return `"messages"`
+	}
 	if t.Input == "" {
 		return `"text"`
 	}

@@ -2,6 +2,7 @@ package generate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -39,6 +40,15 @@ func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt s
 	ids = append(ids, tok.Encode(prompt)...)
 	if len(ids) == 0 {
 		ids = []int{tok.EOS()}
+	}
+	return CompleteIDs(ctx, m, tok, ids, o, rng, onText)
+}
+
+// CompleteIDs is Complete for a prompt already encoded, such as a conversation rendered
+// by a chat template and encoded with its special tokens; ids must not be empty.
+func CompleteIDs(ctx context.Context, m *transformer.Model, tok Tokenizer, ids []int, o Options, rng *rand.Rand, onText func(string)) (string, error) {
+	if len(ids) == 0 {
+		return "", errors.New("generate: empty prompt")
 	}
 	if room := m.Config.MaxPositions - len(ids); o.MaxNewTokens > room {
 		if room <= 0 {
