@@ -17,11 +17,8 @@ import (
 // projection has no llama.cpp tensor to adapt.
 func Adapter(ad *lora.Adapter, m *transformer.Model, opts Options) (*File, error) {
 	cfg := m.Config
-	arch, err := archName(cfg.Family())
+	arch, err := archAndType(cfg, opts.Type)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkType(opts.Type); err != nil {
 		return nil, err
 	}
 	mods := ad.Modules()

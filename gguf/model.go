@@ -45,13 +45,18 @@ func TensorType(name string, shape []int, ft Type) Type {
 	return ft
 }
 
-// checkType refuses a file type this package does not write.
-func checkType(t Type) error {
+// archAndType returns llama.cpp's name of cfg's family, refusing a family or a file type (t) this package does
+// not write.
+func archAndType(cfg transformer.Config, t Type) (string, error) {
+	arch, err := archName(cfg.Family())
+	if err != nil {
+		return "", err
+	}
 	switch t {
 	case F32, F16, BF16, Q8_0:
-		return nil
+		return arch, nil
 	}
-	return fmt.Errorf("gguf: type %v is not supported (want f32, f16, bf16 or q8_0)", t)
+	return "", fmt.Errorf("gguf: type %v is not supported (want f32, f16, bf16 or q8_0)", t)
 }
 
 // projNames gives each projection kind llama.cpp's name of its weight inside a block ("blk.N." + name).
@@ -133,11 +138,8 @@ func cutLast(s, sep string) (before, after string, ok bool) {
 // scaling or tokenizer cannot be said in GGUF, or if the tokenizer has more ids than the model.
 func Model(m *transformer.Model, tok *tokenizer.BPE, opts Options) (*File, error) {
 	cfg := m.Config
-	arch, err := archName(cfg.Family())
+	arch, err := archAndType(cfg, opts.Type)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkType(opts.Type); err != nil {
 		return nil, err
 	}
 	f := &File{}
