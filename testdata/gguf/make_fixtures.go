@@ -9,21 +9,23 @@
 //     <s>, </s>, the 256 <0xNN> tokens, the single characters of ASCII and of a few accented letters, and the
 //     tokens its merges make from them, taken in merge order until there are 512; every Mistral merge among
 //     them is kept, in Mistral's order. Mistral-7B's files are Apache-2.0 (testdata/tokenizer/hf/mistral-7b).
+//
 //   - qwen2/, llama3/, smollm/: the byte-level vocabulary and merges of testdata/tiny (512 tokens, llmtune's
 //     own BPE trainer) with Qwen2's pipeline (NFC, Qwen2's Split pattern, ByteLevel; a ChatML chat_template),
 //     Llama 3's (its Split pattern, ByteLevel, ignore_merges) and SmolLM2's (Digits, ByteLevel).
+//
 //   - qwen2-lora/: a PEFT adapter of rank 4 (alpha 8) on every projection of tiny-qwen2, A as lora.Apply draws
 //     it and B ~ N(0, 0.05²) (not zero, so that it changes the output), seed 17.
 //
-//	go run testdata/gguf/make_fixtures.go      (from the repository root)
+//     go run testdata/gguf/make_fixtures.go      (from the repository root)
 package main
 
 import (
 	"encoding/json"
 	"log"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"math/rand/v2"
 	"strings"
 
 	"github.com/llmtune/llmtune/lora"
