@@ -29,13 +29,7 @@ func Adapter(ad *lora.Adapter, m *transformer.Model, opts Options) (*File, error
 	if !(alpha > 0) {
 		alpha = float64(mods[0].Rank) * mods[0].Scaling
 	}
-	f := &File{}
-	f.Add("general.architecture", arch)
-	f.Add("general.type", "adapter")
-	if opts.Name != "" {
-		f.Add("general.name", opts.Name)
-	}
-	f.Add("general.alignment", uint32(Alignment))
+	f := newFile(arch, "adapter", opts)
 	f.Add("adapter.type", "lora")
 	f.Add("adapter.lora.alpha", float32(alpha))
 	f.Add("general.file_type", opts.Type.FileType())

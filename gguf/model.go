@@ -142,13 +142,7 @@ func Model(m *transformer.Model, tok *tokenizer.BPE, opts Options) (*File, error
 	if err != nil {
 		return nil, err
 	}
-	f := &File{}
-	f.Add("general.architecture", arch)
-	f.Add("general.type", "model")
-	if opts.Name != "" {
-		f.Add("general.name", opts.Name)
-	}
-	f.Add("general.alignment", uint32(Alignment))
+	f := newFile(arch, "model", opts)
 	key := func(k string) string { return arch + "." + k }
 	f.Add(key("vocab_size"), uint32(cfg.VocabSize))
 	f.Add(key("context_length"), uint32(cfg.MaxPositions))
@@ -223,6 +217,19 @@ func Model(m *transformer.Model, tok *tokenizer.BPE, opts Options) (*File, error
 			Data: func() ([]float32, error) { return factors, nil }})
 	}
 	return f, f.check()
+}
+
+// newFile returns a file with the general keys every GGUF file starts with: architecture, type ("model" or
+// "adapter"), name, alignment.
+func newFile(arch, typ string, opts Options) *File {
+	f := &File{}
+	f.Add("general.architecture", arch)
+	f.Add("general.type", typ)
+	if opts.Name != "" {
+		f.Add("general.name", opts.Name)
+	}
+	f.Add("general.alignment", uint32(Alignment))
+	return f
 }
 
 // transpose returns the (cols, rows) transpose of a row-major (rows, cols) matrix.
