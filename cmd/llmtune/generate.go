@@ -42,6 +42,8 @@ reply ends at the end-of-turn token. The session keeps the conversation (/system
 sets the system message, /reset starts over); --prompt and piped lines are one
 conversation each. --raw (or --template) completes the text as it is instead.
 
+With --recipe, each input is wrapped in the recipe's data.template as its evaluation
+wraps it (e.g. "English: {source}\nSpanish: "), unless --template or --raw is given.
 Settings come from the flags, else from the recipe's generation: section (--recipe),
 else from the defaults below: greedy (temperature 0), 64 new tokens. Sampling uses a
 generator seeded with --seed (the recipe's seed with --recipe), so a run is
@@ -68,6 +70,12 @@ escapes such as \n; given once or more it replaces the recipe's stop list.`)
 	rec, err := src.loadRecipe()
 	if err != nil {
 		return err
+	}
+	if rec != nil && !isFlagSet(fs, "template") && rec.Data.Template != "" && !*raw {
+		// The recipe's prompts, as its evaluation writes them: the input in its data.template.
+		if tmpl, err = generate.ParsePromptTemplate(rec.Data.Template); err != nil {
+			return fmt.Errorf("generate: %s: data.template: %w", *src.recipe, err)
+		}
 	}
 	cfg := defaultSettings()
 	if rec != nil {

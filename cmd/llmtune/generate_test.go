@@ -98,12 +98,17 @@ func TestGenerateRecipeDefaults(t *testing.T) {
 	code, out, stderr := llmtune(t, "generate", "--recipe", r, "--prompt", "sea big") // base_model and seed 3 from the recipe
 	require.Equal(t, 0, code, stderr)
 	g := generate.Options{MaxNewTokens: 7, Temperature: 0.9, TopK: 20, TopP: 1, RepetitionPenalty: 1, Stop: []string{"zzz"}}
-	assert.Equal(t, complete(t, "sea big", g, 3)+"\n", out)
+	assert.Equal(t, complete(t, "sea big = ", g, 3)+"\n", out, "the input in the recipe's data.template")
+	for _, flag := range [][]string{{"--raw"}, {"--template", "{prompt}"}} {
+		code, out, stderr = llmtune(t, append([]string{"generate", "--recipe", r, "--prompt", "sea big"}, flag...)...)
+		require.Equal(t, 0, code, stderr)
+		assert.Equal(t, complete(t, "sea big", g, 3)+"\n", out, "%v: the input as it is", flag)
+	}
 
 	// Flags win over the recipe.
 	code, out, stderr = llmtune(t, "generate", "--recipe", r, "--model", tinyDir, "--prompt", "sea big", "--temperature", "0", "--max-new-tokens", "5", "--stop", "")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, complete(t, "sea big", greedy(5), 0)+"\n", out)
+	assert.Equal(t, complete(t, "sea big = ", greedy(5), 0)+"\n", out)
 }
 
 func TestGeneratePiped(t *testing.T) {
