@@ -125,6 +125,9 @@ func parseIndex(b []byte) (map[string]string, error) {
 		if err != nil {
 			return nil, indexJSONError(err)
 		}
+		if str, ok := tok.(string); ok {
+			tok = strconv.Quote(str) // printable, whatever the file holds
+		}
 		return nil, fmt.Errorf("invalid index JSON: %v after the index object, want only spaces", tok)
 	}
 	switch {
