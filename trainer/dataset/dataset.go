@@ -59,9 +59,11 @@ const MaxLineBytes = 16 << 20
 // A conversation is cut into Segments: each assistant turn i is what the template adds
 // between rendering the turns before it with the generation prompt (add_generation_prompt,
 // "<|im_start|>assistant\n") and rendering the turns up to it, so it ends with the
-// template's end-of-turn tokens ("<|im_end|>\n"); a template that renders a turn
-// differently once others follow is an error. Prompt and Completion are the text before
-// the last assistant turn and that turn, Reference its content.
+// template's end-of-turn tokens ("<|im_end|>\n"). A template that renders a turn
+// differently once others follow (Qwen3 drops an earlier turn's empty thinking block)
+// has the turn found in the whole rendering by its content and what follows it there; one
+// where it cannot be found is an error. Prompt and Completion are the text before the
+// last assistant turn and that turn, Reference its content.
 type Example struct {
 	Line       int       // 1-based line of the file where the record starts
 	Prompt     string    // rendered text before the trained part; "" for format text
