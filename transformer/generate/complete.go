@@ -29,8 +29,8 @@ type Tokenizer interface {
 // than o.MaxNewTokens in the model's n_positions, fewer tokens are generated; a prompt
 // that does not fit at all is an error. rng draws the samples when o.Temperature > 0
 // (NewRand). onText, if not nil, receives the new text piece by piece as it is produced
-// (streaming), never splitting a UTF-8 sequence; it may be called with text that a stop
-// string later cuts off the result. When ctx is done, Complete returns the text so far
+// (streaming), never splitting a UTF-8 sequence and never giving the start of a stop
+// string before it knows whether the stop string follows. When ctx is done, Complete returns the text so far
 // with ctx.Err().
 func Complete(ctx context.Context, m *transformer.Model, tok Tokenizer, prompt string, o Options, rng *rand.Rand, onText func(string)) (string, error) {
 	var ids []int
@@ -79,8 +79,11 @@ func CompleteIDs(ctx context.Context, m *transformer.Model, tok Tokenizer, ids [
 			}
 			return false
 		}
-		// Hold back an incomplete rune at the end: the next token may complete it.
-		if end := completeRunes(s); onText != nil && end > shown {
+		// Hold back an incomplete rune at the end, and the start of a stop string: the
+		// next token may complete either.
+		end := completeRunes(s)
+		end -= stopPrefix(s[:end], o.Stop)
+		if onText != nil && end > shown {
 			onText(s[shown:end])
 			shown = end
 		}
@@ -107,6 +110,21 @@ func completeRunes(s string) int {
 		}
 	}
 	return len(s)
+}
+
+// stopPrefix returns the length of the longest end of s that a stop string starts with
+// (and is longer than), or 0.
+func stopPrefix(s string, stop []string) int {
+	n := 0
+	for _, st := range stop {
+		for k := min(len(st)-1, len(s)); k > n; k-- {
+			if strings.HasSuffix(s, st[:k]) {
+				n = k
+				break
+			}
+		}
+	}
+	return n
 }
 
 // stopIndex returns where the first of the stop strings begins in s, or −1.

@@ -32,6 +32,39 @@ func TestComplete(t *testing.T) {
 	assert.Equal(t, full[:strings.Index(full, stop)], cut)
 }
 
+// TestCompleteStreamsNoStopStart: a multi-character stop string is never streamed in
+// part, whichever token it starts in; what streams is exactly the result.
+func TestCompleteStreamsNoStopStart(t *testing.T) {
+	m := loadTiny(t)
+	tok, err := tokenizer.Load("../../testdata/tiny")
+	require.NoError(t, err)
+	g := opts(30)
+	full, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, nil)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(full), 8)
+	for i := 1; i+3 <= len(full); i++ {
+		g.Stop = []string{full[i:i+3] + "never"} // starts in the text, never completes
+		var streamed strings.Builder
+		got, err := Complete(context.Background(), m, tok, "red cat = ", g, nil, func(s string) { streamed.WriteString(s) })
+		require.NoError(t, err)
+		assert.Equal(t, full, got)
+		assert.Equal(t, got, streamed.String(), "a stop string's start is streamed once it is known not to stop")
+		g.Stop = []string{full[i : i+3]} // completes: streamed text stops before it
+		streamed.Reset()
+		got, err = Complete(context.Background(), m, tok, "red cat = ", g, nil, func(s string) { streamed.WriteString(s) })
+		require.NoError(t, err)
+		assert.Equal(t, full[:strings.Index(full, g.Stop[0])], got)
+		assert.Equal(t, got, streamed.String(), "stop %q", g.Stop[0])
+	}
+}
+
+func TestStopPrefix(t *testing.T) {
+	stop := []string{"<|im_end|>", "\n\n"}
+	for s, want := range map[string]int{"": 0, "abc": 0, "ab<": 1, "ab<|im_end|": 9, "a\n": 1, "<|i": 3, "<|im_end|>": 0} {
+		assert.Equal(t, want, stopPrefix(s, stop), "stopPrefix(%q)", s)
+	}
+}
+
 func TestCompleteRunes(t *testing.T) {
 	for _, c := range []struct {
 		s    string
