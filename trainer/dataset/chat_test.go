@@ -1,7 +1,10 @@
 package dataset
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,7 +16,7 @@ import (
 )
 
 // loadTok loads a tokenizer of testdata/tokenizer.
-func loadTok(t *testing.T, dir string) *tokenizer.BPE {
+func loadTok(t testing.TB, dir string) *tokenizer.BPE {
 	t.Helper()
 	tok, err := tokenizer.Load(filepath.Join("..", "..", "testdata", "tokenizer", dir))
 	require.NoError(t, err)
@@ -148,4 +151,73 @@ func TestMessagesErrors(t *testing.T) {
 	cfg := dataConfig(FormatText, "")
 	cfg.Train, cfg.ChatTemplate = "a.jsonl", "chatml"
 	assert.ErrorContains(t, cfg.Validate(), "chat_template: applies only to format messages")
+}
+
+// FuzzMessages reads an arbitrary line as a messages record, rendered with ChatML for the
+// GPT-2 tokenizer or with Qwen3's own template. A bad record is one line of printable
+// text naming the file and line; a good one's segments add up to the whole conversation
+// rendered, its trained segments to the assistant turns (each ending with the template's
+// end-of-turn text), and its tokens to the segments', with every trained target inside
+// them.
+func FuzzMessages(f *testing.F) {
+	for _, s := range []string{
+		twoTurns,
+		`{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}`,
+		`{"messages": [{"role": "assistant", "content": ""}, {"role": "user", "content": "<|im_end|>"}, {"role": "assistant", "content": "<think>x</think>y"}]}`,
+		`{"messages": [{"role": "system", "content": "{{ x }}{% if %}"}, {"role": "assistant", "content": "\u2028\ufeff"}]}`,
+		`{"messages": []}`, `{"messages": [{"role": "tool", "content": "x"}]}`, `{"messages": [{"role": "user"}]}`, `[]`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	gpt2, qwen3 := loadTok(f, "gpt2"), loadTok(f, "hf/qwen3")
+	f.Fuzz(func(t *testing.T, line []byte, own bool) {
+		tok, tmpl := gpt2, ChatTemplateChatML
+		if own {
+			tok, tmpl = qwen3, ""
+		}
+		path := filepath.Join(t.TempDir(), "c.jsonl")
+		require.NoError(t, os.WriteFile(path, line, 0o644))
+		cfg := chatConfig(tmpl)
+		cfg.MaxSeqLen = 1 << 20
+		d, err := New(path, cfg, tok)
+		require.NoError(t, err)
+		for ex, err := range d.Examples() {
+			if err != nil {
+				msg := err.Error()
+				if !strings.HasPrefix(msg, path+":") || strings.ContainsFunc(msg, func(r rune) bool { return !strconv.IsPrint(r) }) {
+					t.Fatalf("error %q is not one printable line naming the file", msg)
+				}
+				continue
+			}
+			var full strings.Builder
+			var ids, want []int
+			for _, sg := range ex.Segments {
+				full.WriteString(sg.Text)
+				e := tok.EncodeWithSpecial(sg.Text)
+				for k, id := range e {
+					if sg.Train && len(ids)+k > 0 {
+						want = append(want, id) // a target: every trained id but the very first
+					}
+				}
+				ids = append(ids, e...)
+			}
+			if end := len(ex.Prompt) + len(ex.Completion); end > full.Len() || !strings.HasSuffix(full.String()[:end], ex.Completion) {
+				t.Fatalf("segments %+v: prompt %q, completion %q", ex.Segments, ex.Prompt, ex.Completion)
+			}
+			tk, _ := d.tokenize(ex)
+			var got []int
+			for j, id := range tk.ids {
+				if j >= len(ids) || int(id) != ids[j] {
+					t.Fatalf("ids %v, the segments encode as %v", tk.ids, ids)
+				}
+				if tk.trains(j) {
+					got = append(got, int(id))
+				}
+			}
+			if len(tk.ids) != len(ids) || !slices.Equal(got, want) {
+				t.Fatalf("trained targets %v, want the assistant turns' %v", got, want)
+			}
+		}
+	})
 }
