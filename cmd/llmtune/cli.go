@@ -41,6 +41,7 @@ var commands = []command{
 	{"merge", mergeArgs, "fold an adapter into the model (or only convert it) as an HF checkpoint", cmdMerge},
 	{"export", exportArgs, "write the model (adapter merged) or the adapter as GGUF for llama.cpp and ollama", cmdExport},
 	{"tokenize", tokenizeArgs, "show the first examples' tokens and which are trained", cmdTokenize},
+	{"sweep", sweepArgs, "run a sweep file: variants × learning rates of recipes, picked on validation loss", cmdSweep},
 	{"bench", benchArgs, "time the performance workloads that the PyTorch anchor also times", cmdBench},
 }
 

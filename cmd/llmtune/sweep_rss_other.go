@@ -1,0 +1,8 @@
+//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd)
+
+package main
+
+import "os"
+
+// maxRSS returns 0: the peak memory of a child process is not known here.
+func maxRSS(*os.ProcessState) int64 { return 0 }
