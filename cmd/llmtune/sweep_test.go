@@ -152,6 +152,24 @@ func TestSweep(t *testing.T) {
 	require.Equal(t, 0, code)
 	assert.Equal(t, 2, strings.Count(stdout, "(done)"), stdout)
 	assert.NotContains(t, stdout, "/full/")
+
+	// A run without its run.json (stopped before the end) continues from its checkpoint,
+	// here the last one, to the same result.
+	runPath := filepath.Join(out, "reverse", "lora-r2", "lr-0.05", runFile)
+	before, err := readRecord(runPath)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(runPath))
+	code, stdout, _ = llmtune(t, "sweep", "--dry-run", sweepPath)
+	require.Equal(t, 0, code)
+	assert.Contains(t, stdout, "lr-0.05 (to resume)")
+	code, _, stderr = llmtune(t, "sweep", sweepPath, "--only", "reverse")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 1, strings.Count(stderr, "running"), stderr)
+	after, err := readRecord(runPath)
+	require.NoError(t, err)
+	assert.True(t, after.Resumed)
+	assert.Equal(t, *before.EvalLoss, *after.EvalLoss)
+	assert.Equal(t, before.Steps, after.Steps)
 }
 
 func TestSweepErrors(t *testing.T) {
