@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +117,38 @@ func readMetrics(path string) ([]StepLog, []EvalLog, error) {
 		}
 	}
 	return steps, evals, sc.Err()
+}
+
+// MarshalJSON writes e as a metrics.jsonl line. JSON has no infinity: a perplexity that
+// overflows (an evaluation loss above ~709, as early in a diverging run) is written as
+// null, which UnmarshalJSON reads back as +Inf.
+func (e EvalLog) MarshalJSON() ([]byte, error) {
+	type plain EvalLog
+	if !math.IsInf(e.EvalPerplexity, 1) {
+		return json.Marshal(plain(e))
+	}
+	return json.Marshal(struct {
+		plain
+		EvalPerplexity *float64 `json:"eval_perplexity"` // null
+	}{plain: plain(e)})
+}
+
+// UnmarshalJSON reads a metrics.jsonl evaluation line (see MarshalJSON).
+func (e *EvalLog) UnmarshalJSON(b []byte) error {
+	type plain EvalLog
+	var v struct {
+		plain
+		EvalPerplexity *float64 `json:"eval_perplexity"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*e = EvalLog(v.plain)
+	e.EvalPerplexity = math.Inf(1)
+	if v.EvalPerplexity != nil {
+		e.EvalPerplexity = *v.EvalPerplexity
+	}
+	return nil
 }
 
 // plot draws output_dir/loss.png from metrics.jsonl (see chart.Loss).

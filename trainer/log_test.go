@@ -3,6 +3,8 @@ package trainer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +70,22 @@ func TestResumeTornMetrics(t *testing.T) {
 			assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, seen, "each step once")
 			assert.Equal(t, lossesOf(full.Logs), lossesOf(steps))
 		})
+	}
+}
+
+// TestEvalLogInfinitePerplexity: an evaluation loss above ~709 overflows the perplexity,
+// which metrics.jsonl writes as null and reads back as +Inf, keeping the other fields.
+func TestEvalLogInfinitePerplexity(t *testing.T) {
+	bleu := 1.5
+	for _, e := range []EvalLog{
+		{Step: 3, EvalLoss: 800, EvalPerplexity: math.Inf(1), EvalTokens: 7, EvalBLEU: &bleu, ElapsedS: 2},
+		{Step: 4, EvalLoss: 2, EvalPerplexity: math.Exp(2), EvalTokens: 7},
+	} {
+		b, err := json.Marshal(e)
+		require.NoError(t, err)
+		assert.Equal(t, math.IsInf(e.EvalPerplexity, 1), strings.Contains(string(b), `"eval_perplexity":null`), "%s", b)
+		var back EvalLog
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Equal(t, e, back)
 	}
 }
