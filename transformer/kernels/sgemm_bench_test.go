@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -33,8 +34,7 @@ var gemmBenchShapes = []struct {
 	{"attn_scores_T128", false, true, 128, 128, 64},
 }
 
-// BenchmarkSGEMM times Sgemm on each GPT-2 shape, on the assembly path (where the CPU
-// has AVX2 and FMA) and the pure-Go path. Run with -cpu 1,2 to see the scaling.
+// BenchmarkSGEMM times Sgemm on each GPT-2 shape, on every path this CPU supports. Run with -cpu 1,2 to see the scaling.
 func BenchmarkSGEMM(b *testing.B) {
 	for _, path := range gemmPaths() {
 		b.Run(path.name, func(b *testing.B) {
@@ -71,17 +71,27 @@ func BenchmarkSGEMM(b *testing.B) {
 	}
 }
 
-// BenchmarkSGEMMKernel times the 6×16 assembly micro-kernel alone on 256-deep panels
-// that stay in L1: the ceiling that the packed, blocked Sgemm approaches.
+// BenchmarkSGEMMKernel times each assembly micro-kernel alone on 256-deep panels that
+// stay in L1: the ceiling that the packed, blocked Sgemm approaches.
 func BenchmarkSGEMMKernel(b *testing.B) {
-	if !haveAsm {
-		b.Skip("no AVX2/FMA assembly kernel on this CPU or build")
+	kernels := []struct {
+		name   string
+		path   Path
+		mr, nr int
+		fn     func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+	}{{"avx2_6x16", PathAVX2, 6, 16, sgemmKernel6x16}, {"avx512_12x32", PathAVX512, 12, 32, sgemmKernel12x32}}
+	for _, k := range kernels {
+		b.Run(k.name, func(b *testing.B) {
+			if !slices.Contains(Paths(), k.path) {
+				b.Skip("this CPU or build lacks the kernel")
+			}
+			const kc = 256
+			a, bp, c := make([]float32, k.mr*kc), make([]float32, k.nr*kc), make([]float32, k.mr*k.nr)
+			b.ReportAllocs()
+			for b.Loop() {
+				k.fn(kc, &a[0], &bp[0], &c[0], k.nr, 1, 0)
+			}
+			b.ReportMetric(2*float64(k.mr*k.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
-	const kc = 256
-	a, bp, c := make([]float32, 6*kc), make([]float32, 16*kc), make([]float32, 6*16)
-	b.ReportAllocs()
-	for b.Loop() {
-		sgemmKernel6x16(kc, &a[0], &bp[0], &c[0], 16, 1, 0)
-	}
-	b.ReportMetric(2*6*16*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -28,22 +28,48 @@ import (
 
 // blocking describes one micro-kernel and the cache blocking around it.
 type blocking struct {
-	asm        bool // micro-kernel: sgemmKernel6x16 (mr=6, nr=16) or goKernel2x4 (2, 4)
-	mr, nr     int  // micro-tile: mr rows of op(A) × nr columns of op(B)
-	kc         int  // panel depth: an mr×kc A panel and a kc×nr B panel fit in L1 together
-	mc, nc     int  // target C tile, rows × columns (evened out per shape)
-	ms, ns     int  // superblock caps, rows × columns, bounding the packed buffers
-	packBudget int  // floats of packed A+B per superblock; fixes its depth (a multiple of kc)
+	kernel     microKernel
+	mr, nr     int // micro-tile: mr rows of op(A) × nr columns of op(B)
+	kc         int // panel depth: an mr×kc A panel and a kc×nr B panel fit in L1 together
+	mc, nc     int // target C tile, rows × columns (evened out per shape)
+	ms, ns     int // superblock caps, rows × columns, bounding the packed buffers
+	packBudget int // floats of packed A+B per superblock; fixes its depth (a multiple of kc)
 }
 
+// microKernel names the micro-kernel of a blocking.
+type microKernel int
+
+const (
+	kernelGo2x4        microKernel = iota // goKernel2x4 (mr=2, nr=4)
+	kernelAVX2x6x16                       // sgemmKernel6x16 (6, 16)
+	kernelAVX512x12x32                    // sgemmKernel12x32 (12, 32)
+)
+
+// maxTile is the largest mr·nr of any blocking: the scratch tile of microEdge.
+const maxTile = 12 * 32
+
 var (
-	// asmBlocking: 6×16 AVX2/FMA kernel; 256-deep panels are 22 KiB of L1, a 96×256
+	// avx2Blocking: 6×16 AVX2/FMA kernel; 256-deep panels are 22 KiB of L1, a 96×256
 	// A block is 96 KiB of L2; packed superblocks take at most 8 MiB. Tuned on GPT-2
 	// shapes (kc 384, mc 192 or nc 1024 were no faster).
-	asmBlocking = blocking{asm: true, mr: 6, nr: 16, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	avx2Blocking = blocking{kernel: kernelAVX2x6x16, mr: 6, nr: 16, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	// avx512Blocking: 12×32 AVX-512F kernel; 256-deep panels are 12 KiB (A) + 32 KiB (B)
+	// of the 48 KiB L1.
+	avx512Blocking = blocking{kernel: kernelAVX512x12x32, mr: 12, nr: 32, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
 	// goBlocking: the pure-Go 2×4 kernel.
-	goBlocking = blocking{mr: 2, nr: 4, kc: 256, mc: 64, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	goBlocking = blocking{kernel: kernelGo2x4, mr: 2, nr: 4, kc: 256, mc: 64, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
 )
+
+// blockingFor returns the blocking of path p's micro-kernel.
+func blockingFor(p Path) *blocking {
+	switch p {
+	case PathAVX512:
+		return &avx512Blocking
+	case PathAVX2:
+		return &avx2Blocking
+	}
+	return &goBlocking
+}
 
 // parallelMinFlops is the size (2·M·N·K) below which Sgemm stays on the calling
 // goroutine: waking helpers and waiting for them costs tens of microseconds, and two
@@ -218,17 +244,25 @@ func (g *gemm) tile(t int) {
 
 // micro computes a full mr×nr tile of C at c (row stride ldc).
 func (g *gemm) micro(kc int, ap, bp, c []float32, ldc int, beta float32) {
-	if g.asm {
-		_ = c[(g.mr-1)*ldc+g.nr-1] // the kernel writes this far
+	switch g.kernel {
+	case kernelAVX512x12x32:
+		_ = ap[12*kc-1]
+		_ = bp[32*kc-1]
+		_ = c[11*ldc+31] // the kernel writes this far
+		sgemmKernel12x32(kc, &ap[0], &bp[0], &c[0], ldc, g.alpha, beta)
+	case kernelAVX2x6x16:
+		_ = ap[6*kc-1]
+		_ = bp[16*kc-1]
+		_ = c[5*ldc+15]
 		sgemmKernel6x16(kc, &ap[0], &bp[0], &c[0], ldc, g.alpha, beta)
-		return
+	default:
+		goKernel2x4(kc, ap, bp, c, ldc, g.alpha, beta)
 	}
-	goKernel2x4(kc, ap, bp, c, ldc, g.alpha, beta)
 }
 
 // microEdge computes a partial tile (rows×cols at C[i, j]) through a full-size scratch tile.
 func (g *gemm) microEdge(kc int, ap, bp []float32, i, j, rows, cols int, beta float32) {
-	var tmp [6 * 16]float32
+	var tmp [maxTile]float32
 	nr := g.nr
 	g.micro(kc, ap, bp, tmp[:], nr, 0)
 	for r := 0; r < rows; r++ {
@@ -283,6 +317,14 @@ func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
 		d := dst[k*width:]
 		// Whole-array copies of up to 16 bytes compile to one SSE move; larger call memmove.
 		switch width {
+		case 32:
+			for q := 0; q < full; q++ {
+				*(*[32]float32)(d[q*panel:]) = [32]float32(row[q*32:])
+			}
+		case 12:
+			for q := 0; q < full; q++ {
+				*(*[12]float32)(d[q*panel:]) = [12]float32(row[q*12:])
+			}
 		case 16:
 			for q := 0; q < full; q++ {
 				s, dq := row[q*16:][:16], d[q*panel:][:16]
@@ -324,13 +366,20 @@ func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
 // written in order.
 func packStrided(panel []float32, width int, src []float32, ld, w, kc int) {
 	switch {
+	case width == 32 && w == 32:
+		for x := 0; x < 32; x += 8 {
+			gather8(panel, 32, x, src[x*ld:], ld, kc)
+		}
+	case width == 12 && w == 12:
+		gather8(panel, 12, 0, src, ld, kc)
+		gather4(panel, 12, 8, src[8*ld:], ld, kc)
 	case width == 16 && w == 16:
 		gather8(panel, 16, 0, src, ld, kc)
 		gather8(panel, 16, 8, src[8*ld:], ld, kc)
 	case width == 6 && w == 6:
 		gather6(panel, src, ld, kc)
 	case width == 4 && w == 4:
-		gather4(panel, src, ld, kc)
+		gather4(panel, 4, 0, src, ld, kc)
 	case width == 2 && w == 2:
 		s0, s1 := src[:kc], src[ld:][:kc]
 		for k := 0; k < kc; k++ {
@@ -373,11 +422,11 @@ func gather6(panel []float32, src []float32, ld, kc int) {
 	}
 }
 
-// gather4 sets panel[k·4 + x] = src[x·ld + k] for x < 4, k < kc.
-func gather4(panel []float32, src []float32, ld, kc int) {
+// gather4 sets panel[k·width + off + x] = src[x·ld + k] for x < 4, k < kc.
+func gather4(panel []float32, width, off int, src []float32, ld, kc int) {
 	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
 	for k := 0; k < kc; k++ {
-		d := (*[4]float32)(panel[k*4:])
+		d := (*[4]float32)(panel[k*width+off:])
 		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
 	}
 }
