@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"time"
 	"testing"
 )
 
@@ -34,7 +35,8 @@ var gemmBenchShapes = []struct {
 	{"attn_scores_T128", false, true, 128, 128, 64},
 }
 
-// BenchmarkSGEMM times Sgemm on each GPT-2 shape, on every path this CPU supports. Run with -cpu 1,2 to see the scaling.
+// BenchmarkSGEMM times Sgemm on each GPT-2 shape, on every path this CPU supports. Run
+// with -cpu 1,2 to see the scaling, and compare cores between the two.
 func BenchmarkSGEMM(b *testing.B) {
 	for _, path := range gemmPaths() {
 		b.Run(path.name, func(b *testing.B) {
@@ -60,14 +62,28 @@ func BenchmarkSGEMM(b *testing.B) {
 					}
 					a, bm, c := fill(s.M*s.K), fill(s.K*s.N), fill(s.M*s.N)
 					b.ReportAllocs()
+					cpu0 := processCPUTime()
 					for b.Loop() {
 						Sgemm(s.transA, s.transB, s.M, s.N, s.K, 1, a, lda, bm, ldb, 0, c, s.N)
 					}
-					flops := 2 * float64(s.M) * float64(s.N) * float64(s.K) * float64(b.N)
-					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					reportGemmRates(b, s.M, s.N, s.K, processCPUTime()-cpu0)
 				})
 			}
 		})
+	}
+}
+
+// reportGemmRates reports GFLOP/s of wall time and, where the process CPU time is known,
+// the cores it kept busy on average (cores; the whole process, the benchmark harness
+// included) and GFLOP per CPU-second. On a machine shared with other jobs a second
+// thread may get only part of a core: cores tells how much it got, GFLOP/cpu-s how well
+// the time it got was used, which wall-clock GFLOP/s alone mixes up.
+func reportGemmRates(b *testing.B, M, N, K int, cpu time.Duration) {
+	flops := 2 * float64(M) * float64(N) * float64(K) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu > 0 {
+		b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
+		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
 	}
 }
 

@@ -55,7 +55,7 @@ var (
 	avx2Blocking = blocking{kernel: kernelAVX2x6x16, mr: 6, nr: 16, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
 	// avx512Blocking: 12×32 AVX-512F kernel; 256-deep panels are 12 KiB (A) + 32 KiB (B)
 	// of the 48 KiB L1.
-	avx512Blocking = blocking{kernel: kernelAVX512x12x32, mr: 12, nr: 32, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	avx512Blocking = blocking{kernel: kernelAVX512x12x32, mr: 12, nr: 32, kc: 256, mc: 192, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
 	// goBlocking: the pure-Go 2×4 kernel.
 	goBlocking = blocking{kernel: kernelGo2x4, mr: 2, nr: 4, kc: 256, mc: 64, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
 )
