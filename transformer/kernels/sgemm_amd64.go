@@ -13,3 +13,9 @@ func sgemmKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, alpha 
 //
 //go:noescape
 func sgemmKernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// transpose8 sets dst[k·dstStride + x] = src[x·ld + k] for x < 8, k < n (n a multiple
+// of 8) with AVX; see transpose_amd64.s.
+//
+//go:noescape
+func transpose8(dst *float32, dstStride int, src *float32, ld int, n int)

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"time"
 	"testing"
+	"time"
 )
 
 // gemmBenchShapes are the products of a GPT-2 training step on N = B·T = 512 rows:

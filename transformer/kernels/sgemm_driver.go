@@ -287,7 +287,7 @@ func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 		return
 	}
 	for r := r0; r < r1; r += mr { // op(A)[i, k] = a[i·lda + k]: rows of a run along k
-		packStrided(dst[(r-r0)*kc:][:mr*kc], mr, g.a[r*g.lda+p:], g.lda, min(mr, r1-r), kc)
+		packStrided(dst[(r-r0)*kc:][:mr*kc], mr, g.a[r*g.lda+p:], g.lda, min(mr, r1-r), kc, g.kernel != kernelGo2x4)
 	}
 }
 
@@ -300,7 +300,7 @@ func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 		return
 	}
 	for c := c0; c < c1; c += nr { // op(B)[k, j] = b[j·ldb + k]: rows of b run along k
-		packStrided(dst[(c-c0)*kc:][:nr*kc], nr, g.b[c*g.ldb+p:], g.ldb, min(nr, c1-c), kc)
+		packStrided(dst[(c-c0)*kc:][:nr*kc], nr, g.b[c*g.ldb+p:], g.ldb, min(nr, c1-c), kc, g.kernel != kernelGo2x4)
 	}
 }
 
@@ -363,19 +363,20 @@ func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
 // packStrided fills one panel, width floats per k, from w rows of src that are ld
 // apart, each read along k: panel[k·width + x] = src[x·ld + k] for x < w, zero for
 // w <= x < width. Full panels gather several rows at once, so that the panel is
-// written in order.
-func packStrided(panel []float32, width int, src []float32, ld, w, kc int) {
+// written in order; with asm (the assembly paths), eight rows at a time are transposed
+// in 8×8 blocks with AVX.
+func packStrided(panel []float32, width int, src []float32, ld, w, kc int, asm bool) {
 	switch {
 	case width == 32 && w == 32:
 		for x := 0; x < 32; x += 8 {
-			gather8(panel, 32, x, src[x*ld:], ld, kc)
+			gather8(panel, 32, x, src[x*ld:], ld, kc, asm)
 		}
 	case width == 12 && w == 12:
-		gather8(panel, 12, 0, src, ld, kc)
+		gather8(panel, 12, 0, src, ld, kc, asm)
 		gather4(panel, 12, 8, src[8*ld:], ld, kc)
 	case width == 16 && w == 16:
-		gather8(panel, 16, 0, src, ld, kc)
-		gather8(panel, 16, 8, src[8*ld:], ld, kc)
+		gather8(panel, 16, 0, src, ld, kc, asm)
+		gather8(panel, 16, 8, src[8*ld:], ld, kc, asm)
 	case width == 6 && w == 6:
 		gather6(panel, src, ld, kc)
 	case width == 4 && w == 4:
@@ -401,11 +402,19 @@ func packStrided(panel []float32, width int, src []float32, ld, w, kc int) {
 	}
 }
 
-// gather8 sets panel[k·width + off + x] = src[x·ld + k] for x < 8, k < kc.
-func gather8(panel []float32, width, off int, src []float32, ld, kc int) {
+// gather8 sets panel[k·width + off + x] = src[x·ld + k] for x < 8, k < kc; with asm,
+// whole 8×8 blocks go through transpose8.
+func gather8(panel []float32, width, off int, src []float32, ld, kc int, asm bool) {
 	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
 	s4, s5, s6, s7 := src[4*ld:][:kc], src[5*ld:][:kc], src[6*ld:][:kc], src[7*ld:][:kc]
-	for k := 0; k < kc; k++ {
+	k := 0
+	if asm && kc >= 8 {
+		k = kc &^ 7
+		_ = panel[(k-1)*width+off+7] // transpose8 writes this far
+		_ = s7[k-1]                  // and reads this far
+		transpose8(&panel[off], width, &src[0], ld, k)
+	}
+	for ; k < kc; k++ {
 		d := (*[8]float32)(panel[k*width+off:])
 		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
 		d[4], d[5], d[6], d[7] = s4[k], s5[k], s6[k], s7[k]
