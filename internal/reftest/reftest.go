@@ -122,9 +122,9 @@ func Flatten(rows [][]float32) []float32 {
 	return out
 }
 
-// BothPaths runs f as one subtest per kernel path this CPU supports (kernels.Paths: the
-// AVX-512 and AVX2 assembly where the CPU has them, and the pure-Go fallback), so that a
-// golden test checks every path.
+// BothPaths (named when there were two) runs f as one subtest per kernel path this CPU
+// supports (kernels.Paths: AVX-512 and AVX2 where the CPU has them, and pure Go), so that
+// a golden test checks every path.
 func BothPaths(t *testing.T, f func(t *testing.T)) {
 	for _, p := range kernels.Paths() {
 		t.Run("path="+p.String(), func(t *testing.T) {
