@@ -26,7 +26,9 @@
 //     per k, A as embedded broadcasts), on panels packed 12 rows and 32 columns wide, 256
 //     deep (an A and a B panel, 44 KiB, fit a 48 KiB L1). 12×32 measured 134 GFLOP/s alone
 //     on one core (Intel Xeon, family 6 model 207), against 126 for 6×32, 131 for 8×32
-//     and 123–127 for 14×32 at the same depth. The other kernels run their AVX2 versions.
+//     and 123–127 for 14×32 at the same depth; broadcasting A into registers first (as
+//     the AVX2 kernel does) measured 85–130 against 125–148 for embedded broadcasts. The
+//     other kernels run their AVX2 versions.
 //   - PathAVX2, where it has AVX2 and FMA (AMD Zen 2/3, older Intel): Sgemm's 6×16
 //     micro-kernel (67 GFLOP/s alone on the same core) and the AVX2/FMA VecMat, MatVec,
 //     cached attention, exp and softmax helpers.
