@@ -121,11 +121,15 @@ func sgemm(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []fl
 
 func (g *gemm) run() {
 	var tm team
+	want := 1 // goroutines the product is worth
 	if 2*float64(g.M)*float64(g.N)*float64(g.K) >= parallelMinFlops {
-		tm = newTeam(runtime.GOMAXPROCS(0))
-		defer tm.done()
+		want = runtime.GOMAXPROCS(0)
+		tm = newTeam(want)
+		defer func() { tm.done() }() // tm grows between phases
 	}
-	g.mt, g.nt = tileSize(g.M, g.N, g.mc, g.nc, g.mr, g.nr, 1+tm.helpers)
+	// Tiles for every goroutine the product is worth, not only those granted now: the
+	// team may grow between phases.
+	g.mt, g.nt = tileSize(g.M, g.N, g.mc, g.nc, g.mr, g.nr, want)
 	msb := max(1, g.ms/g.mt) * g.mt // superblock rows, a whole number of tiles
 	nsb := max(1, g.ns/g.nt) * g.nt
 	mPadMax := roundUp(min(g.M, msb), g.mr)
@@ -155,9 +159,15 @@ func (g *gemm) run() {
 					g.packAItems = slices * g.tilesM
 					packedP0 = p0
 				}
+				if want > 1 {
+					tm.grow(want)
+				}
 				g.packing = true
 				tm.run(g.packAItems+slices*g.tilesN, g)
 				g.packing = false
+				if want > 1 {
+					tm.grow(want)
+				}
 				tm.run(g.tilesM*g.tilesN, g)
 			}
 		}
