@@ -180,17 +180,18 @@ func (g *gemm) run() {
 // (ceil(tiles/workers)) times the tile's area, among those with at least 4 tiles per
 // goroutine where the shape allows (the last tiles of a phase then keep everyone busy,
 // and a goroutine that the OS deschedules holds up less): the largest tile whose phase
-// is within 3% of the shortest. The
-// old rule (halve until 4 tiles per goroutine) left odd counts, 9 tiles on 2 goroutines
-// at 512×768, idling one goroutine for a tenth of each phase. Results do not depend on
-// the tiles: panels start at multiples of mr and nr, k slices at multiples of kc.
+// is within 3% of the shortest. The old rule (halve until 4 tiles per goroutine) left
+// odd counts, 9 tiles on 2 goroutines at 512×768, idling one goroutine for a tenth of
+// each phase. Results do not depend on the tiles: panels start at multiples of mr and
+// nr, k slices at multiples of kc.
 func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
 	mt, nt = evenSplit(M, mc, mr), evenSplit(N, nc, nr)
 	if workers <= 1 {
 		return mt, nt
 	}
 	type tiling struct{ mt, nt, span int }
-	var cands []tiling
+	var buf [9]tiling // no allocation per call
+	cands := buf[:0]
 	minSpan, anyEnough := -1, false
 	for dm := 1; dm <= 4; dm *= 2 {
 		for dn := 1; dn <= 4; dn *= 2 {
