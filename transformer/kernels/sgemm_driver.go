@@ -360,11 +360,18 @@ func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
 		switch width {
 		case 32:
 			for q := 0; q < full; q++ {
-				*(*[32]float32)(d[q*panel:]) = [32]float32(row[q*32:])
+				s, dq := row[q*32:][:32], d[q*panel:][:32]
+				for x := 0; x < 32; x += 8 {
+					*(*[4]float32)(dq[x:]) = [4]float32(s[x:])
+					*(*[4]float32)(dq[x+4:]) = [4]float32(s[x+4:])
+				}
 			}
 		case 12:
 			for q := 0; q < full; q++ {
-				*(*[12]float32)(d[q*panel:]) = [12]float32(row[q*12:])
+				s, dq := row[q*12:][:12], d[q*panel:][:12]
+				*(*[4]float32)(dq[0:]) = [4]float32(s[0:])
+				*(*[4]float32)(dq[4:]) = [4]float32(s[4:])
+				*(*[4]float32)(dq[8:]) = [4]float32(s[8:])
 			}
 		case 16:
 			for q := 0; q < full; q++ {
