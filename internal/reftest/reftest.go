@@ -6,7 +6,6 @@ package reftest
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -123,13 +122,14 @@ func Flatten(rows [][]float32) []float32 {
 	return out
 }
 
-// BothPaths runs f as two subtests: with the assembly kernels (where the CPU has them)
-// and with the pure-Go fallback (kernels.SetPureGo), so that a golden test checks both.
+// BothPaths (named when there were two) runs f as one subtest per kernel path this CPU
+// supports (kernels.Paths: AVX-512 and AVX2 where the CPU has them, and pure Go), so that
+// a golden test checks every path.
 func BothPaths(t *testing.T, f func(t *testing.T)) {
-	for _, pure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("purego=%v", pure), func(t *testing.T) {
-			prev := kernels.SetPureGo(pure)
-			defer kernels.SetPureGo(prev)
+	for _, p := range kernels.Paths() {
+		t.Run("path="+p.String(), func(t *testing.T) {
+			prev := kernels.SetPath(p)
+			defer kernels.SetPath(prev)
 			f(t)
 		})
 	}

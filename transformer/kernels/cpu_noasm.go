@@ -2,5 +2,8 @@
 
 package kernels
 
-// haveAsm is false: this build has no assembly kernels.
-const haveAsm = false
+// This build has no assembly kernels.
+const (
+	haveAVX2   = false
+	haveAVX512 = false
+)

@@ -134,19 +134,16 @@ func testCachedAttentionMatchesFull(t *testing.T) {
 // read.
 func BenchmarkGemv(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	defer SetPureGo(SetPureGo(false))
+	defer SetPath(SetPath(CurrentPath()))
 	for _, s := range []struct {
 		name string
 		K, N int
 		lm   bool
 	}{{"c_attn", 768, 2304, false}, {"c_fc", 768, 3072, false}, {"mlp.c_proj", 3072, 768, false}, {"lm_head", 768, 50257, true}} {
 		x, w, out := decodeRand(rng, s.K), decodeRand(rng, s.K*s.N), make([]float32, s.N)
-		for _, asm := range []bool{true, false} {
-			if asm && !haveAsm {
-				continue
-			}
-			b.Run(s.name+map[bool]string{true: "/asm", false: "/go"}[asm], func(b *testing.B) {
-				SetPureGo(!asm)
+		for _, p := range Paths() {
+			b.Run(s.name+"/"+p.String(), func(b *testing.B) {
+				SetPath(p)
 				b.ReportAllocs()
 				for b.Loop() {
 					if s.lm {

@@ -159,11 +159,11 @@ func TestVecHelpers(t *testing.T) {
 		x[n/2] = 9 // the maximum
 		vec, ref := append([]float32(nil), x...), append([]float32(nil), x...)
 		mv := rowMax(vec)
-		prev := SetPureGo(true)
+		prev := SetPath(PathGo)
 		mr := rowMax(ref)
 		sr := expSubSum(ref, mr)
 		scale(ref, 0.25)
-		SetPureGo(prev)
+		SetPath(prev)
 		if mv != mr {
 			t.Fatalf("n=%d: rowMax = %g, want %g", n, mv, mr)
 		}

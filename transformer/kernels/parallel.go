@@ -78,19 +78,29 @@ type team struct{ helpers int }
 // only, never by helpers. Call done when the work is finished.
 func newTeam(want int) team {
 	busyWorkers.Add(1)
+	var t team
+	t.grow(want)
+	return t
+}
+
+// grow grants the team more helpers, up to want-1 in all, as far as the budget allows
+// now. A kernel with several phases calls it between them, so that cores that other
+// kernels gave back since the team started (spago's concurrent backward nodes finish
+// at different times) join the work instead of idling.
+func (t *team) grow(want int) {
 	limit := int64(runtime.GOMAXPROCS(0))
-	for want > 1 {
+	for t.helpers < want-1 {
 		cur := busyWorkers.Load()
 		free := limit - cur
 		if free <= 0 {
-			break
+			return
 		}
-		n := min(int64(want-1), free)
+		n := min(int64(want-1-t.helpers), free)
 		if busyWorkers.CompareAndSwap(cur, cur+n) {
-			return team{helpers: int(n)}
+			t.helpers += int(n)
+			return
 		}
 	}
-	return team{}
 }
 
 // done returns the team's goroutines to the budget.

@@ -49,6 +49,28 @@ func TestTeamsShareTheBudget(t *testing.T) {
 	assert.Zero(t, busyWorkers.Load(), "busyWorkers after done")
 }
 
+func TestTeamGrowsWhenTheBudgetFrees(t *testing.T) {
+	prev := runtime.GOMAXPROCS(3)
+	defer runtime.GOMAXPROCS(prev)
+	first := newTeam(3)
+	second := newTeam(3)
+	assert.Equal(t, 0, second.helpers, "second team's helpers: budget spent")
+	second.grow(3)
+	assert.Equal(t, 0, second.helpers, "second team's helpers after grow: budget still spent")
+	first.done()
+	second.grow(3)
+	assert.Equal(t, 2, second.helpers, "second team's helpers after the first is done")
+	second.grow(3)
+	assert.Equal(t, 2, second.helpers, "grow past want")
+	items := make(countItems, 50)
+	second.run(len(items), items)
+	for i := range items {
+		assert.Equal(t, int32(1), items[i].Load(), "item %d ran this often", i)
+	}
+	second.done()
+	assert.Zero(t, busyWorkers.Load(), "busyWorkers after done")
+}
+
 func TestTeamConcurrentRuns(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {

@@ -9,11 +9,11 @@ import (
 	"github.com/llmtune/llmtune/internal/numtest"
 )
 
-// TestSetPureGoSwitchesEveryKernel runs each kernel that has an assembly path, with
-// SetPureGo on and (where the CPU has the assembly) off: the result must match the plain
-// reference, and be bit for bit what the path SetPureGo selects computes when called
-// directly, so a kernel that ignored SetPureGo would fail in one of the two modes.
-func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
+// TestSetPathSwitchesEveryKernel runs each kernel that has an assembly path on every
+// path this CPU supports: the result must match the plain reference, and be bit for bit
+// what the path SetPath selects computes when called directly, so a kernel that ignored
+// SetPath would fail on one of the paths.
+func TestSetPathSwitchesEveryKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	const K, N = 40, 52 // one work item: the call stays on this goroutine
 	x, w, bias := decodeRand(rng, K), decodeRand(rng, K*N), decodeRand(rng, N)
@@ -21,22 +21,25 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 	qkv, kc, vc := decodeRand(rng, T*3*C), decodeRand(rng, (P+T)*C), decodeRand(rng, (P+T)*C)
 	// The same with grouped-query heads: 2 query heads of 16 on one key/value head.
 	gqkv, gkc, gvc := decodeRand(rng, T*2*C), decodeRand(rng, (P+T)*C/2), decodeRand(rng, (P+T)*C/2)
-	gemm := gemmCase{M: 9, N: 37, K: 45, alpha: 1, beta: 0}
+	// beta != 0 and M < 12 make the AVX2 and AVX-512 paths round differently: rows 0..5 are
+	// whole 6×16 tiles (beta applied by the kernel's FMA) on AVX2, edge tiles (beta applied
+	// in Go) on AVX-512; beta = 0.3 so that beta·C rounds.
+	gemm := gemmCase{M: 9, N: 37, K: 45, alpha: 1, beta: 0.3}
 	ga, lda, gb, ldb, gc, ldc := gemm.operands(rng)
 
 	kernels := []struct {
 		name string
 		run  func() []float32 // the kernel as callers call it
-		path func(asm bool) []float32
+		path func(p Path) []float32
 		ref  func() []float32
 		tol  float64
 	}{
 		{
 			name: "VecMat",
 			run:  func() []float32 { out := make([]float32, N); VecMat(out, x, w, bias, K, N); return out },
-			path: func(asm bool) []float32 {
+			path: func(p Path) []float32 {
 				out := append([]float32(nil), bias...)
-				axpyRows(out, x, w, N, asm)
+				axpyRows(out, x, w, N, p != PathGo)
 				return out
 			},
 			ref: func() []float32 { out := make([]float32, N); vecMatRef(out, x, w, bias, K, N); return out },
@@ -45,9 +48,9 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 		{
 			name: "MatVec",
 			run:  func() []float32 { out := make([]float32, N); MatVec(out, w, x, N, K); return out },
-			path: func(asm bool) []float32 {
+			path: func(p Path) []float32 {
 				out := make([]float32, N)
-				(&matVecJob{out: out, w: w, x: x, K: K, N: N, asm: asm}).rows(0, N)
+				(&matVecJob{out: out, w: w, x: x, K: K, N: N, asm: p != PathGo}).rows(0, N)
 				return out
 			},
 			ref: func() []float32 { out := make([]float32, N); matVecRef(out, w, x, N, K); return out },
@@ -60,9 +63,9 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 				CachedAttentionForward(out, qkv, kc, vc, T, P, C, NH)
 				return out
 			},
-			path: func(asm bool) []float32 {
+			path: func(p Path) []float32 {
 				out := make([]float32, T*C)
-				a := &cachedAttention{out: out, qkv: qkv, k: kc, v: vc, T: T, P: P, NH: NH, KVH: NH, hs: C / NH, scale: 0.25, asm: asm}
+				a := &cachedAttention{out: out, qkv: qkv, k: kc, v: vc, T: T, P: P, NH: NH, KVH: NH, hs: C / NH, scale: 0.25, asm: p != PathGo}
 				for i := range T * NH {
 					a.pair(i, make([]float32, P+T))
 				}
@@ -82,9 +85,9 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 				CachedAttentionForwardGQA(out, gqkv, gkc, gvc, T, P, 2, 1, C/2)
 				return out
 			},
-			path: func(asm bool) []float32 {
+			path: func(p Path) []float32 {
 				out := make([]float32, T*C)
-				a := &cachedAttention{out: out, qkv: gqkv, k: gkc, v: gvc, T: T, P: P, NH: 2, KVH: 1, hs: C / 2, scale: 0.25, asm: asm}
+				a := &cachedAttention{out: out, qkv: gqkv, k: gkc, v: gvc, T: T, P: P, NH: 2, KVH: 1, hs: C / 2, scale: 0.25, asm: p != PathGo}
 				for i := range T * 2 {
 					a.pair(i, make([]float32, P+T))
 				}
@@ -101,21 +104,18 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 			name: "Sgemm",
 			run: func() []float32 {
 				c := append([]float32(nil), gc...)
-				Sgemm(false, false, gemm.M, gemm.N, gemm.K, 1, ga, lda, gb, ldb, 0, c, ldc)
+				Sgemm(false, false, gemm.M, gemm.N, gemm.K, 1, ga, lda, gb, ldb, gemm.beta, c, ldc)
 				return c
 			},
-			path: func(asm bool) []float32 {
-				bl := &goBlocking
-				if asm {
-					bl = &asmBlocking
-				}
+			path: func(p Path) []float32 {
+				bl := blockingFor(p)
 				c := append([]float32(nil), gc...)
-				sgemm(bl, false, false, gemm.M, gemm.N, gemm.K, 1, ga, lda, gb, ldb, 0, c, ldc)
+				sgemm(bl, false, false, gemm.M, gemm.N, gemm.K, 1, ga, lda, gb, ldb, gemm.beta, c, ldc)
 				return c
 			},
 			ref: func() []float32 {
 				c := append([]float32(nil), gc...)
-				sgemmRef(false, false, gemm.M, gemm.N, gemm.K, 1, ga, lda, gb, ldb, 0, c, ldc)
+				sgemmRef(false, false, gemm.M, gemm.N, gemm.K, 1, ga, lda, gb, ldb, gemm.beta, c, ldc)
 				return c
 			},
 			tol: 1e-4,
@@ -124,13 +124,15 @@ func TestSetPureGoSwitchesEveryKernel(t *testing.T) {
 	for _, path := range gemmPaths() {
 		t.Run(path.name, func(t *testing.T) {
 			defer path.use()()
-			asm := path.name == "asm"
 			for _, k := range kernels {
 				got := k.run()
 				numtest.AssertClose(t, k.name+" vs reference", got, k.ref(), k.tol)
-				assert.Equal(t, k.path(asm), got, "%s with SetPureGo(%v) did not run the %s path", k.name, !asm, path.name)
-				if asm {
-					assert.NotEqual(t, k.path(false), got, "%s: the assembly and pure-Go paths agree bit for bit, so this test cannot tell them apart", k.name)
+				assert.Equal(t, k.path(path.path), got, "%s with SetPath(%v) did not run that path", k.name, path.path)
+				if path.path != PathGo {
+					assert.NotEqual(t, k.path(PathGo), got, "%s: the %v and pure-Go paths agree bit for bit, so this test cannot tell them apart", k.name, path.path)
+				}
+				if k.name == "Sgemm" && path.path == PathAVX512 {
+					assert.NotEqual(t, k.path(PathAVX2), got, "Sgemm: the AVX-512 and AVX2 paths agree bit for bit, so this test cannot tell them apart")
 				}
 			}
 		})

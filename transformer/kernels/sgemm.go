@@ -1,7 +1,5 @@
 package kernels
 
-import "sync/atomic"
-
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C in float32, BLAS style, row-major.
 //
 // op(A) is M×K: A itself (M×K, row stride lda) when transA is false, Aᵀ of a K×M A
@@ -11,11 +9,11 @@ import "sync/atomic"
 // q|k|v projection, say). Sgemm panics if a buffer is too short for its shape.
 //
 // As in BLAS, with K == 0 or alpha == 0 A and B are not read and C = beta·C.
-// Sgemm uses an AVX2/FMA micro-kernel where the CPU has one (see SetPureGo) and
-// spreads large products over up to GOMAXPROCS goroutines, shared by all kernels
-// running at once. The result is the same, bit for bit, whatever the number of
-// goroutines; the assembly and pure-Go paths round differently (within float32
-// reassociation error of sgemmRef).
+// Sgemm uses the micro-kernel of the current path (AVX-512, AVX2/FMA or pure Go; see
+// SetPath) and spreads large products over up to GOMAXPROCS goroutines, shared by all
+// kernels running at once. The result is the same, bit for bit, whatever the number of
+// goroutines; the paths may round differently (within float32 reassociation error of
+// sgemmRef).
 func Sgemm(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if M == 0 || N == 0 {
 		return
@@ -25,32 +23,9 @@ func Sgemm(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int
 		scaleC(M, N, beta, c, ldc)
 		return
 	}
-	bl := &goBlocking
-	if useAsm() {
-		bl = &asmBlocking
-	}
+	bl := blockingFor(CurrentPath())
 	sgemm(bl, transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
 }
-
-// pureGo forces the pure-Go paths even where the assembly kernels could run.
-var pureGo atomic.Bool
-
-// SetPureGo makes every kernel with an assembly path run its pure-Go path instead (on)
-// or, where the CPU has AVX2 and FMA, the assembly (off, the default), package-wide, and
-// returns the previous setting. The kernels it switches are Sgemm's micro-kernel (and so
-// everything built on Sgemm), VecMat, MatVec, CachedAttentionForward(GQA), and the softmax
-// row helpers of LMHeadCrossEntropy. It exists for tests and benchmarks, which exercise
-// both paths on one machine; it is safe to call concurrently with the kernels, and a
-// call of Sgemm, VecMat, MatVec or CachedAttentionForward already running finishes on
-// the path it started with. On CPUs or GOARCHes without the assembly (or built with
-// -tags purego), every kernel always runs pure Go.
-func SetPureGo(on bool) (previous bool) {
-	return pureGo.Swap(on)
-}
-
-// useAsm reports whether a kernel starting now may run its assembly path: the CPU has
-// it and SetPureGo is off.
-func useAsm() bool { return haveAsm && !pureGo.Load() }
 
 func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	need := func(name string, buf []float32, rows, cols, ld int) {

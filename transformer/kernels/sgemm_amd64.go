@@ -2,7 +2,20 @@
 
 package kernels
 
-// sgemmKernel6x16 computes one 6×16 tile of C from packed panels; see sgemm_amd64.s.
+// sgemmKernel6x16 computes one 6×16 tile of C from packed panels with AVX2/FMA; see
+// sgemm_amd64.s.
 //
 //go:noescape
 func sgemmKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// sgemmKernel12x32 computes one 12×32 tile of C from packed panels with AVX-512F; see
+// sgemm512_amd64.s.
+//
+//go:noescape
+func sgemmKernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+
+// transpose8 sets dst[k·dstStride + x] = src[x·ld + k] for x < 8, k < n (n a multiple
+// of 8) with AVX; see transpose_amd64.s.
+//
+//go:noescape
+func transpose8(dst *float32, dstStride int, src *float32, ld int, n int)

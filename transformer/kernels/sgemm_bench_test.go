@@ -3,7 +3,9 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 )
 
 // gemmBenchShapes are the products of a GPT-2 training step on N = B·T = 512 rows:
@@ -33,8 +35,8 @@ var gemmBenchShapes = []struct {
 	{"attn_scores_T128", false, true, 128, 128, 64},
 }
 
-// BenchmarkSGEMM times Sgemm on each GPT-2 shape, on the assembly path (where the CPU
-// has AVX2 and FMA) and the pure-Go path. Run with -cpu 1,2 to see the scaling.
+// BenchmarkSGEMM times Sgemm on each GPT-2 shape, on every path this CPU supports. Run
+// with -cpu 1,2 to see the scaling, and compare cores between the two.
 func BenchmarkSGEMM(b *testing.B) {
 	for _, path := range gemmPaths() {
 		b.Run(path.name, func(b *testing.B) {
@@ -60,28 +62,52 @@ func BenchmarkSGEMM(b *testing.B) {
 					}
 					a, bm, c := fill(s.M*s.K), fill(s.K*s.N), fill(s.M*s.N)
 					b.ReportAllocs()
+					cpu0 := processCPUTime()
 					for b.Loop() {
 						Sgemm(s.transA, s.transB, s.M, s.N, s.K, 1, a, lda, bm, ldb, 0, c, s.N)
 					}
-					flops := 2 * float64(s.M) * float64(s.N) * float64(s.K) * float64(b.N)
-					b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					reportGemmRates(b, s.M, s.N, s.K, processCPUTime()-cpu0)
 				})
 			}
 		})
 	}
 }
 
-// BenchmarkSGEMMKernel times the 6×16 assembly micro-kernel alone on 256-deep panels
-// that stay in L1: the ceiling that the packed, blocked Sgemm approaches.
+// reportGemmRates reports GFLOP/s of wall time and, where the process CPU time is known,
+// the cores it kept busy on average (cores; the whole process, the benchmark harness
+// included) and GFLOP per CPU-second. On a machine shared with other jobs a second
+// thread may get only part of a core: cores tells how much it got, GFLOP/cpu-s how well
+// the time it got was used, which wall-clock GFLOP/s alone mixes up.
+func reportGemmRates(b *testing.B, M, N, K int, cpu time.Duration) {
+	flops := 2 * float64(M) * float64(N) * float64(K) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu > 0 {
+		b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
+		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+	}
+}
+
+// BenchmarkSGEMMKernel times each assembly micro-kernel alone on 256-deep panels that
+// stay in L1: the ceiling that the packed, blocked Sgemm approaches.
 func BenchmarkSGEMMKernel(b *testing.B) {
-	if !haveAsm {
-		b.Skip("no AVX2/FMA assembly kernel on this CPU or build")
+	kernels := []struct {
+		name   string
+		path   Path
+		mr, nr int
+		fn     func(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+	}{{"avx2_6x16", PathAVX2, 6, 16, sgemmKernel6x16}, {"avx512_12x32", PathAVX512, 12, 32, sgemmKernel12x32}}
+	for _, k := range kernels {
+		b.Run(k.name, func(b *testing.B) {
+			if !slices.Contains(Paths(), k.path) {
+				b.Skip("this CPU or build lacks the kernel")
+			}
+			const kc = 256
+			a, bp, c := make([]float32, k.mr*kc), make([]float32, k.nr*kc), make([]float32, k.mr*k.nr)
+			b.ReportAllocs()
+			for b.Loop() {
+				k.fn(kc, &a[0], &bp[0], &c[0], k.nr, 1, 0)
+			}
+			b.ReportMetric(2*float64(k.mr*k.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
-	const kc = 256
-	a, bp, c := make([]float32, 6*kc), make([]float32, 16*kc), make([]float32, 6*16)
-	b.ReportAllocs()
-	for b.Loop() {
-		sgemmKernel6x16(kc, &a[0], &bp[0], &c[0], 16, 1, 0)
-	}
-	b.ReportMetric(2*6*16*kc*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -28,22 +28,48 @@ import (
 
 // blocking describes one micro-kernel and the cache blocking around it.
 type blocking struct {
-	asm        bool // micro-kernel: sgemmKernel6x16 (mr=6, nr=16) or goKernel2x4 (2, 4)
-	mr, nr     int  // micro-tile: mr rows of op(A) × nr columns of op(B)
-	kc         int  // panel depth: an mr×kc A panel and a kc×nr B panel fit in L1 together
-	mc, nc     int  // target C tile, rows × columns (evened out per shape)
-	ms, ns     int  // superblock caps, rows × columns, bounding the packed buffers
-	packBudget int  // floats of packed A+B per superblock; fixes its depth (a multiple of kc)
+	kernel     microKernel
+	mr, nr     int // micro-tile: mr rows of op(A) × nr columns of op(B)
+	kc         int // panel depth: an mr×kc A panel and a kc×nr B panel fit in L1 together
+	mc, nc     int // target C tile, rows × columns (evened out per shape)
+	ms, ns     int // superblock caps, rows × columns, bounding the packed buffers
+	packBudget int // floats of packed A+B per superblock; fixes its depth (a multiple of kc)
 }
 
+// microKernel names the micro-kernel of a blocking.
+type microKernel int
+
+const (
+	kernelGo2x4        microKernel = iota // goKernel2x4 (mr=2, nr=4)
+	kernelAVX2x6x16                       // sgemmKernel6x16 (6, 16)
+	kernelAVX512x12x32                    // sgemmKernel12x32 (12, 32)
+)
+
+// maxTile is the largest mr·nr of any blocking: the scratch tile of microEdge.
+const maxTile = 12 * 32
+
 var (
-	// asmBlocking: 6×16 AVX2/FMA kernel; 256-deep panels are 22 KiB of L1, a 96×256
+	// avx2Blocking: 6×16 AVX2/FMA kernel; 256-deep panels are 22 KiB of L1, a 96×256
 	// A block is 96 KiB of L2; packed superblocks take at most 8 MiB. Tuned on GPT-2
 	// shapes (kc 384, mc 192 or nc 1024 were no faster).
-	asmBlocking = blocking{asm: true, mr: 6, nr: 16, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	avx2Blocking = blocking{kernel: kernelAVX2x6x16, mr: 6, nr: 16, kc: 256, mc: 96, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	// avx512Blocking: 12×32 AVX-512F kernel; 256-deep panels are 12 KiB (A) + 32 KiB (B)
+	// of the 48 KiB L1.
+	avx512Blocking = blocking{kernel: kernelAVX512x12x32, mr: 12, nr: 32, kc: 256, mc: 192, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
 	// goBlocking: the pure-Go 2×4 kernel.
-	goBlocking = blocking{mr: 2, nr: 4, kc: 256, mc: 64, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
+	goBlocking = blocking{kernel: kernelGo2x4, mr: 2, nr: 4, kc: 256, mc: 64, nc: 512, ms: 1536, ns: 3072, packBudget: 2 << 20}
 )
+
+// blockingFor returns the blocking of path p's micro-kernel.
+func blockingFor(p Path) *blocking {
+	switch p {
+	case PathAVX512:
+		return &avx512Blocking
+	case PathAVX2:
+		return &avx2Blocking
+	}
+	return &goBlocking
+}
 
 // parallelMinFlops is the size (2·M·N·K) below which Sgemm stays on the calling
 // goroutine: waking helpers and waiting for them costs tens of microseconds, and two
@@ -95,25 +121,15 @@ func sgemm(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []fl
 
 func (g *gemm) run() {
 	var tm team
+	want := 1 // goroutines the product is worth
 	if 2*float64(g.M)*float64(g.N)*float64(g.K) >= parallelMinFlops {
-		tm = newTeam(runtime.GOMAXPROCS(0))
-		defer tm.done()
+		want = runtime.GOMAXPROCS(0)
+		tm = newTeam(want)
+		defer func() { tm.done() }() // tm grows between phases
 	}
-	// With helpers, cut C into at least 4 tiles per goroutine where the shape allows, so
-	// that the last tiles of a phase keep everyone busy. Results do not depend on the
-	// tiles: panels start at multiples of mr and nr, k slices at multiples of kc.
-	mc, nc := g.mc, g.nc
-	for workers := 1 + tm.helpers; workers > 1 && ceilDiv(g.M, mc)*ceilDiv(g.N, nc) < 4*workers; {
-		if nc >= 4*g.nr && nc >= mc {
-			nc /= 2
-		} else if mc >= 4*g.mr {
-			mc /= 2
-		} else {
-			break
-		}
-	}
-	g.mt = evenSplit(g.M, mc, g.mr)
-	g.nt = evenSplit(g.N, nc, g.nr)
+	// Tiles for every goroutine the product is worth, not only those granted now: the
+	// team may grow between phases.
+	g.mt, g.nt = tileSize(g.M, g.N, g.mc, g.nc, g.mr, g.nr, want)
 	msb := max(1, g.ms/g.mt) * g.mt // superblock rows, a whole number of tiles
 	nsb := max(1, g.ns/g.nt) * g.nt
 	mPadMax := roundUp(min(g.M, msb), g.mr)
@@ -143,13 +159,64 @@ func (g *gemm) run() {
 					g.packAItems = slices * g.tilesM
 					packedP0 = p0
 				}
+				if want > 1 {
+					tm.grow(want)
+				}
 				g.packing = true
 				tm.run(g.packAItems+slices*g.tilesN, g)
 				g.packing = false
+				if want > 1 {
+					tm.grow(want)
+				}
 				tm.run(g.tilesM*g.tilesN, g)
 			}
 		}
 	}
+}
+
+// tileSize returns the C tile (rows, columns; multiples of mr, nr) for an M×N product on
+// workers goroutines, from the target mc×nc. With helpers it tries halving and quartering
+// mc and nc and keeps the tiling with the shortest phase, counted as rounds of tiles
+// (ceil(tiles/workers)) times the tile's area, among those with at least 4 tiles per
+// goroutine where the shape allows (the last tiles of a phase then keep everyone busy,
+// and a goroutine that the OS deschedules holds up less): the largest tile whose phase
+// is within 3% of the shortest. The old rule (halve until 4 tiles per goroutine) left
+// odd counts, 9 tiles on 2 goroutines at 512×768, idling one goroutine for a tenth of
+// each phase. Results do not depend on the tiles: panels start at multiples of mr and
+// nr, k slices at multiples of kc.
+func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
+	mt, nt = evenSplit(M, mc, mr), evenSplit(N, nc, nr)
+	if workers <= 1 {
+		return mt, nt
+	}
+	type tiling struct{ mt, nt, span int }
+	var buf [9]tiling // no allocation per call
+	cands := buf[:0]
+	minSpan, anyEnough := -1, false
+	for dm := 1; dm <= 4; dm *= 2 {
+		for dn := 1; dn <= 4; dn *= 2 {
+			tm, tn := evenSplit(M, max(mc/dm, mr), mr), evenSplit(N, max(nc/dn, nr), nr)
+			tiles := ceilDiv(M, tm) * ceilDiv(N, tn)
+			if tiles >= 4*workers && !anyEnough {
+				cands, minSpan, anyEnough = cands[:0], -1, true
+			}
+			if anyEnough && tiles < 4*workers {
+				continue
+			}
+			span := ceilDiv(tiles, workers) * tm * tn
+			cands = append(cands, tiling{tm, tn, span})
+			if minSpan < 0 || span < minSpan {
+				minSpan = span
+			}
+		}
+	}
+	mt, nt = 0, 0
+	for _, c := range cands {
+		if c.span*32 <= minSpan*33 && c.mt*c.nt > mt*nt { // within 3% of the shortest
+			mt, nt = c.mt, c.nt
+		}
+	}
+	return mt, nt
 }
 
 // runItem runs item i of the current phase: packItem or tile.
@@ -218,17 +285,25 @@ func (g *gemm) tile(t int) {
 
 // micro computes a full mr×nr tile of C at c (row stride ldc).
 func (g *gemm) micro(kc int, ap, bp, c []float32, ldc int, beta float32) {
-	if g.asm {
-		_ = c[(g.mr-1)*ldc+g.nr-1] // the kernel writes this far
+	switch g.kernel {
+	case kernelAVX512x12x32:
+		_ = ap[12*kc-1]
+		_ = bp[32*kc-1]
+		_ = c[11*ldc+31] // the kernel writes this far
+		sgemmKernel12x32(kc, &ap[0], &bp[0], &c[0], ldc, g.alpha, beta)
+	case kernelAVX2x6x16:
+		_ = ap[6*kc-1]
+		_ = bp[16*kc-1]
+		_ = c[5*ldc+15]
 		sgemmKernel6x16(kc, &ap[0], &bp[0], &c[0], ldc, g.alpha, beta)
-		return
+	default:
+		goKernel2x4(kc, ap, bp, c, ldc, g.alpha, beta)
 	}
-	goKernel2x4(kc, ap, bp, c, ldc, g.alpha, beta)
 }
 
 // microEdge computes a partial tile (rows×cols at C[i, j]) through a full-size scratch tile.
 func (g *gemm) microEdge(kc int, ap, bp []float32, i, j, rows, cols int, beta float32) {
-	var tmp [6 * 16]float32
+	var tmp [maxTile]float32
 	nr := g.nr
 	g.micro(kc, ap, bp, tmp[:], nr, 0)
 	for r := 0; r < rows; r++ {
@@ -253,7 +328,7 @@ func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 		return
 	}
 	for r := r0; r < r1; r += mr { // op(A)[i, k] = a[i·lda + k]: rows of a run along k
-		packStrided(dst[(r-r0)*kc:][:mr*kc], mr, g.a[r*g.lda+p:], g.lda, min(mr, r1-r), kc)
+		packStrided(dst[(r-r0)*kc:][:mr*kc], mr, g.a[r*g.lda+p:], g.lda, min(mr, r1-r), kc, g.kernel != kernelGo2x4)
 	}
 }
 
@@ -266,7 +341,7 @@ func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 		return
 	}
 	for c := c0; c < c1; c += nr { // op(B)[k, j] = b[j·ldb + k]: rows of b run along k
-		packStrided(dst[(c-c0)*kc:][:nr*kc], nr, g.b[c*g.ldb+p:], g.ldb, min(nr, c1-c), kc)
+		packStrided(dst[(c-c0)*kc:][:nr*kc], nr, g.b[c*g.ldb+p:], g.ldb, min(nr, c1-c), kc, g.kernel != kernelGo2x4)
 	}
 }
 
@@ -283,6 +358,21 @@ func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
 		d := dst[k*width:]
 		// Whole-array copies of up to 16 bytes compile to one SSE move; larger call memmove.
 		switch width {
+		case 32:
+			for q := 0; q < full; q++ {
+				s, dq := row[q*32:][:32], d[q*panel:][:32]
+				for x := 0; x < 32; x += 8 {
+					*(*[4]float32)(dq[x:]) = [4]float32(s[x:])
+					*(*[4]float32)(dq[x+4:]) = [4]float32(s[x+4:])
+				}
+			}
+		case 12:
+			for q := 0; q < full; q++ {
+				s, dq := row[q*12:][:12], d[q*panel:][:12]
+				*(*[4]float32)(dq[0:]) = [4]float32(s[0:])
+				*(*[4]float32)(dq[4:]) = [4]float32(s[4:])
+				*(*[4]float32)(dq[8:]) = [4]float32(s[8:])
+			}
 		case 16:
 			for q := 0; q < full; q++ {
 				s, dq := row[q*16:][:16], d[q*panel:][:16]
@@ -321,16 +411,24 @@ func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
 // packStrided fills one panel, width floats per k, from w rows of src that are ld
 // apart, each read along k: panel[k·width + x] = src[x·ld + k] for x < w, zero for
 // w <= x < width. Full panels gather several rows at once, so that the panel is
-// written in order.
-func packStrided(panel []float32, width int, src []float32, ld, w, kc int) {
+// written in order; with asm (the assembly paths), eight rows at a time are transposed
+// in 8×8 blocks with AVX.
+func packStrided(panel []float32, width int, src []float32, ld, w, kc int, asm bool) {
 	switch {
+	case width == 32 && w == 32:
+		for x := 0; x < 32; x += 8 {
+			gather8(panel, 32, x, src[x*ld:], ld, kc, asm)
+		}
+	case width == 12 && w == 12:
+		gather8(panel, 12, 0, src, ld, kc, asm)
+		gather4(panel, 12, 8, src[8*ld:], ld, kc)
 	case width == 16 && w == 16:
-		gather8(panel, 16, 0, src, ld, kc)
-		gather8(panel, 16, 8, src[8*ld:], ld, kc)
+		gather8(panel, 16, 0, src, ld, kc, asm)
+		gather8(panel, 16, 8, src[8*ld:], ld, kc, asm)
 	case width == 6 && w == 6:
 		gather6(panel, src, ld, kc)
 	case width == 4 && w == 4:
-		gather4(panel, src, ld, kc)
+		gather4(panel, 4, 0, src, ld, kc)
 	case width == 2 && w == 2:
 		s0, s1 := src[:kc], src[ld:][:kc]
 		for k := 0; k < kc; k++ {
@@ -352,11 +450,19 @@ func packStrided(panel []float32, width int, src []float32, ld, w, kc int) {
 	}
 }
 
-// gather8 sets panel[k·width + off + x] = src[x·ld + k] for x < 8, k < kc.
-func gather8(panel []float32, width, off int, src []float32, ld, kc int) {
+// gather8 sets panel[k·width + off + x] = src[x·ld + k] for x < 8, k < kc; with asm,
+// whole 8×8 blocks go through transpose8.
+func gather8(panel []float32, width, off int, src []float32, ld, kc int, asm bool) {
 	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
 	s4, s5, s6, s7 := src[4*ld:][:kc], src[5*ld:][:kc], src[6*ld:][:kc], src[7*ld:][:kc]
-	for k := 0; k < kc; k++ {
+	k := 0
+	if asm && kc >= 8 {
+		k = kc &^ 7
+		_ = panel[(k-1)*width+off+7] // transpose8 writes this far
+		_ = s7[k-1]                  // and reads this far
+		transpose8(&panel[off], width, &src[0], ld, k)
+	}
+	for ; k < kc; k++ {
 		d := (*[8]float32)(panel[k*width+off:])
 		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
 		d[4], d[5], d[6], d[7] = s4[k], s5[k], s6[k], s7[k]
@@ -373,11 +479,11 @@ func gather6(panel []float32, src []float32, ld, kc int) {
 	}
 }
 
-// gather4 sets panel[k·4 + x] = src[x·ld + k] for x < 4, k < kc.
-func gather4(panel []float32, src []float32, ld, kc int) {
+// gather4 sets panel[k·width + off + x] = src[x·ld + k] for x < 4, k < kc.
+func gather4(panel []float32, width, off int, src []float32, ld, kc int) {
 	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
 	for k := 0; k < kc; k++ {
-		d := (*[4]float32)(panel[k*4:])
+		d := (*[4]float32)(panel[k*width+off:])
 		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
 	}
 }

@@ -5,3 +5,11 @@ package kernels
 func sgemmKernel6x16(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32) {
 	panic("kernels: no assembly SGEMM kernel in this build")
 }
+
+func sgemmKernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32) {
+	panic("kernels: no assembly SGEMM kernel in this build")
+}
+
+func transpose8(dst *float32, dstStride int, src *float32, ld int, n int) {
+	panic("kernels: no assembly transpose in this build")
+}

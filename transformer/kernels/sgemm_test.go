@@ -12,27 +12,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// gemmPaths lists the Sgemm paths this machine can run, with a function that selects
+// gemmPaths lists the kernel paths this machine can run, with a function that selects
 // one package-wide and returns a function restoring the previous choice.
 func gemmPaths() []struct {
 	name string
+	path Path
 	use  func() (restore func())
 } {
-	pure := func(on bool) func() (restore func()) {
-		return func() func() {
-			prev := SetPureGo(on)
-			return func() { SetPureGo(prev) }
-		}
-	}
-	paths := []struct {
+	var paths []struct {
 		name string
+		path Path
 		use  func() (restore func())
-	}{{"purego", pure(true)}}
-	if haveAsm {
+	}
+	for _, p := range Paths() {
 		paths = append(paths, struct {
 			name string
+			path Path
 			use  func() (restore func())
-		}{"asm", pure(false)})
+		}{p.String(), p, func() func() {
+			prev := SetPath(p)
+			return func() { SetPath(prev) }
+		}})
 	}
 	return paths
 }
@@ -164,7 +164,7 @@ func checkGemmCase(t *testing.T, rng *rand.Rand, tc gemmCase) bool {
 }
 
 func TestSgemmMatchesRef(t *testing.T) {
-	sizes := []int{1, 7, 33, 65, 130}
+	sizes := []int{1, 7, 33, 65, 96, 130} // 96: whole 6×16 and 12×32 tiles only
 	scalars := []struct{ alpha, beta float32 }{{1, 0}, {1, 1}, {0.5, 0.25}, {0.5, 0}, {1, 0.25}, {0.5, 1}}
 	for _, path := range gemmPaths() {
 		t.Run(path.name, func(t *testing.T) {
@@ -271,9 +271,9 @@ func TestSgemmSuperblocks(t *testing.T) {
 		bl.packBudget = 2 * (bl.ms + bl.ns) * bl.kc // 16-deep superblocks
 		return &bl
 	}
-	bls := map[string]*blocking{"purego": tiny(goBlocking)}
-	if haveAsm {
-		bls["asm"] = tiny(asmBlocking)
+	bls := map[string]*blocking{}
+	for _, p := range Paths() {
+		bls[p.String()] = tiny(*blockingFor(p))
 	}
 	shapes := [][3]int{{45, 130, 37}, {19, 100, 16}, {7, 81, 1}}
 	for name, bl := range bls {

@@ -1,0 +1,235 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func sgemmKernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, alpha float32, beta float32)
+//
+// C[0:12, 0:32] = alpha·Σ_k a[k*12+i]·b[k*32+j] + beta·C, with C rows ldc floats apart; beta == 0
+// overwrites C without reading it. a is one packed 12-row panel of A (12 floats per k), b one packed
+// 32-column panel of B (32 floats per k). kc >= 1. Needs AVX-512F.
+//
+// Registers: Z0..Z23 accumulate the tile (row i in Z(2i), Z(2i+1)), Z30/Z31 hold 32 floats of B;
+// each FMA takes its A element as an embedded broadcast from memory. Per k: 2 loads, 24 FMAs.
+
+// KSTEP does one k: B's 32 floats at boff(DI), A's 12 at aoff(SI).
+#define KSTEP(boff, aoff) \
+	VMOVUPS boff(DI), Z30; \
+	VMOVUPS boff+64(DI), Z31; \
+	VFMADD231PS.BCST aoff+0(SI), Z30, Z0; \
+	VFMADD231PS.BCST aoff+0(SI), Z31, Z1; \
+	VFMADD231PS.BCST aoff+4(SI), Z30, Z2; \
+	VFMADD231PS.BCST aoff+4(SI), Z31, Z3; \
+	VFMADD231PS.BCST aoff+8(SI), Z30, Z4; \
+	VFMADD231PS.BCST aoff+8(SI), Z31, Z5; \
+	VFMADD231PS.BCST aoff+12(SI), Z30, Z6; \
+	VFMADD231PS.BCST aoff+12(SI), Z31, Z7; \
+	VFMADD231PS.BCST aoff+16(SI), Z30, Z8; \
+	VFMADD231PS.BCST aoff+16(SI), Z31, Z9; \
+	VFMADD231PS.BCST aoff+20(SI), Z30, Z10; \
+	VFMADD231PS.BCST aoff+20(SI), Z31, Z11; \
+	VFMADD231PS.BCST aoff+24(SI), Z30, Z12; \
+	VFMADD231PS.BCST aoff+24(SI), Z31, Z13; \
+	VFMADD231PS.BCST aoff+28(SI), Z30, Z14; \
+	VFMADD231PS.BCST aoff+28(SI), Z31, Z15; \
+	VFMADD231PS.BCST aoff+32(SI), Z30, Z16; \
+	VFMADD231PS.BCST aoff+32(SI), Z31, Z17; \
+	VFMADD231PS.BCST aoff+36(SI), Z30, Z18; \
+	VFMADD231PS.BCST aoff+36(SI), Z31, Z19; \
+	VFMADD231PS.BCST aoff+40(SI), Z30, Z20; \
+	VFMADD231PS.BCST aoff+40(SI), Z31, Z21; \
+	VFMADD231PS.BCST aoff+44(SI), Z30, Z22; \
+	VFMADD231PS.BCST aoff+44(SI), Z31, Z23
+
+// BETAROW sets row r (in Zlo, Zhi) of C at DX to itself + beta·C, beta in Z31, and stores it.
+#define BETAROW(lo, hi) \
+	VFMADD231PS (DX), Z31, lo; \
+	VFMADD231PS 64(DX), Z31, hi; \
+	VMOVUPS lo, (DX); \
+	VMOVUPS hi, 64(DX)
+
+// STOREROW stores row r (in Zlo, Zhi) to C at DX.
+#define STOREROW(lo, hi) \
+	VMOVUPS lo, (DX); \
+	VMOVUPS hi, 64(DX)
+
+TEXT ·sgemmKernel12x32(SB), NOSPLIT, $0-48
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+
+	// Pull the C tile toward L1 while the FMAs run.
+	MOVQ DX, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+	ADDQ R8, R10
+	PREFETCHT0 (R10)
+	PREFETCHT0 64(R10)
+
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	JZ   tail
+
+loop4:
+	KSTEP(0, 0)
+	KSTEP(128, 48)
+	KSTEP(256, 96)
+	KSTEP(384, 144)
+	ADDQ $192, SI
+	ADDQ $512, DI
+	DECQ R9
+	JNZ  loop4
+
+tail:
+	ANDQ $3, CX
+	JZ   store
+
+loop1:
+	KSTEP(0, 0)
+	ADDQ $48, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  loop1
+
+store:
+	VBROADCASTSS alpha+40(FP), Z30
+	VMULPS Z30, Z0, Z0
+	VMULPS Z30, Z1, Z1
+	VMULPS Z30, Z2, Z2
+	VMULPS Z30, Z3, Z3
+	VMULPS Z30, Z4, Z4
+	VMULPS Z30, Z5, Z5
+	VMULPS Z30, Z6, Z6
+	VMULPS Z30, Z7, Z7
+	VMULPS Z30, Z8, Z8
+	VMULPS Z30, Z9, Z9
+	VMULPS Z30, Z10, Z10
+	VMULPS Z30, Z11, Z11
+	VMULPS Z30, Z12, Z12
+	VMULPS Z30, Z13, Z13
+	VMULPS Z30, Z14, Z14
+	VMULPS Z30, Z15, Z15
+	VMULPS Z30, Z16, Z16
+	VMULPS Z30, Z17, Z17
+	VMULPS Z30, Z18, Z18
+	VMULPS Z30, Z19, Z19
+	VMULPS Z30, Z20, Z20
+	VMULPS Z30, Z21, Z21
+	VMULPS Z30, Z22, Z22
+	VMULPS Z30, Z23, Z23
+
+	// beta == 0 (either sign): overwrite, never reading C (it may hold NaN).
+	MOVL beta+44(FP), AX
+	SHLL $1, AX
+	JZ   overwrite
+
+	VBROADCASTSS beta+44(FP), Z31
+	BETAROW(Z0, Z1)
+	ADDQ R8, DX
+	BETAROW(Z2, Z3)
+	ADDQ R8, DX
+	BETAROW(Z4, Z5)
+	ADDQ R8, DX
+	BETAROW(Z6, Z7)
+	ADDQ R8, DX
+	BETAROW(Z8, Z9)
+	ADDQ R8, DX
+	BETAROW(Z10, Z11)
+	ADDQ R8, DX
+	BETAROW(Z12, Z13)
+	ADDQ R8, DX
+	BETAROW(Z14, Z15)
+	ADDQ R8, DX
+	BETAROW(Z16, Z17)
+	ADDQ R8, DX
+	BETAROW(Z18, Z19)
+	ADDQ R8, DX
+	BETAROW(Z20, Z21)
+	ADDQ R8, DX
+	BETAROW(Z22, Z23)
+	VZEROUPPER
+	RET
+
+overwrite:
+	STOREROW(Z0, Z1)
+	ADDQ R8, DX
+	STOREROW(Z2, Z3)
+	ADDQ R8, DX
+	STOREROW(Z4, Z5)
+	ADDQ R8, DX
+	STOREROW(Z6, Z7)
+	ADDQ R8, DX
+	STOREROW(Z8, Z9)
+	ADDQ R8, DX
+	STOREROW(Z10, Z11)
+	ADDQ R8, DX
+	STOREROW(Z12, Z13)
+	ADDQ R8, DX
+	STOREROW(Z14, Z15)
+	ADDQ R8, DX
+	STOREROW(Z16, Z17)
+	ADDQ R8, DX
+	STOREROW(Z18, Z19)
+	ADDQ R8, DX
+	STOREROW(Z20, Z21)
+	ADDQ R8, DX
+	STOREROW(Z22, Z23)
+	VZEROUPPER
+	RET
