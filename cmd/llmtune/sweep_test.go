@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmtune/llmtune/cmd/llmtune/internal/sweep"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -75,9 +76,9 @@ func TestSweep(t *testing.T) {
 		lrs  []string
 		full bool
 	}{{"lora-r2", []string{"0.001", "0.05"}, false}, {"full", []string{"0.0001", "0.01"}, true}} {
-		var runs []*sweepRecord
+		var runs []*sweep.Record
 		for _, lr := range v.lrs {
-			rec, err := readRecord(filepath.Join(out, "reverse", v.name, "lr-"+lr, runFile))
+			rec, err := sweep.ReadRecord(filepath.Join(out, "reverse", v.name, "lr-"+lr, sweep.RunFile))
 			require.NoError(t, err)
 			assert.Equal(t, "validation", rec.Phase)
 			assert.Equal(t, valid, rec.EvalData)
@@ -107,7 +108,7 @@ func TestSweep(t *testing.T) {
 		if *runs[1].EvalLoss < *best.EvalLoss {
 			best = runs[1]
 		}
-		res, err := readRecord(filepath.Join(out, "reverse", v.name, testFile))
+		res, err := sweep.ReadRecord(filepath.Join(out, "reverse", v.name, sweep.TestFile))
 		require.NoError(t, err)
 		assert.Equal(t, "test", res.Phase)
 		assert.Equal(t, best.LearningRate, res.LearningRate, "the pick is the lowest validation loss")
@@ -122,30 +123,30 @@ func TestSweep(t *testing.T) {
 		assert.Equal(t, best.TrainableParams, res.TrainableParams)
 	}
 
-	md, err := os.ReadFile(filepath.Join(out, summaryMD))
+	md, err := os.ReadFile(filepath.Join(out, sweep.SummaryMD))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "| recipe | variant | trainable params |")
 	assert.Regexp(t, `\| reverse \| lora-r2 \| [0-9,]+ \| [0-9.]+% \| [0-9.e-]+ \(edge\) \| [0-9.]+ \| [0-9.]+ \| [+-][0-9.]+% \|`, string(md))
 	assert.Regexp(t, `\| reverse \| full \| [0-9,]+ \| 100\.00% \|.* \| – \|`, string(md))
-	sum, err := os.ReadFile(filepath.Join(out, summaryJSON))
+	sum, err := os.ReadFile(filepath.Join(out, sweep.SummaryJSON))
 	require.NoError(t, err)
 	assert.Equal(t, 4, strings.Count(string(sum), `"phase": "validation"`))
 	assert.Equal(t, 2, strings.Count(string(sum), `"phase": "test"`))
-	pngData, err := os.ReadFile(filepath.Join(out, summaryPNG))
+	pngData, err := os.ReadFile(filepath.Join(out, sweep.SummaryPNG))
 	require.NoError(t, err)
 	img, err := png.Decode(bytes.NewReader(pngData))
 	require.NoError(t, err)
 	assert.Equal(t, image.Rect(0, 0, 800, 600), img.Bounds())
 
 	// Again: every run is done, so nothing trains; --only keeps to one variant.
-	st, err := os.Stat(filepath.Join(out, "reverse", "full", "lr-0.01", runFile))
+	st, err := os.Stat(filepath.Join(out, "reverse", "full", "lr-0.01", sweep.RunFile))
 	require.NoError(t, err)
 	code, stdout, stderr = llmtune(t, "sweep", sweepPath, "--only", "full")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, 2, strings.Count(stderr, ": done ("), stderr)
 	assert.NotContains(t, stderr, "running")
 	assert.Contains(t, stdout, "4 runs, 2 results", "the summary covers every finished run")
-	st2, err := os.Stat(filepath.Join(out, "reverse", "full", "lr-0.01", runFile))
+	st2, err := os.Stat(filepath.Join(out, "reverse", "full", "lr-0.01", sweep.RunFile))
 	require.NoError(t, err)
 	assert.Equal(t, st.ModTime(), st2.ModTime())
 	code, stdout, _ = llmtune(t, "sweep", "--dry-run", sweepPath, "--only", "lora-r2")
@@ -155,8 +156,8 @@ func TestSweep(t *testing.T) {
 
 	// A run without its run.json (stopped before the end) continues from its checkpoint,
 	// here the last one, to the same result.
-	runPath := filepath.Join(out, "reverse", "lora-r2", "lr-0.05", runFile)
-	before, err := readRecord(runPath)
+	runPath := filepath.Join(out, "reverse", "lora-r2", "lr-0.05", sweep.RunFile)
+	before, err := sweep.ReadRecord(runPath)
 	require.NoError(t, err)
 	require.NoError(t, os.Remove(runPath))
 	code, stdout, _ = llmtune(t, "sweep", "--dry-run", sweepPath)
@@ -165,7 +166,7 @@ func TestSweep(t *testing.T) {
 	code, _, stderr = llmtune(t, "sweep", sweepPath, "--only", "reverse")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, 1, strings.Count(stderr, "running"), stderr)
-	after, err := readRecord(runPath)
+	after, err := sweep.ReadRecord(runPath)
 	require.NoError(t, err)
 	assert.True(t, after.Resumed)
 	assert.Equal(t, *before.EvalLoss, *after.EvalLoss)

@@ -5,28 +5,6 @@ import "math"
 // geluScale is √(2/π), the constant of GELU's tanh approximation.
 var geluScale = math.Sqrt(2 / math.Pi)
 
-// geluForwardRef is the plain float64 reference of GeluForward. GeluForward applies GELU's tanh approximation (Hugging Face "gelu_new", PyTorch
-// gelu(approximate="tanh")) element-wise: out = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-// out and inp have N elements and may be the same slice.
-func geluForwardRef(out, inp []float32, N int) {
-	for i := 0; i < N; i++ {
-		x := float64(inp[i])
-		out[i] = float32(0.5 * x * (1 + math.Tanh(geluScale*(x+0.044715*x*x*x))))
-	}
-}
-
-// geluBackwardRef is the plain reference of GeluBackward, which adds dout ⊙ gelu'(inp) to dinp; all three have N elements.
-func geluBackwardRef(dinp, inp, dout []float32, N int) {
-	for i := 0; i < N; i++ {
-		x := float64(inp[i])
-		u := geluScale * (x + 0.044715*x*x*x)
-		th := math.Tanh(u)
-		sech2 := 1 - th*th
-		du := geluScale * (1 + 3*0.044715*x*x)
-		dinp[i] += float32((0.5*(1+th) + 0.5*x*sech2*du) * float64(dout[i]))
-	}
-}
-
 // geluGrain is how many elements one parallel range of the GELU kernels covers.
 const geluGrain = 1 << 14
 

@@ -18,40 +18,6 @@ func ropeAngle(pos int, invFreq float32) (c, s float32) {
 	return float32(cs), float32(sn)
 }
 
-// ropeForwardRef is the plain reference of RoPEForwardStrided: one head, one pair
-// (x[i], x[i+hs/2]) after another, the angle computed afresh for each.
-func ropeForwardRef(x []float32, ld int, pos []int, invFreq []float32, N, H, hs int) {
-	half := hs / 2
-	for n := 0; n < N; n++ {
-		for h := 0; h < H; h++ {
-			head := x[n*ld+h*hs:][:hs]
-			for i := 0; i < half; i++ {
-				c, s := ropeAngle(pos[n], invFreq[i])
-				x1, x2 := head[i], head[i+half]
-				head[i] = float32(x1*c) - float32(x2*s)
-				head[i+half] = float32(x2*c) + float32(x1*s)
-			}
-		}
-	}
-}
-
-// ropeBackwardRef is the plain reference of RoPEBackwardStrided: the transposed
-// rotation, by −θ, of every pair.
-func ropeBackwardRef(dx []float32, ld int, pos []int, invFreq []float32, N, H, hs int) {
-	half := hs / 2
-	for n := 0; n < N; n++ {
-		for h := 0; h < H; h++ {
-			head := dx[n*ld+h*hs:][:hs]
-			for i := 0; i < half; i++ {
-				c, s := ropeAngle(pos[n], invFreq[i])
-				d1, d2 := head[i], head[i+half]
-				head[i] = float32(d1*c) + float32(d2*s)
-				head[i+half] = float32(d2*c) - float32(d1*s)
-			}
-		}
-	}
-}
-
 // RoPEForward applies rotary position embeddings in place to x (N, H·hs), H heads of hs
 // channels per row, as Hugging Face's apply_rotary_pos_emb with rotate_half does for
 // Llama and Qwen2 (the halves of a head rotate together, not interleaved pairs): row n

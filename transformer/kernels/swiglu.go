@@ -1,33 +1,5 @@
 package kernels
 
-import "math"
-
-// swigluForwardRef is the plain float64 reference of SwiGLUForward: out = silu(gate)·up
-// element-wise, silu(x) = x·sigmoid(x), the SiLU rounded to float32 before up multiplies
-// it.
-func swigluForwardRef(out, gate, up []float32, N int) {
-	for i := 0; i < N; i++ {
-		g := float64(gate[i])
-		out[i] = float32(g/(1+math.Exp(-g))) * up[i]
-	}
-}
-
-// swigluBackwardRef is the plain float64 reference of SwiGLUBackward: it adds
-// dout·up·silu'(gate) to dgate and dout·silu(gate) to dup, silu'(x) =
-// σ(x)·(1 + x·(1 − σ(x))). Either of dgate, dup may be nil.
-func swigluBackwardRef(dgate, dup, dout, gate, up []float32, N int) {
-	for i := 0; i < N; i++ {
-		g, d := float64(gate[i]), float64(dout[i])
-		s := 1 / (1 + math.Exp(-g))
-		if dgate != nil {
-			dgate[i] += float32(d * float64(up[i]) * s * (1 + g*(1-s)))
-		}
-		if dup != nil {
-			dup[i] += float32(d * g * s)
-		}
-	}
-}
-
 // swigluGrain is how many elements one parallel range of the SwiGLU kernels covers.
 const swigluGrain = 1 << 14
 

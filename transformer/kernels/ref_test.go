@@ -1,0 +1,89 @@
+package kernels
+
+import "math"
+
+// The plain references of GELU, RoPE and SwiGLU: the formulas as
+// written, one loop each, that the tests compare every path of each kernel with. They
+// are test code: no kernel path calls them.
+
+// geluForwardRef is the plain float64 reference of GeluForward. GeluForward applies GELU's tanh approximation (Hugging Face "gelu_new", PyTorch
+// gelu(approximate="tanh")) element-wise: out = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// out and inp have N elements and may be the same slice.
+func geluForwardRef(out, inp []float32, N int) {
+	for i := 0; i < N; i++ {
+		x := float64(inp[i])
+		out[i] = float32(0.5 * x * (1 + math.Tanh(geluScale*(x+0.044715*x*x*x))))
+	}
+}
+
+// geluBackwardRef is the plain reference of GeluBackward, which adds dout ⊙ gelu'(inp) to dinp; all three have N elements.
+func geluBackwardRef(dinp, inp, dout []float32, N int) {
+	for i := 0; i < N; i++ {
+		x := float64(inp[i])
+		u := geluScale * (x + 0.044715*x*x*x)
+		th := math.Tanh(u)
+		sech2 := 1 - th*th
+		du := geluScale * (1 + 3*0.044715*x*x)
+		dinp[i] += float32((0.5*(1+th) + 0.5*x*sech2*du) * float64(dout[i]))
+	}
+}
+
+// ropeForwardRef is the plain reference of RoPEForwardStrided: one head, one pair
+// (x[i], x[i+hs/2]) after another, the angle computed afresh for each.
+func ropeForwardRef(x []float32, ld int, pos []int, invFreq []float32, N, H, hs int) {
+	half := hs / 2
+	for n := 0; n < N; n++ {
+		for h := 0; h < H; h++ {
+			head := x[n*ld+h*hs:][:hs]
+			for i := 0; i < half; i++ {
+				c, s := ropeAngle(pos[n], invFreq[i])
+				x1, x2 := head[i], head[i+half]
+				head[i] = float32(x1*c) - float32(x2*s)
+				head[i+half] = float32(x2*c) + float32(x1*s)
+			}
+		}
+	}
+}
+
+// ropeBackwardRef is the plain reference of RoPEBackwardStrided: the transposed
+// rotation, by −θ, of every pair.
+func ropeBackwardRef(dx []float32, ld int, pos []int, invFreq []float32, N, H, hs int) {
+	half := hs / 2
+	for n := 0; n < N; n++ {
+		for h := 0; h < H; h++ {
+			head := dx[n*ld+h*hs:][:hs]
+			for i := 0; i < half; i++ {
+				c, s := ropeAngle(pos[n], invFreq[i])
+				d1, d2 := head[i], head[i+half]
+				head[i] = float32(d1*c) + float32(d2*s)
+				head[i+half] = float32(d2*c) - float32(d1*s)
+			}
+		}
+	}
+}
+
+// swigluForwardRef is the plain float64 reference of SwiGLUForward: out = silu(gate)·up
+// element-wise, silu(x) = x·sigmoid(x), the SiLU rounded to float32 before up multiplies
+// it.
+func swigluForwardRef(out, gate, up []float32, N int) {
+	for i := 0; i < N; i++ {
+		g := float64(gate[i])
+		out[i] = float32(g/(1+math.Exp(-g))) * up[i]
+	}
+}
+
+// swigluBackwardRef is the plain float64 reference of SwiGLUBackward: it adds
+// dout·up·silu'(gate) to dgate and dout·silu(gate) to dup, silu'(x) =
+// σ(x)·(1 + x·(1 − σ(x))). Either of dgate, dup may be nil.
+func swigluBackwardRef(dgate, dup, dout, gate, up []float32, N int) {
+	for i := 0; i < N; i++ {
+		g, d := float64(gate[i]), float64(dout[i])
+		s := 1 / (1 + math.Exp(-g))
+		if dgate != nil {
+			dgate[i] += float32(d * float64(up[i]) * s * (1 + g*(1-s)))
+		}
+		if dup != nil {
+			dup[i] += float32(d * g * s)
+		}
+	}
+}
