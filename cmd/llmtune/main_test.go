@@ -248,6 +248,14 @@ func TestTokenize(t *testing.T) {
 	assert.Contains(t, out, "masked")
 	assert.Contains(t, out, `"<|endoftext|>"`, "EOS is a trained target")
 	assert.NotContains(t, out, "example 2:")
+
+	// The recipe's base_model and data.train when --model and --data are not given.
+	code, again, stderr := llmtune(t, "tokenize", "--recipe", recipe(t, ""), "-n", "1")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, out, again)
+	code, _, stderr = llmtune(t, "tokenize", "--data", filepath.Join(tinyDir, "reverse.jsonl"))
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--model")
 }
 
 // TestRunInterrupted: a cancelled context (Ctrl-C) makes run save a checkpoint and exit

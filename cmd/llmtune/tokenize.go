@@ -13,7 +13,7 @@ import (
 	"github.com/llmtune/llmtune/transformer"
 )
 
-const tokenizeArgs = "--model DIR --data FILE [--recipe FILE] [--format FORMAT]\n" +
+const tokenizeArgs = "(--model DIR --data FILE | --recipe FILE) [--format FORMAT]\n" +
 	"            [--template TEMPLATE] [-n N]"
 
 // cmdTokenize is llmtune tokenize: the training rows of the first examples of a data
@@ -26,16 +26,18 @@ id and what that position is trained to predict, or "masked" when it is not in t
 the assistant's; the last token). Data settings (format, template, chat_template,
 train_on_inputs, max_seq_len) come from --recipe, else are the defaults; --format and
 --template override them.`)
-	model := fs.String("model", "", "model `DIR` whose tokenizer to use")
-	data := fs.String("data", "", "data `FILE` (.txt or .jsonl)")
+	model := fs.String("model", "", "model `DIR` whose tokenizer to use (default: the recipe's base_model)")
+	data := fs.String("data", "", "data `FILE` (.txt or .jsonl; default: the recipe's data.train)")
 	recipe := fs.String("recipe", "", "take the data settings from this recipe `FILE`")
 	df := newDataFlags(fs)
 	n := fs.Int("n", 3, "show the first `N` examples")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "model", "data"); err != nil {
-		return err
+	if *recipe == "" {
+		if err := required(fs, "model", "data"); err != nil {
+			return err
+		}
 	}
 	if fs.NArg() > 0 {
 		return usagef("tokenize: unexpected argument %q", fs.Arg(0))
@@ -47,6 +49,12 @@ train_on_inputs, max_seq_len) come from --recipe, else are the defaults; --forma
 			return err
 		}
 		cfg = r.Data
+		if *model == "" {
+			*model = r.BaseModel
+		}
+		if *data == "" {
+			*data = r.Data.Train
+		}
 	}
 	if err := df.apply(&cfg); err != nil {
 		return err
