@@ -17,6 +17,7 @@ type conversation struct {
 	tmpl   *chat.Template
 	opts   chat.Options
 	source string         // "the model's chat template", "ChatML" or "the recipe's chat template"
+	chatml bool           // the template is ChatML (whose <|im_end|> may be plain text)
 	system string         // the system message, "" for none
 	turns  []chat.Message // the user and assistant turns so far (kept in a REPL session only)
 }
@@ -25,24 +26,24 @@ type conversation struct {
 // spells it: "" or tokenizer_default, chatml, or a Jinja template), or nil when src is ""
 // and the tokenizer has no template.
 func newConversation(tok *tokenizer.BPE, src, system string) (*conversation, error) {
-	c := &conversation{system: system}
+	c := &conversation{system: system, chatml: src == dataset.ChatTemplateChatML}
 	switch src {
 	case "", dataset.ChatTemplateTokenizer:
-		src, c.source = tok.ChatTemplate(), "the model's chat template"
-		if src == "" {
-			return nil, nil
-		}
+		c.source = "the model's chat template"
 	case dataset.ChatTemplateChatML:
-		src, c.source = chat.ChatML, "ChatML"
+		c.source = "ChatML"
 	default:
 		c.source = "the given chat template"
+	}
+	src = dataset.ChatTemplateSource(src, tok.ChatTemplate())
+	if src == "" {
+		return nil, nil
 	}
 	var err error
 	if c.tmpl, err = chat.Parse(src); err != nil {
 		return nil, fmt.Errorf("chat template: %w", err)
 	}
-	sp := tok.SpecialTokens()
-	c.opts = chat.Options{BOS: sp.BOS, EOS: sp.EOS, UNK: sp.UNK, PAD: sp.PAD}
+	c.opts = dataset.ChatOptions(tok)
 	return c, nil
 }
 
@@ -75,7 +76,7 @@ func (c *conversation) reset() { c.turns = nil }
 // stops adds ChatML's end-of-turn marker to the stop strings when the template is ChatML,
 // whose "<|im_end|>" a tokenizer without it as a token writes as text.
 func (c *conversation) stops(stop []string) []string {
-	if c.source == "ChatML" && !slices.Contains(stop, "<|im_end|>") {
+	if c.chatml && !slices.Contains(stop, "<|im_end|>") {
 		return append(slices.Clone(stop), "<|im_end|>")
 	}
 	return stop

@@ -48,22 +48,37 @@ func newChatFormat(cfg Config, tok Tokenizer) (*chatFormat, error) {
 	if !ok {
 		return nil, errors.New("data.format messages needs a tokenizer that encodes special tokens (a tokenizer.json)")
 	}
-	src := cfg.ChatTemplate
-	switch src {
-	case "", ChatTemplateTokenizer:
-		if src = ct.ChatTemplate(); src == "" {
-			return nil, errors.New("the tokenizer has no chat_template (tokenizer_config.json): set data.chat_template to chatml or to a Jinja template")
-		}
-	case ChatTemplateChatML:
-		src = chat.ChatML
+	src := ChatTemplateSource(cfg.ChatTemplate, ct.ChatTemplate())
+	if src == "" {
+		return nil, errors.New("the tokenizer has no chat_template (tokenizer_config.json): set data.chat_template to chatml or to a Jinja template")
 	}
 	tmpl, err := chat.Parse(src)
 	if err != nil {
 		return nil, fmt.Errorf("data.chat_template: %w", err)
 	}
-	sp := ct.SpecialTokens()
-	return &chatFormat{tmpl: tmpl, enc: ct.EncodeWithSpecial,
-		opts: chat.Options{BOS: sp.BOS, EOS: sp.EOS, UNK: sp.UNK, PAD: sp.PAD, Now: chatClock}}, nil
+	opts := ChatOptions(ct)
+	opts.Now = chatClock
+	return &chatFormat{tmpl: tmpl, enc: ct.EncodeWithSpecial, opts: opts}, nil
+}
+
+// ChatTemplateSource returns the Jinja source that a data.chat_template setting names for
+// a tokenizer whose own template is own: own for "" and tokenizer_default ("" when the
+// tokenizer has none), chat.ChatML for chatml, else the setting itself.
+func ChatTemplateSource(setting, own string) string {
+	switch setting {
+	case "", ChatTemplateTokenizer:
+		return own
+	case ChatTemplateChatML:
+		return chat.ChatML
+	}
+	return setting
+}
+
+// ChatOptions returns the render options that transformers' apply_chat_template gets
+// from a tokenizer: its special tokens as bos_token, eos_token, unk_token, pad_token.
+func ChatOptions(tok ChatTokenizer) chat.Options {
+	sp := tok.SpecialTokens()
+	return chat.Options{BOS: sp.BOS, EOS: sp.EOS, UNK: sp.UNK, PAD: sp.PAD}
 }
 
 // render renders msgs, with the header of an assistant turn after them if gen.
