@@ -124,9 +124,6 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 	N, O := shape[0], shape[1]
 	in := o.x.Value().Shape()[1]
 	g := transformer.Floats(gy)
-	if o.y.RequiresGrad() {
-		o.y.AccGrad(gy)
-	}
 	var dx []float32
 	if o.x.RequiresGrad() {
 		dx = make([]float32, N*in)
@@ -138,7 +135,7 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 		if p.B.RequiresGrad() { // dB (w, r) = s·gpᵀ·xa
 			dB := mat.NewDense[float32](mat.WithShape(w, r))
 			kernels.Sgemm(true, false, w, r, N, s, gp, O, xa, r, 0, transformer.Floats(dB), r)
-			p.B.AccGrad(dB)
+			transformer.GiveGrad(p.B, dB)
 		}
 		if !p.A.RequiresGrad() && dx == nil {
 			continue
@@ -152,7 +149,7 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 			}
 			dA := mat.NewDense[float32](mat.WithShape(r, in))
 			kernels.Sgemm(true, false, r, in, N, 1, dxa, r, xd, in, 0, transformer.Floats(dA), in)
-			p.A.AccGrad(dA)
+			transformer.GiveGrad(p.A, dA)
 		}
 		if dx != nil { // dx += (dxa·A) ⊙ mask
 			if o.masks == nil {
@@ -167,7 +164,10 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 		}
 	}
 	if dx != nil {
-		o.x.AccGrad(mat.NewDense[float32](mat.WithShape(N, in), mat.WithBacking(dx)))
+		transformer.GiveGrad(o.x, mat.NewDense[float32](mat.WithShape(N, in), mat.WithBacking(dx)))
+	}
+	if o.y.RequiresGrad() { // the base output's gradient is gy itself: handed on last
+		transformer.GiveGrad(o.y, gy)
 	}
 	return nil
 }

@@ -54,12 +54,12 @@ func (o *embeddingOp) Backward(gy mat.Tensor) error {
 	if o.wte.RequiresGrad() {
 		g := newDense(o.wte.Shape()[0], C)
 		kernels.EmbeddingBackward(Floats(g), nil, Floats(gy), o.ids, o.pos, N, C)
-		o.wte.AccGrad(g)
+		GiveGrad(o.wte, g)
 	}
 	if o.wpe.RequiresGrad() {
 		g := newDense(o.wpe.Shape()[0], C)
 		kernels.EmbeddingBackward(nil, Floats(g), Floats(gy), o.ids, o.pos, N, C)
-		o.wpe.AccGrad(g)
+		GiveGrad(o.wpe, g)
 	}
 	return nil
 }
@@ -107,9 +107,34 @@ func (o *layerNormOp) Backward(gy mat.Tensor) error {
 // accGrad hands g to t when g was computed (g is nil when t needs no gradient).
 func accGrad(t mat.Tensor, g *dense) {
 	if g != nil {
-		t.AccGrad(g)
+		GiveGrad(t, g)
 	}
 }
+
+// GiveGrad adds g to t's gradient, handing g over: after the call nothing writes to or
+// reads g but t. spago's Dense.AccGrad clones the first gradient a node receives (an
+// allocation and a copy the size of the node, ~7% of a SmolLM2 LoRA step, all of it
+// garbage a moment later); a handed-over gradient is adopted instead, with the same
+// values bit for bit. A gradient an op's Backward allocated is handed over with its last
+// use; so is gy, the gradient of the op's own output, once the op has no further use for
+// it (nothing reads an output's gradient after its op's Backward: the output's readers
+// have all added theirs before it runs). A node given the same buffer twice, as x + x
+// does, gets it added to itself: 2·g, as it should. g of another type than *mat.Dense
+// [float32] is added the ordinary way.
+func GiveGrad(t, g mat.Tensor) {
+	d, ok := g.(*dense)
+	if !ok {
+		t.AccGrad(g)
+		return
+	}
+	t.AccGrad(handedOver{d})
+}
+
+// handedOver is a gradient whose Clone is itself, so that spago's Dense.AccGrad, which
+// keeps a clone of the first gradient it gets, keeps the buffer.
+type handedOver struct{ *dense }
+
+func (h handedOver) Clone() mat.Matrix { return h.dense }
 
 // conv1DOp: y (N, out) = x (N, in) · w (in, out) + b (out), GPT-2's Conv1D.
 type conv1DOp struct {
@@ -143,17 +168,17 @@ func (o *conv1DOp) Backward(gy mat.Tensor) error {
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · wᵀ
 		dx := newDense(N, in)
 		kernels.Sgemm(false, true, N, in, out, 1, g, out, Floats(o.w), out, 0, Floats(dx), in)
-		o.x.AccGrad(dx)
+		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (in, out) = xᵀ · gy
 		dw := newDense(in, out)
 		kernels.Sgemm(true, false, in, out, N, 1, Floats(o.x), in, g, out, 0, Floats(dw), out)
-		o.w.AccGrad(dw)
+		GiveGrad(o.w, dw)
 	}
 	if o.b.RequiresGrad() {
 		db := newDense(out, 1)
 		kernels.BiasBackward(Floats(db), g, N, out)
-		o.b.AccGrad(db)
+		GiveGrad(o.b, db)
 	}
 	return nil
 }
@@ -181,7 +206,7 @@ func (o *attentionOp) Backward(gy mat.Tensor) error {
 	}
 	d := newDense(o.B*o.T, 3*o.C)
 	kernels.AttentionBackward(Floats(d), Floats(gy), Floats(o.qkv), o.att, o.B, o.T, o.C, o.NH)
-	o.qkv.AccGrad(d)
+	GiveGrad(o.qkv, d)
 	return nil
 }
 
@@ -204,7 +229,7 @@ func (o *geluOp) Backward(gy mat.Tensor) error {
 	s := o.x.Value().Shape()
 	dx := newDense(s[0], s[1])
 	kernels.GeluBackward(Floats(dx), Floats(o.x), Floats(gy), o.x.Size())
-	o.x.AccGrad(dx)
+	GiveGrad(o.x, dx)
 	return nil
 }
 
@@ -222,7 +247,7 @@ func (o *copyOp) Forward() (mat.Tensor, error) {
 
 func (o *copyOp) Backward(gy mat.Tensor) error {
 	if o.x.RequiresGrad() {
-		o.x.AccGrad(gy)
+		GiveGrad(o.x, gy)
 	}
 	return nil
 }
@@ -240,11 +265,17 @@ func (o *addOp) Forward() (mat.Tensor, error) {
 }
 
 func (o *addOp) Backward(gy mat.Tensor) error {
-	if o.a.RequiresGrad() {
-		o.a.AccGrad(gy)
-	}
+	// b takes a copy of gy before a is handed gy itself (a's other reader may add to it
+	// at once)
 	if o.b.RequiresGrad() {
-		o.b.AccGrad(gy)
+		if o.a.RequiresGrad() {
+			o.b.AccGrad(gy)
+		} else {
+			GiveGrad(o.b, gy)
+		}
+	}
+	if o.a.RequiresGrad() {
+		GiveGrad(o.a, gy)
 	}
 	return nil
 }
@@ -302,7 +333,7 @@ func (o *lossOp) Backward(gy mat.Tensor) error {
 				g[i] *= s
 			}
 		}
-		p.t.AccGrad(p.g)
+		GiveGrad(p.t, p.g)
 	}
 	o.dh, o.dw = nil, nil
 	return nil

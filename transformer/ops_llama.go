@@ -33,7 +33,7 @@ func (o *tokenEmbeddingOp) Backward(gy mat.Tensor) error {
 	N, C := len(o.ids), o.wte.Shape()[1]
 	g := newDense(o.wte.Shape()[0], C)
 	kernels.EmbeddingBackward(Floats(g), nil, Floats(gy), o.ids, nil, N, C)
-	o.wte.AccGrad(g)
+	GiveGrad(o.wte, g)
 	return nil
 }
 
@@ -116,17 +116,17 @@ func (o *denseOp) Backward(gy mat.Tensor) error {
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · w
 		dx := newDense(N, in)
 		kernels.Sgemm(false, false, N, in, out, 1, g, out, Floats(o.w), in, 0, Floats(dx), in)
-		o.x.AccGrad(dx)
+		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (out, in) = gyᵀ · x
 		dw := newDense(out, in)
 		kernels.Sgemm(true, false, out, in, N, 1, g, out, Floats(o.x), in, 0, Floats(dw), in)
-		o.w.AccGrad(dw)
+		GiveGrad(o.w, dw)
 	}
 	if o.b != nil && o.b.RequiresGrad() {
 		db := newDense(out, 1)
 		kernels.BiasBackward(Floats(db), g, N, out)
-		o.b.AccGrad(db)
+		GiveGrad(o.b, db)
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func (o *ropeAttentionOp) Backward(gy mat.Tensor) error {
 		if p.rope {
 			kernels.RoPEBackward(gd, o.pos, o.invFreq, N, p.H, hs)
 		}
-		p.t.AccGrad(g)
+		GiveGrad(p.t, g)
 	}
 	return nil
 }
@@ -216,10 +216,10 @@ func (o *swigluOp) Backward(gy mat.Tensor) error {
 	dg, du := newDense(s[0], s[1]), newDense(s[0], s[1])
 	kernels.SwiGLUBackward(Floats(dg), Floats(du), Floats(gy), Floats(o.gate), Floats(o.up), o.gate.Size())
 	if o.gate.RequiresGrad() {
-		o.gate.AccGrad(dg)
+		GiveGrad(o.gate, dg)
 	}
 	if o.up.RequiresGrad() {
-		o.up.AccGrad(du)
+		GiveGrad(o.up, du)
 	}
 	return nil
 }
