@@ -193,7 +193,7 @@ func Model(m *transformer.Model, tok *tokenizer.BPE, opts Options) (*File, error
 		if len(shape) == 2 && shape[1] == 1 {
 			shape = shape[:1]
 		}
-		data := transformer.Floats(p.Param)
+		data := transformer.WeightValues(p.Param)
 		get := func() ([]float32, error) { return data, nil }
 		switch {
 		case cfg.Family() == transformer.GPT2 && len(shape) == 2 && strings.HasPrefix(name, "blk."):

@@ -231,6 +231,7 @@ func (ad *Adapter) apply(deltas [][][]float32, sign float32) {
 	for i, l := range ad.Layers {
 		switch b := l.base.(type) {
 		case *transformer.Conv1D: // W (in, out): columns Lo…Hi of every row
+			transformer.SetF32(b.Weight) // a bfloat16 base is widened to hold the sum
 			w, out := transformer.Floats(b.Weight), b.OutDim()
 			for k, p := range l.Parts {
 				d, wd := deltas[i][k], p.Hi-p.Lo
@@ -242,6 +243,7 @@ func (ad *Adapter) apply(deltas [][][]float32, sign float32) {
 				}
 			}
 		case *transformer.Dense: // W (out, in): rows Lo…Hi, contiguous
+			transformer.SetF32(b.Weight)
 			w, in := transformer.Floats(b.Weight), b.InDim()
 			for k, p := range l.Parts {
 				dst := w[p.Lo*in : p.Hi*in]

@@ -87,7 +87,7 @@ func TestOverrideErrors(t *testing.T) {
 		{"train.lerning_rate=1", `override "train.lerning_rate=1": unknown key "train.lerning_rate" (known keys in train: ` +
 			`epochs, max_steps, batch_size, gradient_accumulation_steps, learning_rate, lr_scheduler, warmup_steps, ` +
 			`warmup_ratio, weight_decay, adam_beta1, adam_beta2, adam_epsilon, max_grad_norm, log_steps, eval_steps, save_steps, save_total_limit, resume_from_checkpoint)`},
-		{"lr=1", `override "lr=1": unknown key "lr" (known keys: base_model, from_scratch, output_dir, overwrite_output_dir, seed, adapter, data, train, eval, generation)`},
+		{"lr=1", `override "lr=1": unknown key "lr" (known keys: base_model, from_scratch, base_dtype, output_dir, overwrite_output_dir, seed, adapter, data, train, eval, generation)`},
 		{"seed.value=1", `override "seed.value=1": seed is a single value, not a mapping: it has no key "value"`},
 		{"adapter.target_modules.x=q", `override "adapter.target_modules.x=q": adapter.target_modules is a list: the key after it must be the last, an index 0, 1, …, got "x"`},
 		{"adapter.target_modules.5=q", `override "adapter.target_modules.5=q": index 5 is out of range: adapter.target_modules has 2 items`},

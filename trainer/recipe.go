@@ -13,6 +13,7 @@ import (
 	"github.com/llmtune/llmtune/lora"
 	"github.com/llmtune/llmtune/trainer/dataset"
 	"github.com/llmtune/llmtune/trainer/optim"
+	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/generate"
 )
 
@@ -38,6 +39,12 @@ type Recipe struct {
 	// base model is pretrained. base_model then needs only config.json and the tokenizer
 	// files. Default false.
 	FromScratch bool `yaml:"from_scratch"`
+	// BaseDType is how the frozen base's projection weights (attention and MLP; not the
+	// embeddings, norms or biases) are held while an adapter trains: f32, or bf16 (each
+	// weight rounded to bfloat16 as it is loaded, and widened to float32 as a product
+	// reads it: half their memory, the math float32). Needs an adapter: full fine-tuning
+	// trains those weights. Default f32.
+	BaseDType transformer.WeightDType `yaml:"base_dtype"`
 	// OutputDir receives adapter/, checkpoints/, metrics.jsonl and config.yaml. Required.
 	// One run at a time holds it (Run locks it), and a run that starts afresh refuses
 	// one that already holds a run unless OverwriteOutputDir is set.
@@ -130,8 +137,9 @@ type EvalConfig struct {
 // (BaseModel, OutputDir, Data.Train) empty. Adapter is nil: full fine-tuning.
 func DefaultRecipe() Recipe {
 	return Recipe{
-		Seed: 42,
-		Data: dataset.DefaultConfig(),
+		Seed:      42,
+		BaseDType: transformer.WeightF32,
+		Data:      dataset.DefaultConfig(),
 		Train: TrainConfig{
 			Epochs:                    3,
 			BatchSize:                 8,
@@ -278,6 +286,9 @@ func (r *Recipe) Validate() error {
 	}
 	if r.OutputDir == "" {
 		bad("output_dir", "is required")
+	}
+	if r.BaseDType == transformer.WeightBF16 && r.Adapter == nil {
+		bad("base_dtype", "bf16 freezes the base's projection weights, and full fine-tuning (no adapter) trains them: use f32, or add an adapter")
 	}
 	if a := r.Adapter; a != nil {
 		if a.Type != AdapterLoRA {

@@ -32,6 +32,7 @@ func TestLoadRecipeDesign(t *testing.T) {
 	require.NoError(t, err)
 	want := Recipe{
 		BaseModel: "testdata/models/tiny-en-es",
+		BaseDType: transformer.WeightBF16,
 		OutputDir: "runs/translate",
 		Seed:      42,
 		Adapter: &AdapterConfig{Type: AdapterLoRA, Config: lora.Config{Rank: 8, Alpha: 16, Dropout: 0.05,
@@ -86,7 +87,7 @@ func TestParseRecipeErrors(t *testing.T) {
 				`gradient_accumulation_steps, learning_rate, lr_scheduler, warmup_steps, warmup_ratio, weight_decay, ` +
 				`adam_beta1, adam_beta2, adam_epsilon, max_grad_norm, log_steps, eval_steps, save_steps, save_total_limit, resume_from_checkpoint)`}},
 		{"unknown top-level key", "lora_r: 8\n" + minimal, []string{
-			`r.yaml:1: unknown key "lora_r" (known keys: base_model, from_scratch, output_dir, overwrite_output_dir, seed, adapter, data, train, eval, generation)`}},
+			`r.yaml:1: unknown key "lora_r" (known keys: base_model, from_scratch, base_dtype, output_dir, overwrite_output_dir, seed, adapter, data, train, eval, generation)`}},
 		{"bad enums", minimal + "  format: jsonl\ntrain:\n  lr_scheduler: cosine_with_restarts\neval:\n  metrics: [loss, rouge]\n", []string{
 			`r.yaml:5: data.format: unknown value "jsonl" (allowed: text, prompt_completion, source_target, messages)`,
 			`r.yaml:7: train.lr_scheduler: unknown value "cosine_with_restarts" (allowed: constant, linear, cosine)`,
@@ -164,6 +165,11 @@ func TestValidate(t *testing.T) {
 
 	_, err = ParseRecipe([]byte(minimal+"train: {batch_size: 0}\n"), "r.yaml")
 	assert.EqualError(t, err, "invalid recipe r.yaml:\ntrain.batch_size: must be ≥ 1, got 0")
+
+	ok.BaseDType = transformer.WeightBF16 // full fine-tuning trains the weights bf16 would freeze
+	assert.EqualError(t, ok.Validate(), "base_dtype: bf16 freezes the base's projection weights, and full fine-tuning (no adapter) trains them: use f32, or add an adapter")
+	_, err = ParseRecipe([]byte(minimal+"base_dtype: f16\n"), "r.yaml")
+	assert.ErrorContains(t, err, `"f16": want f32 or bf16`)
 }
 
 // TestRecipeYAML: the merged config written out parses back to the same recipe.

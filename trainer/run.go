@@ -179,10 +179,10 @@ func (t *run) setup() error {
 			if err != nil {
 				return err
 			}
-			if t.model, err = transformer.New(cfg, rand.New(rand.NewPCG(r.Seed, 0x5c7a7c4))); err != nil {
+			if t.model, err = transformer.NewAs(cfg, rand.New(rand.NewPCG(r.Seed, 0x5c7a7c4)), r.BaseDType); err != nil {
 				return err
 			}
-		} else if t.model, err = transformer.Load(r.BaseModel); err != nil {
+		} else if t.model, err = transformer.LoadAs(r.BaseModel, r.BaseDType); err != nil {
 			return err
 		}
 		tok, err := tokenizer.Load(r.BaseModel)

@@ -57,10 +57,12 @@ func (m *Model) initLlama(rng *rand.Rand) {
 		if p.Param.Shape()[1] == 1 { // biases and norms
 			continue
 		}
-		d := Floats(p.Param)
-		for i := range d {
-			d[i] = float32(rng.NormFloat64() * 0.02)
-		}
+		_ = fill(p.Param, func(d []float32) error {
+			for i := range d {
+				d[i] = float32(rng.NormFloat64() * 0.02)
+			}
+			return nil
+		})
 	}
 }
 

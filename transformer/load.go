@@ -50,7 +50,13 @@ var buffers = regexp.MustCompile(`^(h\.\d+\.attn\.(bias|masked_bias)|layers\.\d+
 // file, is an error naming the file and the tensor. Tensors are streamed from the file
 // into the model's parameters, so loading holds the float32 model once plus a small buffer.
 // Every parameter of the result is trainable.
-func Load(dir string) (*Model, error) {
+func Load(dir string) (*Model, error) { return LoadAs(dir, WeightF32) }
+
+// LoadAs is Load with the projection weights stored in dt. With WeightBF16 each is read
+// (from F32, F16 or BF16) into a float32 buffer and rounded to bfloat16 (a BF16
+// checkpoint's values are kept exactly), so loading holds the model as it will be kept
+// plus one tensor in float32; those weights are frozen.
+func LoadAs(dir string, dt WeightDType) (*Model, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
@@ -59,6 +65,7 @@ func Load(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
+	m.zeroAs(dt)
 	if err := m.readWeights(dir); err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
@@ -126,7 +133,7 @@ func (m *Model) readWeights(dir string) error {
 			bad(t.Name, "dtype %s, want F32, F16 or BF16", t.DType)
 			continue
 		}
-		if err := f.ReadFloat32(t.Name, Floats(p.Param)); err != nil {
+		if err := fill(p.Param, func(dst []float32) error { return f.ReadFloat32(t.Name, dst) }); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -164,7 +171,7 @@ func (m *Model) SaveAs(dir string, dtype safetensors.DType) error {
 		if p.Name == "lm_head.weight" {
 			key = p.Name
 		}
-		ts = append(ts, safetensors.Tensor{Name: key, Shape: p.hfShape(), Data: Floats(p.Param)})
+		ts = append(ts, safetensors.Tensor{Name: key, Shape: p.hfShape(), Data: WeightValues(p.Param)})
 	}
 	if err := safetensors.WriteDir(dir, ts, map[string]string{"format": "pt"}, dtype, maxShardBytes); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)

@@ -68,10 +68,18 @@ type MLP struct {
 // except the residual projections (attn.c_proj, mlp.c_proj) ~ N(0, 0.02/√(2·n_layer));
 // biases 0; LayerNorm weights 1. All parameters are trainable. A nil rng leaves every
 // weight 0 (LayerNorm weights 1), for callers that fill the weights themselves.
-func New(cfg Config, rng *rand.Rand) (*Model, error) {
+func New(cfg Config, rng *rand.Rand) (*Model, error) { return NewAs(cfg, rng, WeightF32) }
+
+// NewAs is New with the projection weights stored in dt (WeightBF16: drawn in float32 a
+// tensor at a time, then rounded), so that a bfloat16 model is never held in float32.
+func NewAs(cfg Config, rng *rand.Rand, dt WeightDType) (*Model, error) {
 	m, err := newZero(cfg)
-	if err != nil || rng == nil {
+	if err != nil {
 		return m, err
+	}
+	m.zeroAs(dt)
+	if rng == nil {
+		return m, nil
 	}
 	if cfg.IsLlama() {
 		m.initLlama(rng)
@@ -86,10 +94,12 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) {
 		case strings.HasSuffix(p.Name, "c_proj.weight"): // attn.c_proj and mlp.c_proj
 			std = residStd
 		}
-		d := Floats(p.Param)
-		for i := range d {
-			d[i] = float32(rng.NormFloat64() * std)
-		}
+		_ = fill(p.Param, func(d []float32) error {
+			for i := range d {
+				d[i] = float32(rng.NormFloat64() * std)
+			}
+			return nil
+		})
 	}
 	return m, nil
 }
@@ -156,10 +166,13 @@ func (m *Model) Params() []NamedParam {
 	return ps
 }
 
-// SetTrainable marks every base parameter trainable or frozen.
+// SetTrainable marks every base parameter trainable or frozen; projection weights
+// stored in bfloat16 (WeightBF16) stay frozen.
 func (m *Model) SetTrainable(on bool) {
 	for _, p := range m.Params() {
-		p.Param.SetRequiresGrad(on)
+		if !IsBF16(p.Param) {
+			p.Param.SetRequiresGrad(on)
+		}
 	}
 }
 

@@ -146,7 +146,7 @@ func (o *conv1DOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} 
 func (o *conv1DOp) Forward() (mat.Tensor, error) {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	y := newDense(N, out)
-	conv1DForward(Floats(y), Floats(o.x), Floats(o.w), Floats(o.b), N, in, out)
+	withWeight(o.w, func(w []float32) { conv1DForward(Floats(y), Floats(o.x), w, Floats(o.b), N, in, out) })
 	return y, nil
 }
 
@@ -167,7 +167,7 @@ func (o *conv1DOp) Backward(gy mat.Tensor) error {
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · wᵀ
 		dx := newDense(N, in)
-		kernels.Sgemm(false, true, N, in, out, 1, g, out, Floats(o.w), out, 0, Floats(dx), in)
+		withWeight(o.w, func(w []float32) { kernels.Sgemm(false, true, N, in, out, 1, g, out, w, out, 0, Floats(dx), in) })
 		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (in, out) = xᵀ · gy

@@ -92,7 +92,7 @@ func (o *denseOp) Forward() (mat.Tensor, error) {
 	if o.b != nil {
 		b = Floats(o.b)
 	}
-	denseForward(Floats(y), Floats(o.x), Floats(o.w), b, N, in, out)
+	withWeight(o.w, func(w []float32) { denseForward(Floats(y), Floats(o.x), w, b, N, in, out) })
 	return y, nil
 }
 
@@ -115,7 +115,7 @@ func (o *denseOp) Backward(gy mat.Tensor) error {
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · w
 		dx := newDense(N, in)
-		kernels.Sgemm(false, false, N, in, out, 1, g, out, Floats(o.w), in, 0, Floats(dx), in)
+		withWeight(o.w, func(w []float32) { kernels.Sgemm(false, false, N, in, out, 1, g, out, w, in, 0, Floats(dx), in) })
 		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (out, in) = gyᵀ · x

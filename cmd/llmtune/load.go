@@ -16,16 +16,19 @@ import (
 type modelSource struct {
 	cmd                    string
 	model, adapter, recipe *string
+	dtype                  transformer.WeightDType
 }
 
 // modelFlags defines --model, --adapter and --recipe (described by recipeUsage) on fs.
 func modelFlags(fs *flag.FlagSet, recipeUsage string) *modelSource {
-	return &modelSource{
+	m := &modelSource{
 		cmd:     fs.Name(),
 		model:   fs.String("model", "", "model `DIR` (HF checkpoint with tokenizer files: GPT-2, Llama or Qwen2; default: the recipe's base_model)"),
 		adapter: fs.String("adapter", "", "LoRA adapter `DIR` to apply (PEFT format, from llmtune or PEFT; a run saves OUTPUT_DIR/adapter)"),
 		recipe:  fs.String("recipe", "", recipeUsage),
 	}
+	fs.TextVar(&m.dtype, "dtype", transformer.WeightDType(""), "hold the projection weights in `TYPE`: f32, or bf16 (half the memory, frozen; the math stays float32) (default: the recipe's base_dtype, else f32)")
+	return m
 }
 
 // loadRecipe returns the recipe of --recipe (nil without one), whose base_model is the
@@ -40,6 +43,9 @@ func (m *modelSource) loadRecipe() (*trainer.Recipe, error) {
 		if *m.model == "" {
 			*m.model = rec.BaseModel
 		}
+		if m.dtype == "" {
+			m.dtype = rec.BaseDType
+		}
 	}
 	if *m.model == "" {
 		return nil, usagef("%s: missing --model", m.cmd)
@@ -49,7 +55,7 @@ func (m *modelSource) loadRecipe() (*trainer.Recipe, error) {
 
 // load loads the model, its tokenizer and the adapter (see loadModel).
 func (m *modelSource) load() (*transformer.Model, *tokenizer.BPE, error) {
-	return loadModel(*m.model, *m.adapter)
+	return loadModelAs(*m.model, *m.adapter, m.dtype)
 }
 
 // String describes the model: "DIR", or "DIR + ADAPTER".
@@ -63,7 +69,12 @@ func (m *modelSource) String() string {
 // loadModel loads the model in dir, its tokenizer, and the adapter in adapterDir unless
 // it is "".
 func loadModel(dir, adapterDir string) (*transformer.Model, *tokenizer.BPE, error) {
-	m, err := transformer.Load(dir)
+	return loadModelAs(dir, adapterDir, transformer.WeightF32)
+}
+
+// loadModelAs is loadModel with the projection weights held in dt.
+func loadModelAs(dir, adapterDir string, dt transformer.WeightDType) (*transformer.Model, *tokenizer.BPE, error) {
+	m, err := transformer.LoadAs(dir, dt)
 	if err != nil {
 		return nil, nil, err
 	}

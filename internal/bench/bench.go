@@ -34,13 +34,18 @@ type Workload struct {
 	Generate bool
 	// NewTokens is how many tokens a Generate workload decodes greedily after its prompt.
 	NewTokens int
+	// BaseDType holds the projection weights in bfloat16 (WeightBF16) or float32 (""):
+	// a "-bf16" workload is its float32 namesake with frozen weights in bfloat16, which
+	// the anchor does not run (compare it with the namesake's anchor figures).
+	BaseDType transformer.WeightDType
 }
 
 // Warmup is the number of untimed steps before the timed ones.
 const Warmup = 2
 
-// Workloads are the anchor's workloads, in its order, and llama1b-lora-memory: LoRA on
-// Llama-3.2-1B's shape at B=1, T=256, whose peak memory is the figure to watch.
+// Workloads are the anchor's workloads, in its order, llama1b-lora-memory: LoRA on
+// Llama-3.2-1B's shape at B=1, T=256, whose peak memory is the figure to watch, and
+// bfloat16-base ("-bf16") variants of some.
 var Workloads = []Workload{
 	{Name: "tiny-lora", Model: gpt2(4, 256, 4), Batch: 8, SeqLen: 128, LoRA: true, Steps: 10},
 	{Name: "small-lora", Model: gpt2(12, 768, 12), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
@@ -49,6 +54,10 @@ var Workloads = []Workload{
 	{Name: "smollm-lora", Model: smolLM2(), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
 	{Name: "smollm-generate", Model: smolLM2(), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128},
 	{Name: "llama1b-lora-memory", Model: llama1B(), Batch: 1, SeqLen: 256, LoRA: true, Steps: 2},
+	{Name: "small-lora-bf16", Model: gpt2(12, 768, 12), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5, BaseDType: transformer.WeightBF16},
+	{Name: "small-generate-bf16", Model: gpt2(12, 768, 12), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightBF16},
+	{Name: "smollm-lora-bf16", Model: smolLM2(), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5, BaseDType: transformer.WeightBF16},
+	{Name: "llama1b-lora-bf16", Model: llama1B(), Batch: 1, SeqLen: 256, LoRA: true, Steps: 2, BaseDType: transformer.WeightBF16},
 }
 
 // gpt2 returns GPT-2's configuration with n layers of width c and h heads.
@@ -116,7 +125,7 @@ type Trainer struct {
 // NewTrainer builds the workload's model (its family's initialisation from a fixed seed)
 // and optimizer.
 func NewTrainer(w Workload) (*Trainer, error) {
-	m, err := transformer.New(w.Model, rand.New(rand.NewPCG(0, 0)))
+	m, err := transformer.NewAs(w.Model, rand.New(rand.NewPCG(0, 0)), w.BaseDType)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func NewGenerator(w Workload) (*Generator, error) {
 		return nil, fmt.Errorf("workload %s is not a generation workload with a prompt and new tokens", w.Name)
 	}
 	cfg := w.Model
-	m, err := transformer.New(cfg, rand.New(rand.NewPCG(0, 0)))
+	m, err := transformer.NewAs(cfg, rand.New(rand.NewPCG(0, 0)), w.BaseDType)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,244 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/nlpodyssey/spago/mat"
+	"github.com/nlpodyssey/spago/mat/float"
+	"github.com/nlpodyssey/spago/nn"
+
+	"github.com/llmtune/llmtune/transformer/safetensors"
+)
+
+// WeightDType is how a model stores the weights of its projections (every Conv1D and
+// Dense: attention, MLP; not the embeddings, the LM head, the norms or the biases).
+type WeightDType string
+
+const (
+	// WeightF32 stores them in float32, trainable: the default.
+	WeightF32 WeightDType = "f32"
+	// WeightBF16 stores them frozen, in bfloat16 (each value rounded to nearest even, as
+	// torch's .to(torch.bfloat16)), for a LoRA base or for inference: half the memory
+	// and half the bytes a decode step reads. The math stays float32: a weight is
+	// widened (exactly) to float32 as a product reads it, so a model in WeightBF16
+	// computes what the float32 model whose projection weights were rounded to bfloat16
+	// computes, bit for bit.
+	WeightBF16 WeightDType = "bf16"
+)
+
+// UnmarshalText accepts "f32" (or "float32"), "bf16" (or "bfloat16"); "" is f32.
+func (d *WeightDType) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "", "f32", "float32":
+		*d = WeightF32
+	case "bf16", "bfloat16":
+		*d = WeightBF16
+	default:
+		return fmt.Errorf("%q: want f32 or bf16", b)
+	}
+	return nil
+}
+
+// MarshalText returns the name UnmarshalText reads back ("" stays "", the default).
+func (d WeightDType) MarshalText() ([]byte, error) { return []byte(d), nil }
+
+// String returns "f32" or "bf16".
+func (d WeightDType) String() string {
+	if d == "" {
+		return string(WeightF32)
+	}
+	return string(d)
+}
+
+// bf16Weight is the value of a frozen projection weight stored in bfloat16: a parameter
+// whose Matrix it is never requires a gradient. It implements the part of mat.Matrix
+// that spago's graph and parameter walks use (shape, value, gradient state); anything
+// else, Data included, panics: code that reads weights goes through withWeight or
+// WeightValues, which widen it.
+type bf16Weight struct {
+	mat.Matrix // nil: the methods not defined below panic
+	rows, cols int
+	data       []uint16
+}
+
+func (w *bf16Weight) Shape() []int       { return []int{w.rows, w.cols} }
+func (w *bf16Weight) Dims() int          { return 2 }
+func (w *bf16Weight) Size() int          { return w.rows * w.cols }
+func (w *bf16Weight) Value() mat.Tensor  { return w }
+func (w *bf16Weight) Grad() mat.Tensor   { return nil }
+func (w *bf16Weight) HasGrad() bool      { return false }
+func (w *bf16Weight) RequiresGrad() bool { return false }
+func (w *bf16Weight) ZeroGrad()          {}
+func (w *bf16Weight) AccGrad(mat.Tensor) {
+	panic("transformer: a bfloat16 weight is frozen: it takes no gradient")
+}
+func (w *bf16Weight) Data() float.Slice {
+	panic("transformer: a bfloat16 weight has no float32 data: use WeightValues")
+}
+func (w *bf16Weight) SetRequiresGrad(v bool) { mustFrozen(v) }
+
+func mustFrozen(trainable bool) {
+	if trainable {
+		panic("transformer: a bfloat16 weight is frozen: it cannot be made trainable (load the model in f32 to train it)")
+	}
+}
+
+// newBF16Weight returns a frozen (rows, cols) bfloat16 weight holding the values of f
+// rounded to nearest even.
+func newBF16Weight(f []float32, rows, cols int) *bf16Weight {
+	w := &bf16Weight{rows: rows, cols: cols, data: make([]uint16, rows*cols)}
+	roundBF16(w.data, f)
+	return w
+}
+
+func roundBF16(dst []uint16, src []float32) {
+	for i, v := range src[:len(dst)] {
+		dst[i] = safetensors.Float32ToBFloat16(v)
+	}
+}
+
+func widenBF16(dst []float32, src []uint16) {
+	for i, h := range src[:len(dst)] {
+		dst[i] = math.Float32frombits(uint32(h) << 16)
+	}
+}
+
+// IsBF16 reports whether p's value is stored in bfloat16 (a frozen projection weight of
+// a model loaded or made with WeightBF16).
+func IsBF16(p mat.Tensor) bool {
+	_, ok := p.Value().(*bf16Weight)
+	return ok
+}
+
+// WeightValues returns p's values in float32: its own memory for a float32 parameter, a
+// widened copy for a bfloat16 one.
+func WeightValues(p mat.Tensor) []float32 {
+	if w, ok := p.Value().(*bf16Weight); ok {
+		f := make([]float32, w.Size())
+		widenBF16(f, w.data)
+		return f
+	}
+	return Floats(p)
+}
+
+// SetF32 stores p in float32 if it is in bfloat16, still frozen; the values are the
+// same (widening is exact). Merging an adapter into its base widens the base first.
+func SetF32(p *nn.Param) {
+	w, ok := p.Value().(*bf16Weight)
+	if !ok {
+		return
+	}
+	p.Matrix = fromData(WeightValues(w), w.rows, w.cols)
+	p.SetRequiresGrad(false)
+}
+
+// setBF16 stores p, a float32 parameter, frozen in bfloat16.
+func setBF16(p *nn.Param) {
+	if IsBF16(p) {
+		return
+	}
+	s := p.Shape()
+	p.Matrix = newBF16Weight(Floats(p), s[0], s[1])
+}
+
+// fill sets p's values to those fill writes into a float32 buffer of p's size: p's own
+// memory, or for a bfloat16 p a scratch buffer rounded into it afterwards.
+func fill(p *nn.Param, fill func([]float32) error) error {
+	w, ok := p.Value().(*bf16Weight)
+	if !ok {
+		return fill(Floats(p))
+	}
+	return withScratch(w.Size(), func(f []float32) error {
+		if err := fill(f); err != nil {
+			return err
+		}
+		roundBF16(w.data, f)
+		return nil
+	})
+}
+
+// widened holds float32 buffers for widened weights, reused across calls: a product
+// with a bfloat16 weight widens it into one for the product's duration.
+var widened sync.Pool
+
+func withScratch(n int, f func([]float32) error) error {
+	var buf []float32
+	if p, ok := widened.Get().(*[]float32); ok && cap(*p) >= n {
+		buf = (*p)[:n]
+	} else {
+		buf = make([]float32, n)
+	}
+	err := f(buf)
+	widened.Put(&buf)
+	return err
+}
+
+// withWeight calls f with the float32 values of w, a projection weight: its own memory,
+// or for a bfloat16 weight the values widened into a scratch buffer that is valid only
+// during the call.
+func withWeight(w mat.Tensor, f func([]float32)) {
+	b, ok := w.Value().(*bf16Weight)
+	if !ok {
+		f(Floats(w))
+		return
+	}
+	_ = withScratch(b.Size(), func(buf []float32) error {
+		widenBF16(buf, b.data)
+		f(buf)
+		return nil
+	})
+}
+
+// projectionWeights returns the weight of every plain projection of m (under any LoRA
+// wrapper): the parameters WeightDType is about.
+func (m *Model) projectionWeights() []*nn.Param {
+	var ps []*nn.Param
+	for _, p := range m.Projections() {
+		switch b := Base(m.Linear(p)).(type) {
+		case *Conv1D:
+			ps = append(ps, b.Weight)
+		case *Dense:
+			ps = append(ps, b.Weight)
+		}
+	}
+	return ps
+}
+
+// zeroAs stores the projection weights of m, a model just made by newZero, in dt: with
+// WeightBF16 as zero bfloat16 weights, without reading the float32 zeros (untouched
+// memory, which the process never holds).
+func (m *Model) zeroAs(dt WeightDType) {
+	if dt != WeightBF16 {
+		return
+	}
+	for _, p := range m.projectionWeights() {
+		s := p.Shape()
+		p.Matrix = &bf16Weight{rows: s[0], cols: s[1], data: make([]uint16, s[0]*s[1])}
+	}
+}
+
+// SetWeightDType stores m's projection weights in dt: WeightBF16 rounds them and
+// freezes them, WeightF32 widens any that are in bfloat16 back (exactly), still frozen
+// (SetTrainable thaws them).
+func (m *Model) SetWeightDType(dt WeightDType) {
+	for _, p := range m.projectionWeights() {
+		if dt == WeightBF16 {
+			setBF16(p)
+		} else {
+			SetF32(p)
+		}
+	}
+}
+
+// WeightDType returns WeightBF16 if any projection weight of m is stored in bfloat16,
+// else WeightF32.
+func (m *Model) WeightDType() WeightDType {
+	for _, p := range m.projectionWeights() {
+		if IsBF16(p) {
+			return WeightBF16
+		}
+	}
+	return WeightF32
+}
