@@ -81,10 +81,11 @@ func BenchmarkSoftmax(b *testing.B) {
 			seg  []int
 		}{{"", nil}, {"_seg", seg}} {
 			b.Run(fmt.Sprintf("T%d%s", T, s.name), func(b *testing.B) {
+				path := CurrentPath()
 				for b.Loop() {
 					copy(p, src)
 					for t := range T {
-						causalSoftmax(p[t*T:(t+1)*T], t, s.seg)
+						causalSoftmax(path, p[t*T:(t+1)*T], t, s.seg)
 					}
 				}
 			})

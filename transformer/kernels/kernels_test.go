@@ -31,7 +31,9 @@ func closeTo(t *testing.T, name string, got, want []float32, tol float64) {
 	}
 }
 
-func TestAttentionAgainstRef(t *testing.T) {
+func TestAttentionAgainstRef(t *testing.T) { onEveryPath(t, testAttentionAgainstRef) }
+
+func testAttentionAgainstRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, T := range []int{1, 7, 33, 65, 130} {
 		for _, packed := range []bool{false, true} {
