@@ -183,3 +183,24 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 		assert.Equal(t, want, seen, "SetPath(%v)", p)
 	}
 }
+
+// TestElementwiseRowsDoNotAllocate checks that the per-row work of the softmax and
+// RMSNorm (run millions of times a step) allocates nothing on any path: their stack
+// buffers must not escape.
+func TestElementwiseRowsDoNotAllocate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	const T, C = 37, 45
+	row, x, w := randSlice(rng, T, 1), randSlice(rng, C, 1), randSlice(rng, C, 1)
+	out, rstd, d := make([]float32, C), make([]float32, 1), make([]float32, C)
+	gate := randSlice(rng, T, 3)
+	for _, p := range Paths() {
+		allocs := testing.AllocsPerRun(20, func() {
+			causalSoftmax(p, row, T-2, nil)
+			swigluForward(p, out, gate, row)
+			swigluBackward(p, d, out, row, gate, row)
+			rmsNormForwardRows(p, out, rstd, x, w, 1, C, 1e-5)
+			rmsNormBackwardRows(p, d, out, x, x, w, rstd, 1, C)
+		})
+		assert.Zero(t, allocs, "%v: allocations per row", p)
+	}
+}

@@ -57,18 +57,31 @@ func scaleOn(asm bool, x []float32, s float32) {
 
 // expSubVec sets x[i] = expf(x[i] − m) for every i on vector path p (PathAVX2 or
 // PathAVX512), with expf's bits: the vector exponential of vexpf_amd64.s over whole
-// vectors, and the last partial vector through a buffer.
+// vectors, and the last partial vector through a buffer on the stack.
 func expSubVec(p Path, x []float32, m float32) {
-	w, f := 8, expSubAVX2
+	w := 8
 	if p == PathAVX512 {
-		w, f = 16, expSubAVX512
+		w = 16
 	}
 	n := len(x) &^ (w - 1)
-	f(x[:n], m)
-	if n < len(x) {
-		var buf [16]float32
+	var buf [16]float32
+	tail := n < len(x)
+	if tail {
 		copy(buf[:], x[n:])
-		f(buf[:w], m)
+	}
+	// Direct calls, not through a func value: buf must not escape to the heap.
+	if p == PathAVX512 {
+		expSubAVX512(x[:n], m)
+		if tail {
+			expSubAVX512(buf[:], m)
+		}
+	} else {
+		expSubAVX2(x[:n], m)
+		if tail {
+			expSubAVX2(buf[:8], m)
+		}
+	}
+	if tail {
 		copy(x[n:], buf[:])
 	}
 }
