@@ -82,12 +82,12 @@ func BenchmarkSoftmax(b *testing.B) {
 		}{{"", nil}, {"_seg", seg}} {
 			b.Run(fmt.Sprintf("T%d%s", T, s.name), func(b *testing.B) {
 				path := CurrentPath()
-				for b.Loop() {
+				loopCPU(b, func() {
 					copy(p, src)
 					for t := range T {
 						causalSoftmax(path, p[t*T:(t+1)*T], t, s.seg)
 					}
-				}
+				})
 			})
 		}
 	}

@@ -181,3 +181,16 @@ func TestVecHelpers(t *testing.T) {
 		t.Errorf("expSubSum with a NaN = %g, want NaN", s)
 	}
 }
+
+// loopCPU runs f in b.Loop and reports, besides the wall time, the process CPU time per
+// call (cpu-ns/op) where it is known: on a machine shared with other jobs it counts only
+// the time the benchmark got, summed over the cores its parallel kernels used.
+func loopCPU(b *testing.B, f func()) {
+	cpu0 := processCPUTime()
+	for b.Loop() {
+		f()
+	}
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}

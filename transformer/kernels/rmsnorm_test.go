@@ -192,13 +192,9 @@ func BenchmarkRMSNorm(b *testing.B) {
 	out, rstd := make([]float32, N*C), make([]float32, N)
 	di, dw := make([]float32, N*C), make([]float32, C)
 	b.Run("fwd", func(b *testing.B) {
-		for b.Loop() {
-			RMSNormForward(out, rstd, x, w, N, C, 1e-5)
-		}
+		loopCPU(b, func() { RMSNormForward(out, rstd, x, w, N, C, 1e-5) })
 	})
 	b.Run("bwd", func(b *testing.B) {
-		for b.Loop() {
-			RMSNormBackward(di, dw, dout, x, w, rstd, N, C)
-		}
+		loopCPU(b, func() { RMSNormBackward(di, dw, dout, x, w, rstd, N, C) })
 	})
 }

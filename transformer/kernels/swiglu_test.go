@@ -170,13 +170,9 @@ func BenchmarkSwiGLU(b *testing.B) {
 	gate, up, out := randSlice(rng, n, 2), randSlice(rng, n, 1), make([]float32, n)
 	dg, du := make([]float32, n), make([]float32, n)
 	b.Run("fwd", func(b *testing.B) {
-		for b.Loop() {
-			SwiGLUForward(out, gate, up, n)
-		}
+		loopCPU(b, func() { SwiGLUForward(out, gate, up, n) })
 	})
 	b.Run("bwd", func(b *testing.B) {
-		for b.Loop() {
-			SwiGLUBackward(dg, du, up, gate, up, n)
-		}
+		loopCPU(b, func() { SwiGLUBackward(dg, du, up, gate, up, n) })
 	})
 }
