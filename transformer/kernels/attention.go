@@ -56,6 +56,7 @@ func AttentionForwardGQA(out, att, qkv []float32, seg []int, B, T, NH, KVH, hs i
 	RS := (NH + 2*KVH) * hs // row stride of qkv
 	VO := C + KVH*hs        // column of the first value head
 	scale := float32(1 / math.Sqrt(float64(hs)))
+	path := CurrentPath()
 	parallelFor(B*NH, 1, func(lo, hi int) {
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
@@ -69,7 +70,7 @@ func AttentionForwardGQA(out, att, qkv []float32, seg []int, B, T, NH, KVH, hs i
 				if seg != nil {
 					s = seg[b*T : (b+1)*T]
 				}
-				causalSoftmax(p[t*T:(t+1)*T], t, s)
+				causalSoftmax(path, p[t*T:(t+1)*T], t, s)
 			}
 			// out = p·v
 			Sgemm(false, false, T, hs, T, 1, p, T, qkv[base+VO+kv*hs:], RS, 0, out[b*T*C+h*hs:], C)
@@ -98,8 +99,14 @@ func checkAttentionGQA(name string, B, T, NH, KVH, hs int, out, att, qkv []float
 }
 
 // causalSoftmax turns row t of the scores into probabilities over keys 0…t (and, with
-// seg, only keys of t's segment), writing 0 everywhere else.
-func causalSoftmax(row []float32, t int, seg []int) {
+// seg, only keys of t's segment), writing 0 everywhere else: e^(s − max) with expf, over
+// their float32 sum added up key by key. Every path gives the same bits.
+func causalSoftmax(p Path, row []float32, t int, seg []int) {
+	notePath("causalSoftmax", p)
+	if p != PathGo {
+		causalSoftmaxVec(p, row, t, seg)
+		return
+	}
 	maxv := float32(math.Inf(-1))
 	for t2 := 0; t2 <= t; t2++ {
 		if seg != nil && seg[t2] != seg[t] {
@@ -121,6 +128,31 @@ func causalSoftmax(row []float32, t int, seg []int) {
 	for t2 := 0; t2 <= t; t2++ {
 		row[t2] *= inv
 	}
+	clear(row[t+1:])
+}
+
+// causalSoftmaxVec is causalSoftmax on vector path p, with the same bits as the Go
+// loops: the maximum and the scaling are exact whatever the order, the exponentials are
+// expf's (expSubVec), and the sum is the same float32 sum in key order. Masked keys are
+// set to −Inf first, which leaves the maximum alone (key t is never masked) and makes
+// their expf 0, the value the Go loop writes; adding those zeros to the sum changes
+// nothing.
+func causalSoftmaxVec(p Path, row []float32, t int, seg []int) {
+	r := row[:t+1]
+	if seg != nil {
+		st := seg[t]
+		for t2, s := range seg[:t+1] {
+			if s != st {
+				r[t2] = float32(math.Inf(-1))
+			}
+		}
+	}
+	expSubVec(p, r, rowMaxOn(true, r))
+	var sum float32
+	for _, e := range r {
+		sum += e
+	}
+	scaleOn(true, r, 1/sum)
 	clear(row[t+1:])
 }
 

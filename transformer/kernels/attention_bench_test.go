@@ -64,3 +64,31 @@ func BenchmarkAttention(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSoftmax times the attention's causal row softmax alone over every row of one
+// head's T×T scores (copied in afresh each time; the copy is part of the time), without
+// and with packing segments.
+func BenchmarkSoftmax(b *testing.B) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, T := range []int{128, 512} {
+		src, p := randSlice(rng, T*T, 3), make([]float32, T*T)
+		seg := make([]int, T)
+		for i := range seg {
+			seg[i] = i / 100
+		}
+		for _, s := range []struct {
+			name string
+			seg  []int
+		}{{"", nil}, {"_seg", seg}} {
+			b.Run(fmt.Sprintf("T%d%s", T, s.name), func(b *testing.B) {
+				path := CurrentPath()
+				loopCPU(b, func() {
+					copy(p, src)
+					for t := range T {
+						causalSoftmax(path, p[t*T:(t+1)*T], t, s.seg)
+					}
+				})
+			})
+		}
+	}
+}

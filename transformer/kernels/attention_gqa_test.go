@@ -28,7 +28,7 @@ func gqaSeg(B, T int, packed bool) []int {
 	return seg
 }
 
-func TestAttentionGQAAgainstRef(t *testing.T) { decodePaths(t, testAttentionGQAAgainstRef) }
+func TestAttentionGQAAgainstRef(t *testing.T) { onEveryPath(t, testAttentionGQAAgainstRef) }
 
 func testAttentionGQAAgainstRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
@@ -162,7 +162,7 @@ func TestAttentionGQAPanics(t *testing.T) {
 // tokens, then CachedAttentionForwardGQA for their last T tokens against caches holding
 // all L keys and values: the rows must agree, and so must the plain reference.
 func TestCachedAttentionGQAMatchesFull(t *testing.T) {
-	decodePaths(t, testCachedAttentionGQAMatchesFull)
+	onEveryPath(t, testCachedAttentionGQAMatchesFull)
 }
 
 func testCachedAttentionGQAMatchesFull(t *testing.T) {
@@ -200,5 +200,42 @@ func testCachedAttentionGQAMatchesFull(t *testing.T) {
 		one := make([]float32, T*C)
 		withProcs(1, func() { CachedAttentionForwardGQA(one, newQKV, kc, vc, T, P, NH, KVH, hs) })
 		assert.Equal(t, got, one, "%s: one goroutine differs from several", name)
+	}
+}
+
+// TestCausalSoftmaxPathsAgree checks that the attention's row softmax gives the pure-Go
+// path's bits on every vector path: every row t of T×T scores for lengths around the
+// vector widths, without segments and with segments of 5, alternating and random ones,
+// on ordinary scores, scores spread over ±200 (whose exponentials underflow), and rows
+// holding −Inf, +Inf or NaN.
+func TestCausalSoftmaxPathsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(47, 48))
+	inf := float32(math.Inf(1))
+	for _, T := range []int{1, 2, 7, 8, 9, 16, 17, 33, 128, 130} {
+		segs := map[string][]int{"nil": nil, "5": make([]int, T), "alt": make([]int, T), "rand": make([]int, T)}
+		for i := range T {
+			segs["5"][i], segs["alt"][i], segs["rand"][i] = i/5, i%2, rng.IntN(3)
+		}
+		for _, scale := range []float64{3, 200} {
+			scores := randSlice(rng, T*T, scale)
+			if T > 3 {
+				scores[T+1], scores[2*T] = -inf, -inf // row 1: key 1, its own, at −Inf
+				scores[3*T+1] = inf
+				scores[(T-1)*T+T/2] = float32(math.NaN())
+			}
+			for name, seg := range segs {
+				want := append([]float32(nil), scores...)
+				for r := range T {
+					causalSoftmax(PathGo, want[r*T:(r+1)*T], r, seg)
+				}
+				for _, p := range vectorPaths() {
+					got := append([]float32(nil), scores...)
+					for r := range T {
+						causalSoftmax(p, got[r*T:(r+1)*T], r, seg)
+					}
+					assertSameBits(t, fmt.Sprintf("%v/T%d/scale%g/seg=%s", p, T, scale, name), got, want)
+				}
+			}
+		}
 	}
 }

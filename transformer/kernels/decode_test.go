@@ -25,9 +25,9 @@ func decodeRand(rng *rand.Rand, n int) []float32 {
 // (large enough to run in parallel).
 var decodeGemvShapes = [][2]int{{1, 1}, {3, 5}, {7, 13}, {8, 8}, {5, 257}, {64, 192}, {129, 515}, {768, 2304}, {3072, 768}}
 
-// decodePaths runs f with the assembly GEMV kernels (where this CPU has them) and with
-// the pure-Go loops, chosen with SetPureGo.
-func decodePaths(t *testing.T, f func(t *testing.T)) {
+// onEveryPath runs f as a subtest on every kernel path this CPU supports (Paths), each
+// selected package-wide with SetPath.
+func onEveryPath(t *testing.T, f func(t *testing.T)) {
 	for _, path := range gemmPaths() {
 		t.Run(path.name, func(t *testing.T) {
 			defer path.use()()
@@ -36,7 +36,7 @@ func decodePaths(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
-func TestVecMatMatchesRef(t *testing.T) { decodePaths(t, testVecMatMatchesRef) }
+func TestVecMatMatchesRef(t *testing.T) { onEveryPath(t, testVecMatMatchesRef) }
 
 func testVecMatMatchesRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -67,7 +67,7 @@ func withProcs(n int, f func()) {
 	f()
 }
 
-func TestMatVecMatchesRef(t *testing.T) { decodePaths(t, testMatVecMatchesRef) }
+func TestMatVecMatchesRef(t *testing.T) { onEveryPath(t, testMatVecMatchesRef) }
 
 func testMatVecMatchesRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -94,7 +94,7 @@ func TestGemvPanicsOnShortBuffers(t *testing.T) {
 // TestCachedAttentionMatchesFull runs AttentionForward over whole sequences of L tokens,
 // then CachedAttentionForward for their last T tokens against a cache holding all L keys
 // and values: the rows must agree, and so must the plain reference.
-func TestCachedAttentionMatchesFull(t *testing.T) { decodePaths(t, testCachedAttentionMatchesFull) }
+func TestCachedAttentionMatchesFull(t *testing.T) { onEveryPath(t, testCachedAttentionMatchesFull) }
 
 func testCachedAttentionMatchesFull(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))

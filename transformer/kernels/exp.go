@@ -21,12 +21,19 @@ func expf(x float32) float32 {
 		return float32(math.Inf(1))
 	}
 	// fx = round(x·log2e): adding 1.5·2²³ leaves the integer part in the mantissa.
+	// Every product is converted to float32 before it is added to: that rounds it, so
+	// no build (GOAMD64=v3 included) fuses a multiply and an add, and the vector
+	// versions of vexpf_amd64.s give the same bits.
 	const magic = 12582912
-	fx := (log2e*x + magic) - magic
-	x = x - fx*c1 - fx*c2
+	fx := (float32(log2e*x) + magic) - magic
+	x = x - float32(fx*c1) - float32(fx*c2)
 	z := x * x
-	y := ((((1.9875691500e-4*x+1.3981999507e-3)*x+8.3334519073e-3)*x+4.1665795894e-2)*x+1.6666665459e-1)*x + 5.0000001201e-1
-	y = y*z + x + 1
+	y := float32(1.9875691500e-4*x) + 1.3981999507e-3
+	y = float32(y*x) + 8.3334519073e-3
+	y = float32(y*x) + 4.1665795894e-2
+	y = float32(y*x) + 1.6666665459e-1
+	y = float32(y*x) + 5.0000001201e-1
+	y = float32(y*z) + x + 1
 	n := int32(fx)
 	if n > 127 { // y·2^n with n = 128: split the scaling
 		return y * 2 * math.Float32frombits(uint32(n-1+127)<<23)

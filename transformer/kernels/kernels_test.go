@@ -31,7 +31,9 @@ func closeTo(t *testing.T, name string, got, want []float32, tol float64) {
 	}
 }
 
-func TestAttentionAgainstRef(t *testing.T) {
+func TestAttentionAgainstRef(t *testing.T) { onEveryPath(t, testAttentionAgainstRef) }
+
+func testAttentionAgainstRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, T := range []int{1, 7, 33, 65, 130} {
 		for _, packed := range []bool{false, true} {
@@ -177,5 +179,18 @@ func TestVecHelpers(t *testing.T) {
 	x := []float32{0, 1, float32(math.NaN()), 2, 3, 4, 5, 6, 7}
 	if s := expSubSum(x, 7); !math.IsNaN(s) {
 		t.Errorf("expSubSum with a NaN = %g, want NaN", s)
+	}
+}
+
+// loopCPU runs f in b.Loop and reports, besides the wall time, the process CPU time per
+// call (cpu-ns/op) where it is known: on a machine shared with other jobs it counts only
+// the time the benchmark got, summed over the cores its parallel kernels used.
+func loopCPU(b *testing.B, f func()) {
+	cpu0 := processCPUTime()
+	for b.Loop() {
+		f()
+	}
+	if cpu := processCPUTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

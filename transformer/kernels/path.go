@@ -8,11 +8,17 @@ import (
 // Path names one set of kernel implementations. Every kernel with an assembly version
 // runs the one that the current path selects (see SetPath):
 //
-//   - PathAVX512: Sgemm's 12×32 AVX-512F micro-kernel; the other kernels (VecMat, MatVec,
-//     CachedAttentionForward(GQA), the softmax and exp helpers) run their AVX2/FMA
-//     versions, having no AVX-512 one yet.
+//   - PathAVX512: Sgemm's 12×32 AVX-512F micro-kernel, and the AVX-512F versions of the
+//     element-wise kernels of the Llama family: SwiGLUForward/Backward, RMSNormForward/
+//     Backward and the exponentials of the attention's softmax; the other kernels
+//     (VecMat, MatVec, CachedAttentionForward(GQA), the row maximum and scaling of the
+//     softmaxes, the cross-entropy's exponentials) run their AVX2/FMA versions, having
+//     no AVX-512 one yet.
 //   - PathAVX2: Sgemm's 6×16 AVX2/FMA micro-kernel and the AVX2/FMA versions of the rest.
 //   - PathGo: pure Go everywhere, on every CPU and GOARCH.
+//
+// The element-wise kernels named above give the same bits on every path (see each); the
+// others round differently from one path to another.
 //
 // The default is the best path this CPU supports.
 type Path int32
@@ -61,8 +67,8 @@ func init() { currentPath.Store(int32(bestPath())) }
 // SetPath selects the kernel path package-wide and returns the previous one. It panics
 // if this CPU does not support p (see Paths). It exists for tests and benchmarks, which
 // exercise every path on one machine; it is safe to call concurrently with the kernels,
-// and a call of Sgemm, VecMat, MatVec or CachedAttentionForward already running
-// finishes on the path it started with.
+// and a call of Sgemm, VecMat, MatVec, CachedAttentionForward, SwiGLUForward/Backward or
+// RMSNormForward/Backward already running finishes on the path it started with.
 func SetPath(p Path) (previous Path) {
 	supported := false
 	for _, q := range Paths() {
@@ -72,6 +78,19 @@ func SetPath(p Path) (previous Path) {
 		panic("kernels: SetPath: this CPU or build does not support the " + p.String() + " path")
 	}
 	return Path(currentPath.Swap(int32(p)))
+}
+
+// pathSeen, when not nil, is called by the kernels whose paths give the same bits
+// (SwiGLU, RMSNorm, the attention's softmax) with the path each piece of their work runs
+// on: tests set it to check that these kernels honour SetPath, which their results
+// cannot show. It must be safe for concurrent use.
+var pathSeen func(kernel string, p Path)
+
+// notePath tells pathSeen, if set, that kernel runs a piece of work on p.
+func notePath(kernel string, p Path) {
+	if f := pathSeen; f != nil {
+		f(kernel, p)
+	}
 }
 
 // CurrentPath returns the path kernels starting now run.

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -136,5 +137,70 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSetPathSwitchesElementwiseKernels checks that the kernels whose paths give the
+// same bits (SwiGLU, RMSNorm, the attention's softmax) run the path SetPath selects:
+// their results cannot show it, so pathSeen records the path of every piece of work.
+func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	const n = 3*swigluGrain + 5 // several parallel ranges
+	gate, up, out := randSlice(rng, n, 2), randSlice(rng, n, 1), make([]float32, n)
+	const N, C = 3*lnGrain + 1, 40
+	x, w, rstd, y := randSlice(rng, N*C, 1), randSlice(rng, C, 1), make([]float32, N), make([]float32, N*C)
+	const B, T, NH, KVH, hs = 2, 9, 4, 2, 8
+	qkv := randSlice(rng, B*T*(NH+2*KVH)*hs, 1)
+	att, aout := make([]float32, B*NH*T*T), make([]float32, B*T*NH*hs)
+	var mu sync.Mutex
+	seen := map[string]map[Path]int{}
+	pathSeen = func(kernel string, p Path) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[kernel] == nil {
+			seen[kernel] = map[Path]int{}
+		}
+		seen[kernel][p]++
+	}
+	defer func() { pathSeen = nil }()
+	for _, p := range Paths() {
+		clear(seen)
+		func() {
+			defer SetPath(SetPath(p))
+			SwiGLUForward(out, gate, up, n)
+			SwiGLUBackward(out, nil, up, gate, up, n)
+			RMSNormForward(y, rstd, x, w, N, C, 1e-5)
+			RMSNormBackward(y, w, x, x, w, rstd, N, C)
+			AttentionForwardGQA(aout, att, qkv, nil, B, T, NH, KVH, hs)
+		}()
+		want := map[string]map[Path]int{
+			"SwiGLUForward":   {p: 4},
+			"SwiGLUBackward":  {p: 4},
+			"RMSNormForward":  {p: 4},
+			"RMSNormBackward": {p: 4},
+			"causalSoftmax":   {p: B * NH * T},
+		}
+		assert.Equal(t, want, seen, "SetPath(%v)", p)
+	}
+}
+
+// TestElementwiseRowsDoNotAllocate checks that the per-row work of the softmax and
+// RMSNorm (run millions of times a step) allocates nothing on any path: their stack
+// buffers must not escape.
+func TestElementwiseRowsDoNotAllocate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	const T, C = 37, 45
+	row, x, w := randSlice(rng, T, 1), randSlice(rng, C, 1), randSlice(rng, C, 1)
+	out, rstd, d := make([]float32, C), make([]float32, 1), make([]float32, C)
+	gate := randSlice(rng, T, 3)
+	for _, p := range Paths() {
+		allocs := testing.AllocsPerRun(20, func() {
+			causalSoftmax(p, row, T-2, nil)
+			swigluForward(p, out, gate, row)
+			swigluBackward(p, d, out, row, gate, row)
+			rmsNormForwardRows(p, out, rstd, x, w, 1, C, 1e-5)
+			rmsNormBackwardRows(p, d, out, x, x, w, rstd, 1, C)
+		})
+		assert.Zero(t, allocs, "%v: allocations per row", p)
 	}
 }

@@ -87,3 +87,52 @@ func swigluBackwardRef(dgate, dup, dout, gate, up []float32, N int) {
 		}
 	}
 }
+
+// rmsNormForwardRef is the plain reference of RMSNormForward: each of the N rows of inp
+// (N, C) divided by its root mean square, out = inp · rsqrt(mean(inp²) + eps) · weight,
+// with rsqrt(mean(inp²) + eps) stored in rstd (N). Row statistics are accumulated in
+// float64; the normalised value is rounded to float32 before the weight multiplies it,
+// as LlamaRMSNorm casts it back to the input dtype first.
+func rmsNormForwardRef(out, rstd, inp, weight []float32, N, C int, eps float32) {
+	for i := 0; i < N; i++ {
+		x := inp[i*C : (i+1)*C]
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		rs := 1 / math.Sqrt(ss/float64(C)+float64(eps))
+		rstd[i] = float32(rs)
+		o := out[i*C : (i+1)*C]
+		for j, v := range x {
+			o[j] = float32(float64(v)*rs) * weight[j]
+		}
+	}
+}
+
+// rmsNormBackwardRef is the plain reference of RMSNormBackward: it adds the gradients of
+// RMSNormForward to dinp (N, C) and dweight (C), given dout (N, C) and the forward's inp,
+// weight and rstd. Either of dinp, dweight may be nil when that gradient is not wanted.
+func rmsNormBackwardRef(dinp, dweight, dout, inp, weight, rstd []float32, N, C int) {
+	for i := 0; i < N; i++ {
+		x := inp[i*C : (i+1)*C]
+		g := dout[i*C : (i+1)*C]
+		rs := rstd[i]
+		// norm = x·rstd, dnorm = g ⊙ weight; dx = rstd·(dnorm − norm·mean(dnorm ⊙ norm))
+		var dnormNormMean float64
+		for j := range x {
+			norm := x[j] * rs
+			dnormNormMean += float64(g[j]*weight[j]) * float64(norm)
+		}
+		dnormNormMean /= float64(C)
+		for j := range x {
+			norm := x[j] * rs
+			if dweight != nil {
+				dweight[j] += norm * g[j]
+			}
+			if dinp != nil {
+				dn := float64(g[j] * weight[j])
+				dinp[i*C+j] += float32((dn - float64(norm)*dnormNormMean) * float64(rs))
+			}
+		}
+	}
+}

@@ -4,9 +4,12 @@ package kernels
 // scalar Go for the rest (and everywhere with SetPureGo).
 
 // rowMax returns the largest element of a non-empty x.
-func rowMax(x []float32) float32 {
+func rowMax(x []float32) float32 { return rowMaxOn(useAsm(), x) }
+
+// rowMaxOn is rowMax, with the AVX2 loop when asm is set.
+func rowMaxOn(asm bool, x []float32) float32 {
 	m, i := x[0], 0
-	if useAsm() && len(x) >= 8 {
+	if asm && len(x) >= 8 {
 		m, i = maxAVX2(x), len(x)&^7
 	}
 	for _, v := range x[i:] {
@@ -37,13 +40,48 @@ func expSubSum(x []float32, m float32) float64 {
 }
 
 // scale multiplies x by s.
-func scale(x []float32, s float32) {
+func scale(x []float32, s float32) { scaleOn(useAsm(), x, s) }
+
+// scaleOn is scale, with the AVX2 loop when asm is set. Either way each element is one
+// float32 product: the bits do not depend on asm.
+func scaleOn(asm bool, x []float32, s float32) {
 	i := 0
-	if useAsm() {
+	if asm {
 		i = len(x) &^ 7
 		scaleAVX2(x[:i], s)
 	}
 	for j := i; j < len(x); j++ {
 		x[j] *= s
+	}
+}
+
+// expSubVec sets x[i] = expf(x[i] − m) for every i on vector path p (PathAVX2 or
+// PathAVX512), with expf's bits: the vector exponential of vexpf_amd64.s over whole
+// vectors, and the last partial vector through a buffer on the stack.
+func expSubVec(p Path, x []float32, m float32) {
+	w := 8
+	if p == PathAVX512 {
+		w = 16
+	}
+	n := len(x) &^ (w - 1)
+	var buf [16]float32
+	tail := n < len(x)
+	if tail {
+		copy(buf[:], x[n:])
+	}
+	// Direct calls, not through a func value: buf must not escape to the heap.
+	if p == PathAVX512 {
+		expSubAVX512(x[:n], m)
+		if tail {
+			expSubAVX512(buf[:], m)
+		}
+	} else {
+		expSubAVX2(x[:n], m)
+		if tail {
+			expSubAVX2(buf[:8], m)
+		}
+	}
+	if tail {
+		copy(x[n:], buf[:])
 	}
 }
