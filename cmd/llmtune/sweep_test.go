@@ -171,6 +171,18 @@ func TestSweep(t *testing.T) {
 	assert.True(t, after.Resumed)
 	assert.Equal(t, *before.EvalLoss, *after.EvalLoss)
 	assert.Equal(t, before.Steps, after.Steps)
+
+	// A grid that grows: test.json lists every rate's validation loss and says whether
+	// the pick is at the new grid's edge, whether or not the pick changed.
+	y, err := os.ReadFile(sweepPath)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(sweepPath, []byte(strings.Replace(string(y), "[1.0e-4, 1.0e-2]", "[1.0e-4, 1.0e-3, 1.0e-2]", 1)), 0o644))
+	code, _, stderr = llmtune(t, "sweep", sweepPath, "--only", "full")
+	require.Equal(t, 0, code, stderr)
+	res, err := sweep.ReadRecord(filepath.Join(out, "reverse", "full", sweep.TestFile))
+	require.NoError(t, err)
+	require.Len(t, res.ValidationLosses, 3)
+	assert.Equal(t, res.LearningRate != 1e-3, res.PickedAtEdge, "picked %g", res.LearningRate)
 }
 
 func TestSweepErrors(t *testing.T) {

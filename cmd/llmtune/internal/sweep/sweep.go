@@ -680,7 +680,17 @@ func (s *sweeper) evalTest(ctx context.Context, g *Group, recs []*Record) error 
 	}
 	path := filepath.Join(g.dir, TestFile)
 	if old, err := ReadRecord(path); err == nil && old.RunDir == best.RunDir {
-		return nil
+		same := slices.EqualFunc(old.ValidationLosses, losses, func(a, b lrLoss) bool {
+			return a.LearningRate == b.LearningRate && (a.EvalLoss == nil) == (b.EvalLoss == nil) &&
+				(a.EvalLoss == nil || *a.EvalLoss == *b.EvalLoss)
+		})
+		if same && old.PickedAtEdge == edge {
+			return nil
+		}
+		// The same pick from a grid that has grown since: its evaluation stands, the
+		// grid's losses and whether the pick is at its edge are updated.
+		old.ValidationLosses, old.PickedAtEdge = losses, edge
+		return writeRecord(path, old)
 	}
 	rec := *g.test
 	rec.Train.LearningRate = best.LearningRate
