@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 
 	"github.com/nlpodyssey/spago/mat"
@@ -88,8 +89,16 @@ func mustFrozen(trainable bool) {
 // newBF16Weight returns a frozen (rows, cols) bfloat16 weight holding the values of f
 // rounded to nearest even.
 func newBF16Weight(f []float32, rows, cols int) *bf16Weight {
-	w := &bf16Weight{rows: rows, cols: cols, data: make([]uint16, rows*cols)}
+	w := zeroBF16Weight(rows, cols)
 	roundBF16(w.data, f)
+	return w
+}
+
+// zeroBF16Weight returns a frozen (rows, cols) bfloat16 weight of zeros, its data off the
+// Go heap where the OS allows (offHeapUint16).
+func zeroBF16Weight(rows, cols int) *bf16Weight {
+	w := &bf16Weight{rows: rows, cols: cols}
+	w.data = offHeapUint16(w, rows*cols)
 	return w
 }
 
@@ -118,6 +127,7 @@ func WeightValues(p mat.Tensor) []float32 {
 	if w, ok := p.Value().(*bf16Weight); ok {
 		f := make([]float32, w.Size())
 		widenBF16(f, w.data)
+		runtime.KeepAlive(w)
 		return f
 	}
 	return Floats(p)
@@ -155,6 +165,7 @@ func fill(p *nn.Param, fill func([]float32) error) error {
 			return err
 		}
 		roundBF16(w.data, f)
+		runtime.KeepAlive(w)
 		return nil
 	})
 }
@@ -189,6 +200,7 @@ func withWeight(w mat.Tensor, f func([]float32)) {
 		f(buf)
 		return nil
 	})
+	runtime.KeepAlive(b) // b.data may be off the heap, released with b
 }
 
 // projectionWeights returns the weight of every plain projection of m (under any LoRA
@@ -215,7 +227,7 @@ func (m *Model) zeroAs(dt WeightDType) {
 	}
 	for _, p := range m.projectionWeights() {
 		s := p.Shape()
-		p.Matrix = &bf16Weight{rows: s[0], cols: s[1], data: make([]uint16, s[0]*s[1])}
+		p.Matrix = zeroBF16Weight(s[0], s[1])
 	}
 }
 
