@@ -324,7 +324,7 @@ func (g *gemm) microEdge(kc int, ap, bp []float32, i, j, rows, cols int, beta fl
 func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 	mr := g.mr
 	if g.transA { // op(A)[i, k] = a[k·lda + i]: rows of a run along i
-		packAlong(dst, mr, g.a[p*g.lda+r0:], g.lda, r1-r0, kc)
+		packAlong(dst, mr, g.a[p*g.lda+r0:], g.lda, r1-r0, kc, g.kernel != kernelGo2x4)
 		return
 	}
 	for r := r0; r < r1; r += mr { // op(A)[i, k] = a[i·lda + k]: rows of a run along k
@@ -337,7 +337,7 @@ func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 	nr := g.nr
 	if !g.transB { // op(B)[k, j] = b[k·ldb + j]: rows of b run along j
-		packAlong(dst, nr, g.b[p*g.ldb+c0:], g.ldb, c1-c0, kc)
+		packAlong(dst, nr, g.b[p*g.ldb+c0:], g.ldb, c1-c0, kc, g.kernel != kernelGo2x4)
 		return
 	}
 	for c := c0; c < c1; c += nr { // op(B)[k, j] = b[j·ldb + k]: rows of b run along k
@@ -347,72 +347,95 @@ func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 
 // packAlong fills the panels (width floats per k, kc deep) of w consecutive indices
 // from kc rows of src, ld apart, that run along those indices:
-// dst[q·width·kc + k·width + x] = src[k·ld + q·width + x], zero past w. It reads each
-// row of src in order, which the hardware prefetchers follow; reading one panel at a
-// time instead would jump ld floats per k.
-func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
+// dst[q·width·kc + k·width + x] = src[k·ld + q·width + x], zero past w. With asm (the
+// assembly paths) packAlongAVX copies the whole panels, in the same order (blocks of 8
+// rows).
+//
+// It goes through src in blocks of packAlongRows rows, filling every panel's part of a
+// block before the next block: src is read in order, a block at a time (which the
+// hardware prefetchers follow, and which stays in L1 while its panels are filled), and
+// each panel is written in order, in runs of packAlongRows·width floats. Filling every
+// panel row by row instead writes to w/width places width·kc floats apart at each row,
+// a power of two times 4 KiB for 32-wide panels (and 3·4 KiB for 12-wide ones): all in
+// one set of L1, which then holds few of them and writes each line back many times.
+func packAlong(dst []float32, width int, src []float32, ld, w, kc int, asm bool) {
 	full := w / width
 	panel := width * kc
-	for k := 0; k < kc; k++ {
-		row := src[k*ld:][:w]
-		d := dst[k*width:]
-		// Whole-array copies of up to 16 bytes compile to one SSE move; larger call memmove.
-		switch width {
-		case 32:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*32:][:32], d[q*panel:][:32]
-				for x := 0; x < 32; x += 8 {
-					*(*[4]float32)(dq[x:]) = [4]float32(s[x:])
-					*(*[4]float32)(dq[x+4:]) = [4]float32(s[x+4:])
+	q0 := 0 // the first panel left to Go
+	if asm && full > 0 && (width == 32 || width == 16 || width == 12 || width == 6) {
+		_ = dst[(full-1)*panel+kc*width-1] // packAlongAVX writes this far
+		_ = src[(kc-1)*ld+full*width-1]    // and reads this far
+		packAlongAVX(&dst[0], panel, &src[0], ld, kc, full, width)
+		q0 = full
+	}
+	for k0 := 0; k0 < kc; k0 += packAlongRows {
+		k1 := min(k0+packAlongRows, kc)
+		for q := q0; q < full; q++ {
+			d, s := dst[q*panel:], src[q*width:]
+			// Whole-array copies of up to 16 bytes compile to one SSE move.
+			switch width {
+			case 32:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:32], d[k*32:][:32]
+					for x := 0; x < 32; x += 8 {
+						*(*[4]float32)(dk[x:]) = [4]float32(sk[x:])
+						*(*[4]float32)(dk[x+4:]) = [4]float32(sk[x+4:])
+					}
 				}
-			}
-		case 12:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*12:][:12], d[q*panel:][:12]
-				*(*[4]float32)(dq[0:]) = [4]float32(s[0:])
-				*(*[4]float32)(dq[4:]) = [4]float32(s[4:])
-				*(*[4]float32)(dq[8:]) = [4]float32(s[8:])
-			}
-		case 16:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*16:][:16], d[q*panel:][:16]
-				*(*[4]float32)(dq[0:]) = [4]float32(s[0:])
-				*(*[4]float32)(dq[4:]) = [4]float32(s[4:])
-				*(*[4]float32)(dq[8:]) = [4]float32(s[8:])
-				*(*[4]float32)(dq[12:]) = [4]float32(s[12:])
-			}
-		case 6:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*6:][:6], d[q*panel:][:6]
-				*(*[4]float32)(dq) = [4]float32(s)
-				dq[4], dq[5] = s[4], s[5]
-			}
-		case 4:
-			for q := 0; q < full; q++ {
-				*(*[4]float32)(d[q*panel:]) = [4]float32(row[q*4:])
-			}
-		case 2:
-			for q := 0; q < full; q++ {
-				*(*[2]float32)(d[q*panel:]) = [2]float32(row[q*2:])
-			}
-		default:
-			for q := 0; q < full; q++ {
-				copy(d[q*panel:][:width], row[q*width:])
+			case 12:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:12], d[k*12:][:12]
+					*(*[4]float32)(dk[0:]) = [4]float32(sk[0:])
+					*(*[4]float32)(dk[4:]) = [4]float32(sk[4:])
+					*(*[4]float32)(dk[8:]) = [4]float32(sk[8:])
+				}
+			case 16:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:16], d[k*16:][:16]
+					*(*[4]float32)(dk[0:]) = [4]float32(sk[0:])
+					*(*[4]float32)(dk[4:]) = [4]float32(sk[4:])
+					*(*[4]float32)(dk[8:]) = [4]float32(sk[8:])
+					*(*[4]float32)(dk[12:]) = [4]float32(sk[12:])
+				}
+			case 6:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:6], d[k*6:][:6]
+					*(*[4]float32)(dk) = [4]float32(sk)
+					dk[4], dk[5] = sk[4], sk[5]
+				}
+			case 4:
+				for k := k0; k < k1; k++ {
+					*(*[4]float32)(d[k*4:]) = [4]float32(s[k*ld:])
+				}
+			case 2:
+				for k := k0; k < k1; k++ {
+					*(*[2]float32)(d[k*2:]) = [2]float32(s[k*ld:])
+				}
+			default:
+				for k := k0; k < k1; k++ {
+					copy(d[k*width:][:width], s[k*ld:][:width])
+				}
 			}
 		}
 		if rest := w - full*width; rest > 0 {
-			dq := d[full*panel:][:width]
-			copy(dq, row[full*width:])
-			clear(dq[rest:])
+			d, s := dst[full*panel:], src[full*width:]
+			for k := k0; k < k1; k++ {
+				dk := d[k*width:][:width]
+				copy(dk, s[k*ld:][:rest])
+				clear(dk[rest:])
+			}
 		}
 	}
 }
+
+// packAlongRows is the block of rows packAlong reads before moving on.
+const packAlongRows = 8
 
 // packStrided fills one panel, width floats per k, from w rows of src that are ld
 // apart, each read along k: panel[k·width + x] = src[x·ld + k] for x < w, zero for
 // w <= x < width. Full panels gather several rows at once, so that the panel is
 // written in order; with asm (the assembly paths), eight rows at a time are transposed
-// in 8×8 blocks with AVX.
+// in 8×8 blocks with AVX, and the last four of a 12-wide panel in 4×8 blocks.
 func packStrided(panel []float32, width int, src []float32, ld, w, kc int, asm bool) {
 	switch {
 	case width == 32 && w == 32:
@@ -421,14 +444,14 @@ func packStrided(panel []float32, width int, src []float32, ld, w, kc int, asm b
 		}
 	case width == 12 && w == 12:
 		gather8(panel, 12, 0, src, ld, kc, asm)
-		gather4(panel, 12, 8, src[8*ld:], ld, kc)
+		gather4(panel, 12, 8, src[8*ld:], ld, kc, asm)
 	case width == 16 && w == 16:
 		gather8(panel, 16, 0, src, ld, kc, asm)
 		gather8(panel, 16, 8, src[8*ld:], ld, kc, asm)
 	case width == 6 && w == 6:
 		gather6(panel, src, ld, kc)
 	case width == 4 && w == 4:
-		gather4(panel, 4, 0, src, ld, kc)
+		gather4(panel, 4, 0, src, ld, kc, asm)
 	case width == 2 && w == 2:
 		s0, s1 := src[:kc], src[ld:][:kc]
 		for k := 0; k < kc; k++ {
@@ -479,10 +502,18 @@ func gather6(panel []float32, src []float32, ld, kc int) {
 	}
 }
 
-// gather4 sets panel[k·width + off + x] = src[x·ld + k] for x < 4, k < kc.
-func gather4(panel []float32, width, off int, src []float32, ld, kc int) {
+// gather4 sets panel[k·width + off + x] = src[x·ld + k] for x < 4, k < kc; with asm,
+// whole 4×8 blocks go through transpose4.
+func gather4(panel []float32, width, off int, src []float32, ld, kc int, asm bool) {
 	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
-	for k := 0; k < kc; k++ {
+	k := 0
+	if asm && kc >= 8 {
+		k = kc &^ 7
+		_ = panel[(k-1)*width+off+3] // transpose4 writes this far
+		_ = s3[k-1]                  // and reads this far
+		transpose4(&panel[off], width, &src[0], ld, k)
+	}
+	for ; k < kc; k++ {
 		d := (*[4]float32)(panel[k*width+off:])
 		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
 	}
