@@ -18,6 +18,12 @@ import (
 //	                for each A panel i:   // the tile's mc×kc A block stays in L2
 //	                    micro-kernel(C[i, j] += A[i, p]·B[p, j])
 //
+// When M fits in one tile row (M ≤ mc), no two tiles read the same B panel; then each
+// tile packs its own B panels in phase 2 (fuseB), into its own region of the buffer,
+// right before the micro-kernels read them, instead of phase 1 packing a superblock of
+// B (megabytes, out of L2) that phase 2 reads back. This is the LM head's case: a chunk
+// of 64 rows against the whole (V, C) embedding.
+//
 // The items of each phase (panel groups, C tiles) are spread over a team of goroutines
 // (see team in parallel.go); the team waits for all items of a phase before the next.
 // Splitting C, not K, means no two goroutines pack the same panel or write the same
@@ -100,6 +106,7 @@ type gemm struct {
 	packA, packB           []float32
 
 	packing bool // the phase: packing panels (runItem packs) or computing tiles
+	fuseB   bool // tiles pack their own B panels (one tile row: M ≤ mc); see tileFusedB
 }
 
 // gemmPool recycles gemm structs, so that a call allocates nothing.
@@ -128,16 +135,28 @@ func (g *gemm) run() {
 		defer func() { tm.done() }() // tm grows between phases
 	}
 	// Tiles for every goroutine the product is worth, not only those granted now: the
-	// team may grow between phases.
-	g.mt, g.nt = tileSize(g.M, g.N, g.mc, g.nc, g.mr, g.nr, want)
+	// team may grow between phases. With fuseB a tile spans all rows.
+	g.fuseB = roundUp(g.M, g.mr) <= g.mc
+	if g.fuseB {
+		g.mt, g.nt = tileSize(g.M, g.N, roundUp(g.M, g.mr), g.nc, g.mr, g.nr, want, false)
+	} else {
+		g.mt, g.nt = tileSize(g.M, g.N, g.mc, g.nc, g.mr, g.nr, want, true)
+	}
 	msb := max(1, g.ms/g.mt) * g.mt // superblock rows, a whole number of tiles
 	nsb := max(1, g.ns/g.nt) * g.nt
 	mPadMax := roundUp(min(g.M, msb), g.mr)
 	nPadMax := roundUp(min(g.N, nsb), g.nr)
-	ksb := max(1, g.packBudget/((mPadMax+nPadMax)*g.kc)) * g.kc
+	var ksb, bLen int
+	if g.fuseB { // B: one region of nt·kc floats per tile of a superblock
+		bLen = roundUp(min(g.N, nsb), g.nt) * g.kc
+		ksb = max(1, (g.packBudget-bLen)/(mPadMax*g.kc)) * g.kc
+	} else {
+		ksb = max(1, g.packBudget/((mPadMax+nPadMax)*g.kc)) * g.kc
+		bLen = nPadMax * min(ksb, g.K)
+	}
 	ksb = min(ksb, g.K)
 
-	buf := getPack((mPadMax + nPadMax) * ksb)
+	buf := getPack(mPadMax*ksb + bLen)
 	defer putPack(buf)
 
 	for i0 := 0; i0 < g.M; i0 += msb {
@@ -150,7 +169,7 @@ func (g *gemm) run() {
 			g.j0, g.j1 = j0, min(j0+nsb, g.N)
 			g.nPad = roundUp(g.j1-g.j0, g.nr)
 			g.tilesN = ceilDiv(g.j1-g.j0, g.nt)
-			g.packB = buf[mPadMax*ksb:][:g.nPad*ksb]
+			g.packB = buf[mPadMax*ksb:][:bLen]
 			for p0 := 0; p0 < g.K; p0 += ksb {
 				g.p0, g.p1 = p0, min(p0+ksb, g.K)
 				slices := ceilDiv(g.p1-g.p0, g.kc)
@@ -162,8 +181,12 @@ func (g *gemm) run() {
 				if want > 1 {
 					tm.grow(want)
 				}
+				packBItems := slices * g.tilesN
+				if g.fuseB {
+					packBItems = 0 // the tiles pack B
+				}
 				g.packing = true
-				tm.run(g.packAItems+slices*g.tilesN, g)
+				tm.run(g.packAItems+packBItems, g)
 				g.packing = false
 				if want > 1 {
 					tm.grow(want)
@@ -176,15 +199,15 @@ func (g *gemm) run() {
 
 // tileSize returns the C tile (rows, columns; multiples of mr, nr) for an M×N product on
 // workers goroutines, from the target mc×nc. With helpers it tries halving and quartering
-// mc and nc and keeps the tiling with the shortest phase, counted as rounds of tiles
-// (ceil(tiles/workers)) times the tile's area, among those with at least 4 tiles per
-// goroutine where the shape allows (the last tiles of a phase then keep everyone busy,
+// nc, and mc too when splitRows, and keeps the tiling with the shortest phase, counted
+// as rounds of tiles (ceil(tiles/workers)) times the tile's area, among those with at
+// least 4 tiles per goroutine where the shape allows (the last tiles of a phase then keep everyone busy,
 // and a goroutine that the OS deschedules holds up less): the largest tile whose phase
 // is within 3% of the shortest. The old rule (halve until 4 tiles per goroutine) left
 // odd counts, 9 tiles on 2 goroutines at 512×768, idling one goroutine for a tenth of
 // each phase. Results do not depend on the tiles: panels start at multiples of mr and
 // nr, k slices at multiples of kc.
-func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
+func tileSize(M, N, mc, nc, mr, nr, workers int, splitRows bool) (mt, nt int) {
 	mt, nt = evenSplit(M, mc, mr), evenSplit(N, nc, nr)
 	if workers <= 1 {
 		return mt, nt
@@ -193,7 +216,11 @@ func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
 	var buf [9]tiling // no allocation per call
 	cands := buf[:0]
 	minSpan, anyEnough := -1, false
-	for dm := 1; dm <= 4; dm *= 2 {
+	maxDM := 1
+	if splitRows {
+		maxDM = 4
+	}
+	for dm := 1; dm <= maxDM; dm *= 2 {
 		for dn := 1; dn <= 4; dn *= 2 {
 			tm, tn := evenSplit(M, max(mc/dm, mr), mr), evenSplit(N, max(nc/dn, nr), nr)
 			tiles := ceilDiv(M, tm) * ceilDiv(N, tn)
@@ -219,11 +246,14 @@ func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
 	return mt, nt
 }
 
-// runItem runs item i of the current phase: packItem or tile.
+// runItem runs item i of the current phase: packItem, or tile or tileFusedB.
 func (g *gemm) runItem(i int) {
-	if g.packing {
+	switch {
+	case g.packing:
 		g.packItem(i)
-	} else {
+	case g.fuseB:
+		g.tileFusedB(i)
+	default:
 		g.tile(i)
 	}
 }
@@ -258,27 +288,70 @@ func (g *gemm) tile(t int) {
 	r1 := min(r0+g.mt, g.i1)
 	c0 := g.j0 + tn*g.nt
 	c1 := min(c0+g.nt, g.j1)
-	mr, nr, ldc := g.mr, g.nr, g.ldc
 	for p := g.p0; p < g.p1; p += g.kc {
 		kc := min(g.kc, g.p1-p)
-		beta := float32(1)
-		if p == 0 {
-			beta = g.beta
-		}
-		aBlock := g.packA[(p-g.p0)*g.mPad:]
 		bBlock := g.packB[(p-g.p0)*g.nPad:]
-		for j := c0; j < c1; j += nr {
-			bp := bBlock[(j-g.j0)*kc:][:nr*kc]
-			cols := min(nr, g.N-j)
-			for i := r0; i < r1; i += mr {
-				ap := aBlock[(i-g.i0)*kc:][:mr*kc]
-				rows := min(mr, g.M-i)
-				if rows == mr && cols == nr {
-					g.micro(kc, ap, bp, g.c[i*ldc+j:], ldc, beta)
-				} else {
-					g.microEdge(kc, ap, bp, i, j, rows, cols, beta)
-				}
+		for j := c0; j < c1; j += g.nr {
+			g.panelRows(p, kc, bBlock[(j-g.j0)*kc:][:g.nr*kc], j, r0, r1)
+		}
+	}
+}
+
+// tileFusedB computes C tile t of the superblock (all its rows: fuseB) over its k
+// range, packing the tile's B panels into its own region of packB (nt·kc floats) just
+// before the micro-kernels read them. With rows of b along j (!transB) it packs all the
+// tile's columns of one kc slice at a time, reading each row of b in one piece; with rows
+// along k it packs one panel over up to nt/nr slices at a time, reading its nr rows of b
+// from start to end. Either way each micro-tile of C sees the kc slices in order, so the
+// sums are those of tile.
+func (g *gemm) tileFusedB(t int) {
+	c0 := g.j0 + t*g.nt
+	c1 := min(c0+g.nt, g.j1)
+	kc, nr := g.kc, g.nr
+	region := g.packB[t*g.nt*kc:][:g.nt*kc]
+	if !g.transB {
+		for p := g.p0; p < g.p1; p += kc {
+			kcs := min(kc, g.p1-p)
+			g.packBCols(region, c0, c1, p, kcs)
+			for j := c0; j < c1; j += nr {
+				g.panelRows(p, kcs, region[(j-c0)*kcs:][:nr*kcs], j, g.i0, g.i1)
 			}
+		}
+		return
+	}
+	group := max(1, g.nt/nr) * kc // k per panel packing: fills the region
+	for pg := g.p0; pg < g.p1; pg += group {
+		pe := min(pg+group, g.p1)
+		for j := c0; j < c1; j += nr {
+			je := min(j+nr, c1)
+			for p := pg; p < pe; p += kc {
+				g.packBCols(region[(p-pg)*nr:], j, je, p, min(kc, pe-p))
+			}
+			for p := pg; p < pe; p += kc {
+				kcs := min(kc, pe-p)
+				g.panelRows(p, kcs, region[(p-pg)*nr:][:nr*kcs], j, g.i0, g.i1)
+			}
+		}
+	}
+}
+
+// panelRows runs the micro-kernel over rows [r0, r1) of the superblock (whole panels of
+// packA) against one packed B panel bp: columns j … j+nr−1, the kc slice at p.
+func (g *gemm) panelRows(p, kc int, bp []float32, j, r0, r1 int) {
+	mr, nr, ldc := g.mr, g.nr, g.ldc
+	beta := float32(1)
+	if p == 0 {
+		beta = g.beta
+	}
+	aBlock := g.packA[(p-g.p0)*g.mPad:]
+	cols := min(nr, g.N-j)
+	for i := r0; i < r1; i += mr {
+		ap := aBlock[(i-g.i0)*kc:][:mr*kc]
+		rows := min(mr, g.M-i)
+		if rows == mr && cols == nr {
+			g.micro(kc, ap, bp, g.c[i*ldc+j:], ldc, beta)
+		} else {
+			g.microEdge(kc, ap, bp, i, j, rows, cols, beta)
 		}
 	}
 }
