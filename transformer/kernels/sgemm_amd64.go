@@ -19,3 +19,16 @@ func sgemmKernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, alpha
 //
 //go:noescape
 func transpose8(dst *float32, dstStride int, src *float32, ld int, n int)
+
+// transpose4 sets dst[k·dstStride + x] = src[x·ld + k] for x < 4, k < n (n a multiple
+// of 8) with AVX; see transpose_amd64.s.
+//
+//go:noescape
+func transpose4(dst *float32, dstStride int, src *float32, ld int, n int)
+
+// packAlongAVX copies the whole panels of packAlong with AVX: dst[q·panel + k·width + x]
+// = src[k·ld + q·width + x] for q < full, k < kc, x < width, for width 32, 16, 12 or 6
+// (others: nothing); see pack_amd64.s.
+//
+//go:noescape
+func packAlongAVX(dst *float32, panel int, src *float32, ld int, kc int, full int, width int)

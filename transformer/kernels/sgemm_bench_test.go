@@ -111,3 +111,168 @@ func BenchmarkSGEMMKernel(b *testing.B) {
 		})
 	}
 }
+
+// stepBenchShapes are the products of one SmolLM2-135M LoRA train step (B·T = 512 rows
+// as 4×128, C = 576, inner 1536, 9 query and 3 key/value heads of 64, V = 49152, LoRA
+// r = 8 on q and v), each with its count per step. Dense weights are [out, in]: forward
+// X·Wᵀ is NT, dX = dY·W is NN; the frozen weights get no dW. The LM head runs in chunks
+// of lmHeadChunk rows, each packing the whole (V, C) embedding.
+var stepBenchShapes = []struct {
+	name           string
+	transA, transB bool
+	M, N, K        int
+	count          int
+}{
+	{"q_o_fwd", false, true, 512, 576, 576, 60},
+	{"kv_fwd", false, true, 512, 192, 576, 60},
+	{"gate_up_fwd", false, true, 512, 1536, 576, 60},
+	{"down_fwd", false, true, 512, 576, 1536, 30},
+	{"q_o_dx", false, false, 512, 576, 576, 60},
+	{"kv_dx", false, false, 512, 576, 192, 60},
+	{"gate_up_dx", false, false, 512, 576, 1536, 60},
+	{"down_dx", false, false, 512, 1536, 576, 30},
+	{"attn_qk", false, true, 128, 128, 64, 2 * 36 * 30},
+	{"attn_pv", false, false, 128, 64, 128, 2 * 36 * 30},
+	{"attn_dv_dk", true, false, 128, 64, 128, 2 * 36 * 30},
+	{"lora_xa", false, true, 512, 8, 576, 60},
+	{"lora_dxa", false, false, 512, 8, 576, 60},
+	{"lora_db", true, false, 576, 8, 512, 60},
+	{"lora_da", true, false, 8, 576, 512, 60},
+	{"lora_dx", false, false, 512, 576, 8, 60},
+	{"lmhead_fwd", false, true, lmHeadChunk, 49152, 576, 512 / lmHeadChunk},
+	{"lmhead_dh", false, false, lmHeadChunk, 576, 49152, 512 / lmHeadChunk},
+}
+
+// BenchmarkSGEMMStep times Sgemm on the products of a SmolLM2-135M LoRA step (see
+// stepBenchShapes) on the default path, one sub-benchmark per shape, and "step": every
+// product of the step, count times each, per iteration. Each shape has operands of its
+// own, as large as its calls' (the LM head's embedding is 113 MB, out of cache as in the
+// step). GFLOP/cpu-s is the figure to compare on a shared machine.
+func BenchmarkSGEMMStep(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	fill := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		return x
+	}
+	type operands struct {
+		a, b, c       []float32
+		lda, ldb, ldc int
+	}
+	ops := make([]operands, len(stepBenchShapes))
+	for i, s := range stepBenchShapes {
+		lda, ldb := s.K, s.N
+		if s.transA {
+			lda = s.M
+		}
+		if s.transB {
+			ldb = s.K
+		}
+		ops[i] = operands{fill(s.M * s.K), fill(s.K * s.N), fill(s.M * s.N), lda, ldb, s.N}
+	}
+	call := func(i int) {
+		s, o := stepBenchShapes[i], ops[i]
+		Sgemm(s.transA, s.transB, s.M, s.N, s.K, 1, o.a, o.lda, o.b, o.ldb, 0, o.c, o.ldc)
+	}
+	tr := map[bool]string{false: "N", true: "T"}
+	for i, s := range stepBenchShapes {
+		name := fmt.Sprintf("%s_%dx%dx%d_%s%s", s.name, s.M, s.N, s.K, tr[s.transA], tr[s.transB])
+		b.Run(name, func(b *testing.B) {
+			cpu0 := processCPUTime()
+			for b.Loop() {
+				call(i)
+			}
+			reportGemmRates(b, s.M, s.N, s.K, processCPUTime()-cpu0)
+		})
+	}
+	b.Run("step", func(b *testing.B) {
+		var flops float64
+		for _, s := range stepBenchShapes {
+			flops += 2 * float64(s.M) * float64(s.N) * float64(s.K) * float64(s.count)
+		}
+		cpu0 := processCPUTime()
+		for b.Loop() {
+			for i, s := range stepBenchShapes {
+				for range s.count {
+					call(i)
+				}
+			}
+		}
+		cpu := processCPUTime() - cpu0
+		b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		if cpu > 0 {
+			b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cores")
+			b.ReportMetric(flops*float64(b.N)/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+		}
+	})
+}
+
+// BenchmarkLMHeadCrossEntropy times the fused LM head and loss of the SmolLM2-135M step
+// (512 rows, of which 508 have targets, C = 576, V = 49152, tied embedding: dh only), and
+// with dw as full fine-tuning has it.
+func BenchmarkLMHeadCrossEntropy(b *testing.B) {
+	const N, C, V = 512, 576, 49152
+	rng := rand.New(rand.NewPCG(3, 4))
+	h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.05)
+	targets := make([]int, N)
+	for i := range targets {
+		targets[i] = rng.IntN(V)
+		if i%128 == 127 {
+			targets[i] = -100
+		}
+	}
+	losses, dh := make([]float32, N), make([]float32, N*C)
+	for _, withDW := range []bool{false, true} {
+		var dw []float32
+		name := "dh"
+		if withDW {
+			dw, name = make([]float32, V*C), "dh_dw"
+		}
+		b.Run(name, func(b *testing.B) {
+			cpu0 := processCPUTime()
+			for b.Loop() {
+				LMHeadCrossEntropy(losses, dh, dw, h, w, targets, -100, 1, N, C, V)
+			}
+			reportGemmRates(b, 508, V, C*2, processCPUTime()-cpu0) // two products, (dw: three)
+		})
+	}
+}
+
+// BenchmarkSGEMMPack times the panel packing alone on each path, from a 256×576 operand
+// that stays in L2 (the packers' own speed; from memory they wait on it), one kc slice
+// at a time: B and A, from rows of the operand that run along the packed index (packAlong,
+// a copy) or along k (packStrided, a transpose).
+func BenchmarkSGEMMPack(b *testing.B) {
+	const rows, cols = 256, 576
+	src := randSlice(rand.New(rand.NewPCG(5, 6)), rows*cols, 1)
+	for _, path := range gemmPaths() {
+		bl := blockingFor(path.path)
+		for _, c := range []struct {
+			name     string
+			a, along bool
+		}{{"B_along_j", false, true}, {"B_along_k", false, false}, {"A_along_i", true, true}, {"A_along_k", true, false}} {
+			b.Run(path.name+"/"+c.name, func(b *testing.B) {
+				// op(B) = src with !transB, srcᵀ with transB; op(A) = srcᵀ with transA, src without.
+				g := &gemm{blocking: bl, transA: c.along, transB: !c.along, a: src, lda: cols, b: src, ldb: cols}
+				n, K := rows, cols // packed indices, depth
+				if c.along {
+					n, K = cols, rows
+				}
+				dst := make([]float32, (n+bl.mr+bl.nr)*bl.kc)
+				for b.Loop() {
+					for p := 0; p < K; p += bl.kc {
+						kc := min(bl.kc, K-p)
+						if c.a {
+							g.packARows(dst, 0, n, p, kc)
+						} else {
+							g.packBCols(dst, 0, n, p, kc)
+						}
+					}
+				}
+				b.ReportMetric(float64(rows*cols)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gfloat/s")
+			})
+		}
+	}
+}

@@ -18,6 +18,12 @@ import (
 //	                for each A panel i:   // the tile's mc×kc A block stays in L2
 //	                    micro-kernel(C[i, j] += A[i, p]·B[p, j])
 //
+// When M fits in one tile row (M ≤ mc), no two tiles read the same B panel; then each
+// tile packs its own B panels in phase 2 (fuseB), into its own region of the buffer,
+// right before the micro-kernels read them, instead of phase 1 packing a superblock of
+// B (megabytes, out of L2) that phase 2 reads back. This is the LM head's case: a chunk
+// of 64 rows against the whole (V, C) embedding.
+//
 // The items of each phase (panel groups, C tiles) are spread over a team of goroutines
 // (see team in parallel.go); the team waits for all items of a phase before the next.
 // Splitting C, not K, means no two goroutines pack the same panel or write the same
@@ -100,6 +106,7 @@ type gemm struct {
 	packA, packB           []float32
 
 	packing bool // the phase: packing panels (runItem packs) or computing tiles
+	fuseB   bool // tiles pack their own B panels (one tile row: M ≤ mc); see tileFusedB
 }
 
 // gemmPool recycles gemm structs, so that a call allocates nothing.
@@ -128,16 +135,28 @@ func (g *gemm) run() {
 		defer func() { tm.done() }() // tm grows between phases
 	}
 	// Tiles for every goroutine the product is worth, not only those granted now: the
-	// team may grow between phases.
-	g.mt, g.nt = tileSize(g.M, g.N, g.mc, g.nc, g.mr, g.nr, want)
+	// team may grow between phases. With fuseB a tile spans all rows.
+	g.fuseB = roundUp(g.M, g.mr) <= g.mc
+	if g.fuseB {
+		g.mt, g.nt = tileSize(g.M, g.N, roundUp(g.M, g.mr), g.nc, g.mr, g.nr, want, false)
+	} else {
+		g.mt, g.nt = tileSize(g.M, g.N, g.mc, g.nc, g.mr, g.nr, want, true)
+	}
 	msb := max(1, g.ms/g.mt) * g.mt // superblock rows, a whole number of tiles
 	nsb := max(1, g.ns/g.nt) * g.nt
 	mPadMax := roundUp(min(g.M, msb), g.mr)
 	nPadMax := roundUp(min(g.N, nsb), g.nr)
-	ksb := max(1, g.packBudget/((mPadMax+nPadMax)*g.kc)) * g.kc
+	var ksb, bLen int
+	if g.fuseB { // B: one region of nt·kc floats per tile of a superblock
+		bLen = roundUp(min(g.N, nsb), g.nt) * g.kc
+		ksb = max(1, (g.packBudget-bLen)/(mPadMax*g.kc)) * g.kc
+	} else {
+		ksb = max(1, g.packBudget/((mPadMax+nPadMax)*g.kc)) * g.kc
+		bLen = nPadMax * min(ksb, g.K)
+	}
 	ksb = min(ksb, g.K)
 
-	buf := getPack((mPadMax + nPadMax) * ksb)
+	buf := getPack(mPadMax*ksb + bLen)
 	defer putPack(buf)
 
 	for i0 := 0; i0 < g.M; i0 += msb {
@@ -150,7 +169,7 @@ func (g *gemm) run() {
 			g.j0, g.j1 = j0, min(j0+nsb, g.N)
 			g.nPad = roundUp(g.j1-g.j0, g.nr)
 			g.tilesN = ceilDiv(g.j1-g.j0, g.nt)
-			g.packB = buf[mPadMax*ksb:][:g.nPad*ksb]
+			g.packB = buf[mPadMax*ksb:][:bLen]
 			for p0 := 0; p0 < g.K; p0 += ksb {
 				g.p0, g.p1 = p0, min(p0+ksb, g.K)
 				slices := ceilDiv(g.p1-g.p0, g.kc)
@@ -162,8 +181,12 @@ func (g *gemm) run() {
 				if want > 1 {
 					tm.grow(want)
 				}
+				packBItems := slices * g.tilesN
+				if g.fuseB {
+					packBItems = 0 // the tiles pack B
+				}
 				g.packing = true
-				tm.run(g.packAItems+slices*g.tilesN, g)
+				tm.run(g.packAItems+packBItems, g)
 				g.packing = false
 				if want > 1 {
 					tm.grow(want)
@@ -176,15 +199,15 @@ func (g *gemm) run() {
 
 // tileSize returns the C tile (rows, columns; multiples of mr, nr) for an M×N product on
 // workers goroutines, from the target mc×nc. With helpers it tries halving and quartering
-// mc and nc and keeps the tiling with the shortest phase, counted as rounds of tiles
-// (ceil(tiles/workers)) times the tile's area, among those with at least 4 tiles per
-// goroutine where the shape allows (the last tiles of a phase then keep everyone busy,
+// nc, and mc too when splitRows, and keeps the tiling with the shortest phase, counted
+// as rounds of tiles (ceil(tiles/workers)) times the tile's area, among those with at
+// least 4 tiles per goroutine where the shape allows (the last tiles of a phase then keep everyone busy,
 // and a goroutine that the OS deschedules holds up less): the largest tile whose phase
 // is within 3% of the shortest. The old rule (halve until 4 tiles per goroutine) left
 // odd counts, 9 tiles on 2 goroutines at 512×768, idling one goroutine for a tenth of
 // each phase. Results do not depend on the tiles: panels start at multiples of mr and
 // nr, k slices at multiples of kc.
-func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
+func tileSize(M, N, mc, nc, mr, nr, workers int, splitRows bool) (mt, nt int) {
 	mt, nt = evenSplit(M, mc, mr), evenSplit(N, nc, nr)
 	if workers <= 1 {
 		return mt, nt
@@ -193,7 +216,11 @@ func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
 	var buf [9]tiling // no allocation per call
 	cands := buf[:0]
 	minSpan, anyEnough := -1, false
-	for dm := 1; dm <= 4; dm *= 2 {
+	maxDM := 1
+	if splitRows {
+		maxDM = 4
+	}
+	for dm := 1; dm <= maxDM; dm *= 2 {
 		for dn := 1; dn <= 4; dn *= 2 {
 			tm, tn := evenSplit(M, max(mc/dm, mr), mr), evenSplit(N, max(nc/dn, nr), nr)
 			tiles := ceilDiv(M, tm) * ceilDiv(N, tn)
@@ -219,11 +246,14 @@ func tileSize(M, N, mc, nc, mr, nr, workers int) (mt, nt int) {
 	return mt, nt
 }
 
-// runItem runs item i of the current phase: packItem or tile.
+// runItem runs item i of the current phase: packItem, or tile or tileFusedB.
 func (g *gemm) runItem(i int) {
-	if g.packing {
+	switch {
+	case g.packing:
 		g.packItem(i)
-	} else {
+	case g.fuseB:
+		g.tileFusedB(i)
+	default:
 		g.tile(i)
 	}
 }
@@ -258,27 +288,70 @@ func (g *gemm) tile(t int) {
 	r1 := min(r0+g.mt, g.i1)
 	c0 := g.j0 + tn*g.nt
 	c1 := min(c0+g.nt, g.j1)
-	mr, nr, ldc := g.mr, g.nr, g.ldc
 	for p := g.p0; p < g.p1; p += g.kc {
 		kc := min(g.kc, g.p1-p)
-		beta := float32(1)
-		if p == 0 {
-			beta = g.beta
-		}
-		aBlock := g.packA[(p-g.p0)*g.mPad:]
 		bBlock := g.packB[(p-g.p0)*g.nPad:]
-		for j := c0; j < c1; j += nr {
-			bp := bBlock[(j-g.j0)*kc:][:nr*kc]
-			cols := min(nr, g.N-j)
-			for i := r0; i < r1; i += mr {
-				ap := aBlock[(i-g.i0)*kc:][:mr*kc]
-				rows := min(mr, g.M-i)
-				if rows == mr && cols == nr {
-					g.micro(kc, ap, bp, g.c[i*ldc+j:], ldc, beta)
-				} else {
-					g.microEdge(kc, ap, bp, i, j, rows, cols, beta)
-				}
+		for j := c0; j < c1; j += g.nr {
+			g.panelRows(p, kc, bBlock[(j-g.j0)*kc:][:g.nr*kc], j, r0, r1)
+		}
+	}
+}
+
+// tileFusedB computes C tile t of the superblock (all its rows: fuseB) over its k
+// range, packing the tile's B panels into its own region of packB (nt·kc floats) just
+// before the micro-kernels read them. With rows of b along j (!transB) it packs all the
+// tile's columns of one kc slice at a time, reading each row of b in one piece; with rows
+// along k it packs one panel over up to nt/nr slices at a time, reading its nr rows of b
+// from start to end. Either way each micro-tile of C sees the kc slices in order, so the
+// sums are those of tile.
+func (g *gemm) tileFusedB(t int) {
+	c0 := g.j0 + t*g.nt
+	c1 := min(c0+g.nt, g.j1)
+	kc, nr := g.kc, g.nr
+	region := g.packB[t*g.nt*kc:][:g.nt*kc]
+	if !g.transB {
+		for p := g.p0; p < g.p1; p += kc {
+			kcs := min(kc, g.p1-p)
+			g.packBCols(region, c0, c1, p, kcs)
+			for j := c0; j < c1; j += nr {
+				g.panelRows(p, kcs, region[(j-c0)*kcs:][:nr*kcs], j, g.i0, g.i1)
 			}
+		}
+		return
+	}
+	group := max(1, g.nt/nr) * kc // k per panel packing: fills the region
+	for pg := g.p0; pg < g.p1; pg += group {
+		pe := min(pg+group, g.p1)
+		for j := c0; j < c1; j += nr {
+			je := min(j+nr, c1)
+			for p := pg; p < pe; p += kc {
+				g.packBCols(region[(p-pg)*nr:], j, je, p, min(kc, pe-p))
+			}
+			for p := pg; p < pe; p += kc {
+				kcs := min(kc, pe-p)
+				g.panelRows(p, kcs, region[(p-pg)*nr:][:nr*kcs], j, g.i0, g.i1)
+			}
+		}
+	}
+}
+
+// panelRows runs the micro-kernel over rows [r0, r1) of the superblock (whole panels of
+// packA) against one packed B panel bp: columns j … j+nr−1, the kc slice at p.
+func (g *gemm) panelRows(p, kc int, bp []float32, j, r0, r1 int) {
+	mr, nr, ldc := g.mr, g.nr, g.ldc
+	beta := float32(1)
+	if p == 0 {
+		beta = g.beta
+	}
+	aBlock := g.packA[(p-g.p0)*g.mPad:]
+	cols := min(nr, g.N-j)
+	for i := r0; i < r1; i += mr {
+		ap := aBlock[(i-g.i0)*kc:][:mr*kc]
+		rows := min(mr, g.M-i)
+		if rows == mr && cols == nr {
+			g.micro(kc, ap, bp, g.c[i*ldc+j:], ldc, beta)
+		} else {
+			g.microEdge(kc, ap, bp, i, j, rows, cols, beta)
 		}
 	}
 }
@@ -324,7 +397,7 @@ func (g *gemm) microEdge(kc int, ap, bp []float32, i, j, rows, cols int, beta fl
 func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 	mr := g.mr
 	if g.transA { // op(A)[i, k] = a[k·lda + i]: rows of a run along i
-		packAlong(dst, mr, g.a[p*g.lda+r0:], g.lda, r1-r0, kc)
+		packAlong(dst, mr, g.a[p*g.lda+r0:], g.lda, r1-r0, kc, g.kernel != kernelGo2x4)
 		return
 	}
 	for r := r0; r < r1; r += mr { // op(A)[i, k] = a[i·lda + k]: rows of a run along k
@@ -337,7 +410,7 @@ func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 	nr := g.nr
 	if !g.transB { // op(B)[k, j] = b[k·ldb + j]: rows of b run along j
-		packAlong(dst, nr, g.b[p*g.ldb+c0:], g.ldb, c1-c0, kc)
+		packAlong(dst, nr, g.b[p*g.ldb+c0:], g.ldb, c1-c0, kc, g.kernel != kernelGo2x4)
 		return
 	}
 	for c := c0; c < c1; c += nr { // op(B)[k, j] = b[j·ldb + k]: rows of b run along k
@@ -347,72 +420,95 @@ func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 
 // packAlong fills the panels (width floats per k, kc deep) of w consecutive indices
 // from kc rows of src, ld apart, that run along those indices:
-// dst[q·width·kc + k·width + x] = src[k·ld + q·width + x], zero past w. It reads each
-// row of src in order, which the hardware prefetchers follow; reading one panel at a
-// time instead would jump ld floats per k.
-func packAlong(dst []float32, width int, src []float32, ld, w, kc int) {
+// dst[q·width·kc + k·width + x] = src[k·ld + q·width + x], zero past w. With asm (the
+// assembly paths) packAlongAVX copies the whole panels, in the same order (blocks of 8
+// rows).
+//
+// It goes through src in blocks of packAlongRows rows, filling every panel's part of a
+// block before the next block: src is read in order, a block at a time (which the
+// hardware prefetchers follow, and which stays in L1 while its panels are filled), and
+// each panel is written in order, in runs of packAlongRows·width floats. Filling every
+// panel row by row instead writes to w/width places width·kc floats apart at each row,
+// a power of two times 4 KiB for 32-wide panels (and 3·4 KiB for 12-wide ones): all in
+// one set of L1, which then holds few of them and writes each line back many times.
+func packAlong(dst []float32, width int, src []float32, ld, w, kc int, asm bool) {
 	full := w / width
 	panel := width * kc
-	for k := 0; k < kc; k++ {
-		row := src[k*ld:][:w]
-		d := dst[k*width:]
-		// Whole-array copies of up to 16 bytes compile to one SSE move; larger call memmove.
-		switch width {
-		case 32:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*32:][:32], d[q*panel:][:32]
-				for x := 0; x < 32; x += 8 {
-					*(*[4]float32)(dq[x:]) = [4]float32(s[x:])
-					*(*[4]float32)(dq[x+4:]) = [4]float32(s[x+4:])
+	q0 := 0 // the first panel left to Go
+	if asm && full > 0 && (width == 32 || width == 16 || width == 12 || width == 6) {
+		_ = dst[(full-1)*panel+kc*width-1] // packAlongAVX writes this far
+		_ = src[(kc-1)*ld+full*width-1]    // and reads this far
+		packAlongAVX(&dst[0], panel, &src[0], ld, kc, full, width)
+		q0 = full
+	}
+	for k0 := 0; k0 < kc; k0 += packAlongRows {
+		k1 := min(k0+packAlongRows, kc)
+		for q := q0; q < full; q++ {
+			d, s := dst[q*panel:], src[q*width:]
+			// Whole-array copies of up to 16 bytes compile to one SSE move.
+			switch width {
+			case 32:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:32], d[k*32:][:32]
+					for x := 0; x < 32; x += 8 {
+						*(*[4]float32)(dk[x:]) = [4]float32(sk[x:])
+						*(*[4]float32)(dk[x+4:]) = [4]float32(sk[x+4:])
+					}
 				}
-			}
-		case 12:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*12:][:12], d[q*panel:][:12]
-				*(*[4]float32)(dq[0:]) = [4]float32(s[0:])
-				*(*[4]float32)(dq[4:]) = [4]float32(s[4:])
-				*(*[4]float32)(dq[8:]) = [4]float32(s[8:])
-			}
-		case 16:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*16:][:16], d[q*panel:][:16]
-				*(*[4]float32)(dq[0:]) = [4]float32(s[0:])
-				*(*[4]float32)(dq[4:]) = [4]float32(s[4:])
-				*(*[4]float32)(dq[8:]) = [4]float32(s[8:])
-				*(*[4]float32)(dq[12:]) = [4]float32(s[12:])
-			}
-		case 6:
-			for q := 0; q < full; q++ {
-				s, dq := row[q*6:][:6], d[q*panel:][:6]
-				*(*[4]float32)(dq) = [4]float32(s)
-				dq[4], dq[5] = s[4], s[5]
-			}
-		case 4:
-			for q := 0; q < full; q++ {
-				*(*[4]float32)(d[q*panel:]) = [4]float32(row[q*4:])
-			}
-		case 2:
-			for q := 0; q < full; q++ {
-				*(*[2]float32)(d[q*panel:]) = [2]float32(row[q*2:])
-			}
-		default:
-			for q := 0; q < full; q++ {
-				copy(d[q*panel:][:width], row[q*width:])
+			case 12:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:12], d[k*12:][:12]
+					*(*[4]float32)(dk[0:]) = [4]float32(sk[0:])
+					*(*[4]float32)(dk[4:]) = [4]float32(sk[4:])
+					*(*[4]float32)(dk[8:]) = [4]float32(sk[8:])
+				}
+			case 16:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:16], d[k*16:][:16]
+					*(*[4]float32)(dk[0:]) = [4]float32(sk[0:])
+					*(*[4]float32)(dk[4:]) = [4]float32(sk[4:])
+					*(*[4]float32)(dk[8:]) = [4]float32(sk[8:])
+					*(*[4]float32)(dk[12:]) = [4]float32(sk[12:])
+				}
+			case 6:
+				for k := k0; k < k1; k++ {
+					sk, dk := s[k*ld:][:6], d[k*6:][:6]
+					*(*[4]float32)(dk) = [4]float32(sk)
+					dk[4], dk[5] = sk[4], sk[5]
+				}
+			case 4:
+				for k := k0; k < k1; k++ {
+					*(*[4]float32)(d[k*4:]) = [4]float32(s[k*ld:])
+				}
+			case 2:
+				for k := k0; k < k1; k++ {
+					*(*[2]float32)(d[k*2:]) = [2]float32(s[k*ld:])
+				}
+			default:
+				for k := k0; k < k1; k++ {
+					copy(d[k*width:][:width], s[k*ld:][:width])
+				}
 			}
 		}
 		if rest := w - full*width; rest > 0 {
-			dq := d[full*panel:][:width]
-			copy(dq, row[full*width:])
-			clear(dq[rest:])
+			d, s := dst[full*panel:], src[full*width:]
+			for k := k0; k < k1; k++ {
+				dk := d[k*width:][:width]
+				copy(dk, s[k*ld:][:rest])
+				clear(dk[rest:])
+			}
 		}
 	}
 }
+
+// packAlongRows is the block of rows packAlong reads before moving on.
+const packAlongRows = 8
 
 // packStrided fills one panel, width floats per k, from w rows of src that are ld
 // apart, each read along k: panel[k·width + x] = src[x·ld + k] for x < w, zero for
 // w <= x < width. Full panels gather several rows at once, so that the panel is
 // written in order; with asm (the assembly paths), eight rows at a time are transposed
-// in 8×8 blocks with AVX.
+// in 8×8 blocks with AVX, and the last four of a 12-wide panel in 4×8 blocks.
 func packStrided(panel []float32, width int, src []float32, ld, w, kc int, asm bool) {
 	switch {
 	case width == 32 && w == 32:
@@ -421,14 +517,14 @@ func packStrided(panel []float32, width int, src []float32, ld, w, kc int, asm b
 		}
 	case width == 12 && w == 12:
 		gather8(panel, 12, 0, src, ld, kc, asm)
-		gather4(panel, 12, 8, src[8*ld:], ld, kc)
+		gather4(panel, 12, 8, src[8*ld:], ld, kc, asm)
 	case width == 16 && w == 16:
 		gather8(panel, 16, 0, src, ld, kc, asm)
 		gather8(panel, 16, 8, src[8*ld:], ld, kc, asm)
 	case width == 6 && w == 6:
 		gather6(panel, src, ld, kc)
 	case width == 4 && w == 4:
-		gather4(panel, 4, 0, src, ld, kc)
+		gather4(panel, 4, 0, src, ld, kc, asm)
 	case width == 2 && w == 2:
 		s0, s1 := src[:kc], src[ld:][:kc]
 		for k := 0; k < kc; k++ {
@@ -479,10 +575,18 @@ func gather6(panel []float32, src []float32, ld, kc int) {
 	}
 }
 
-// gather4 sets panel[k·width + off + x] = src[x·ld + k] for x < 4, k < kc.
-func gather4(panel []float32, width, off int, src []float32, ld, kc int) {
+// gather4 sets panel[k·width + off + x] = src[x·ld + k] for x < 4, k < kc; with asm,
+// whole 4×8 blocks go through transpose4.
+func gather4(panel []float32, width, off int, src []float32, ld, kc int, asm bool) {
 	s0, s1, s2, s3 := src[:kc], src[ld:][:kc], src[2*ld:][:kc], src[3*ld:][:kc]
-	for k := 0; k < kc; k++ {
+	k := 0
+	if asm && kc >= 8 {
+		k = kc &^ 7
+		_ = panel[(k-1)*width+off+3] // transpose4 writes this far
+		_ = s3[k-1]                  // and reads this far
+		transpose4(&panel[off], width, &src[0], ld, k)
+	}
+	for ; k < kc; k++ {
 		d := (*[4]float32)(panel[k*width+off:])
 		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
 	}

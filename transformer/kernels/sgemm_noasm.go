@@ -13,3 +13,11 @@ func sgemmKernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, alpha
 func transpose8(dst *float32, dstStride int, src *float32, ld int, n int) {
 	panic("kernels: no assembly transpose in this build")
 }
+
+func transpose4(dst *float32, dstStride int, src *float32, ld int, n int) {
+	panic("kernels: no assembly transpose in this build")
+}
+
+func packAlongAVX(dst *float32, panel int, src *float32, ld int, kc int, full int, width int) {
+	panic("kernels: no assembly packing in this build")
+}

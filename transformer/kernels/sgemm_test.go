@@ -354,3 +354,42 @@ func TestSgemmConcurrent(t *testing.T) {
 	}
 	assert.Zero(t, busyWorkers.Load(), "busy workers left counted after all calls returned")
 }
+
+// TestSgemmFusedBMatchesShared checks that tiles packing their own B panels (fuseB: M
+// fits in one tile row) give the very bits of B packed once per superblock and shared:
+// the same products with mc = mr, which makes every product of more than mr rows take the
+// shared path. Shapes cross kc slices, the panel-wise packing groups of transposed B,
+// superblocks of K, and partial panels; run with one and two goroutines.
+func TestSgemmFusedBMatchesShared(t *testing.T) {
+	for _, p := range Paths() {
+		t.Run(p.String(), func(t *testing.T) {
+			fused := *blockingFor(p)
+			fused.kc, fused.nc = 16, 3*fused.nr
+			fused.mc = max(fused.mc, 70)
+			fused.packBudget = 4 * fused.kc * 70 // superblocks of K when B takes its share
+			shared := fused
+			shared.mc = shared.mr
+			rng := rand.New(rand.NewPCG(13, 14))
+			for _, s := range [][3]int{{70, 200, 300}, {37, 130, 65}, {13, 33, 17}, {64, 96, 700}} {
+				for tr := 0; tr < 4; tr++ {
+					for _, beta := range []float32{0, 0.25} {
+						tc := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, M: s[0], N: s[1], K: s[2], alpha: 0.5, beta: beta, pad: 3}
+						a, lda, b, ldb, c0, ldc := tc.operands(rng)
+						want := append([]float32(nil), c0...)
+						sgemm(&shared, tc.transA, tc.transB, tc.M, tc.N, tc.K, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+						ref := append([]float32(nil), c0...)
+						sgemmRef(tc.transA, tc.transB, tc.M, tc.N, tc.K, tc.alpha, a, lda, b, ldb, tc.beta, ref, ldc)
+						assertClose(t, want, ref, gemmTolerance(tc, a, lda, b, ldb, c0, ldc), "shared: "+tc.String())
+						for _, procs := range []int{1, 2} {
+							prev := runtime.GOMAXPROCS(procs)
+							c := append([]float32(nil), c0...)
+							sgemm(&fused, tc.transA, tc.transB, tc.M, tc.N, tc.K, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
+							runtime.GOMAXPROCS(prev)
+							assert.Equal(t, want, c, "%v, GOMAXPROCS=%d: fused B differs from shared B", tc, procs)
+						}
+					}
+				}
+			}
+		})
+	}
+}

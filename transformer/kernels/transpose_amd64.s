@@ -73,3 +73,52 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func transpose4(dst *float32, dstStride int, src *float32, ld int, n int)
+//
+// dst[k*dstStride + x] = src[x*ld + k] for x < 4, k < n, n a multiple of 8 (strides in
+// floats): four rows of src, read along k, become n groups of four floats at dst, one 4×8
+// block per iteration (AVX: unpack, shuffle, then the two 128-bit lanes stored apart).
+TEXT ·transpose4(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ ld+24(FP), R9
+	SHLQ $2, R9
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+	JZ   done4
+	LEAQ (R9)(R9*2), R10 // 3·ld
+	LEAQ (R8)(R8*2), R12 // 3·dstStride
+
+loop4:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R9*1), Y1
+	VMOVUPS (SI)(R9*2), Y2
+	VMOVUPS (SI)(R10*1), Y3
+	VUNPCKLPS Y1, Y0, Y4 // r0k0 r1k0 r0k1 r1k1 | k4 k5
+	VUNPCKHPS Y1, Y0, Y5 // r0k2 r1k2 r0k3 r1k3 | k6 k7
+	VUNPCKLPS Y3, Y2, Y6
+	VUNPCKHPS Y3, Y2, Y7
+	VSHUFPS $0x44, Y6, Y4, Y8  // k0 | k4
+	VSHUFPS $0xEE, Y6, Y4, Y9  // k1 | k5
+	VSHUFPS $0x44, Y7, Y5, Y10 // k2 | k6
+	VSHUFPS $0xEE, Y7, Y5, Y11 // k3 | k7
+	VMOVUPS X8, (DI)
+	VMOVUPS X9, (DI)(R8*1)
+	VMOVUPS X10, (DI)(R8*2)
+	VMOVUPS X11, (DI)(R12*1)
+	LEAQ (DI)(R8*4), DI
+	VEXTRACTF128 $1, Y8, (DI)
+	VEXTRACTF128 $1, Y9, (DI)(R8*1)
+	VEXTRACTF128 $1, Y10, (DI)(R8*2)
+	VEXTRACTF128 $1, Y11, (DI)(R12*1)
+	LEAQ (DI)(R8*4), DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  loop4
+
+done4:
+	VZEROUPPER
+	RET
