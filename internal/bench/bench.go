@@ -111,6 +111,17 @@ type Result struct {
 	// PrefillTokensPerSecond is the prompt length over the median prefill time, for a
 	// Generate workload (0 and left out of the JSON otherwise).
 	PrefillTokensPerSecond float64 `json:"prefill_tokens_per_s,omitempty"`
+
+	// For a train workload: its FLOPs per token (Workload.FLOPsPerToken), the GFLOP/s the
+	// median step reached, and the fraction of the CPU's float32 peak that is: Peak (the
+	// per-core peak, measured by kernels.MeasurePeak before the steps, described) times
+	// Cores (GOMAXPROCS).
+	FLOPsPerToken  float64 `json:"flops_per_token,omitempty"`
+	GFLOPS         float64 `json:"gflops,omitempty"`
+	PeakGFLOPS     float64 `json:"peak_gflops,omitempty"`
+	FractionOfPeak float64 `json:"fraction_of_peak,omitempty"`
+	Cores          int     `json:"cores,omitempty"`
+	Peak           string  `json:"peak,omitempty"`
 }
 
 // Trainer is a workload's model and optimizer, ready to step.
@@ -186,6 +197,7 @@ func Run(w Workload) (Result, error) {
 	if w.Generate {
 		return RunGenerate(w)
 	}
+	pk, cores := peak() // before the model exists: nothing else runs yet
 	t, err := NewTrainer(w)
 	if err != nil {
 		return Result{}, err
@@ -215,6 +227,12 @@ func Run(w Workload) (Result, error) {
 	res.StepMsMedian = median(res.StepsMs)
 	res.TokensPerSecond = float64(w.Batch*w.SeqLen) / (res.StepMsMedian / 1e3)
 	res.PeakRSSMB = peakRSSMB()
+	res.FLOPsPerToken = w.FLOPsPerToken()
+	res.GFLOPS = res.FLOPsPerToken * res.TokensPerSecond / 1e9
+	res.Cores, res.Peak = cores, pk.String()
+	if res.PeakGFLOPS = pk.PerCoreGFLOPS * float64(cores); res.PeakGFLOPS > 0 {
+		res.FractionOfPeak = res.GFLOPS / res.PeakGFLOPS
+	}
 	return res, nil
 }
 

@@ -52,3 +52,24 @@ func TestTinyLoRAStep(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, 10.825, loss, 0.1) // ln 50257
 }
+
+// TestFLOPsPerToken pins the FLOP model on two shapes computed by hand.
+func TestFLOPsPerToken(t *testing.T) {
+	small, err := Find("small-lora") // GPT-2 124M, T = 128, LoRA
+	require.NoError(t, err)
+	P := 12*12*768*768 + 50257*768.0 // 123,532,032 weights in products
+	attn := 4 * 12 * 128 * 768.0     // per token, forward
+	require.Equal(t, 4*P+3*attn, small.FLOPsPerToken())
+	small.LoRA = false
+	require.Equal(t, 6*P+3*attn, small.FLOPsPerToken(), "full fine-tuning: 3 × forward")
+
+	smol, err := Find("smollm-lora") // SmolLM2-135M: C 576, 9 heads of 64, 3 kv heads, I 1536, 30 layers
+	require.NoError(t, err)
+	perLayer := 576*576 + 2*576*192 + 576*576 + 3*576*1536.0
+	P = 30*perLayer + 49152*576
+	require.Equal(t, 4*P+3*(4*30*128*576.0), smol.FLOPsPerToken())
+
+	gen, err := Find("small-generate")
+	require.NoError(t, err)
+	require.Zero(t, gen.FLOPsPerToken())
+}
