@@ -74,12 +74,13 @@ func TestWidenBF16Exact(t *testing.T) {
 }
 
 // bf16GemvShapes are (K, N) pairs for the bfloat16 GEMVs: degenerate; fewer than four
-// rows (no quarters), rows left after the quarters; column counts that leave every
-// vector tail (8 of 16, 16 and 8 of 32, fewer than 8); sizes split into parallel blocks
+// rows (no quarters), rows left after the quarters; row and column counts that leave
+// every vector tail (8, 16 or 24 of 32, fewer than 8); sizes split into parallel blocks
 // with a short last one; SmolLM2-135M's and GPT-2 small's projections.
 var bf16GemvShapes = [][2]int{
 	{1, 1}, {3, 5}, {2, 8}, {7, 13}, {8, 8}, {5, 257}, {6, 24}, {9, 40}, {11, 56}, {13, 63},
-	{4, 7}, {64, 192}, {129, 515}, {193, 1000}, {577, 1543}, {1031, 768},
+	{4, 7}, {24, 9}, {48, 13}, {56, 21}, {64, 192}, {129, 515}, {193, 1000}, {577, 1543}, {1031, 768},
+	{1000, 300}, {1048, 520},
 	{576, 1536}, {1536, 576}, {576, 576}, {576, 192}, {768, 2304}, {3072, 768},
 }
 
