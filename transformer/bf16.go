@@ -2,7 +2,6 @@ package transformer
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"sync"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/nlpodyssey/spago/mat/float"
 	"github.com/nlpodyssey/spago/nn"
 
+	"github.com/llmtune/llmtune/transformer/kernels"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -108,11 +108,8 @@ func roundBF16(dst []uint16, src []float32) {
 	}
 }
 
-func widenBF16(dst []float32, src []uint16) {
-	for i, h := range src[:len(dst)] {
-		dst[i] = math.Float32frombits(uint32(h) << 16)
-	}
-}
+// widenBF16 widens src[:len(dst)] into dst, exactly.
+func widenBF16(dst []float32, src []uint16) { kernels.WidenBF16(dst, src[:len(dst)]) }
 
 // IsBF16 reports whether p's value is stored in bfloat16 (a frozen projection weight of
 // a model loaded or made with WeightBF16).
@@ -201,6 +198,32 @@ func withWeight(w mat.Tensor, f func([]float32)) {
 		return nil
 	})
 	runtime.KeepAlive(b) // b.data may be off the heap, released with b
+}
+
+// conv1DWith is conv1DForward with the weight w (in, out) as its tensor, float32 or
+// bfloat16. One row (a decode step) on a bfloat16 weight goes straight through
+// kernels.VecMatBF16, which reads the weight in bfloat16 (half the bytes) and gives the
+// bits VecMat gives on the widened weight; anything else widens it (withWeight).
+func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
+	if h, ok := w.Value().(*bf16Weight); ok && N == 1 {
+		kernels.VecMatBF16(y, x, h.data, b, in, out)
+		return
+	}
+	withWeight(w, func(w []float32) { conv1DForward(y, x, w, b, N, in, out) })
+}
+
+// denseWith is denseForward with the weight w (out, in) as its tensor, float32 or
+// bfloat16. One row on a bfloat16 weight goes straight through kernels.MatVecBF16 (the
+// bits of MatVec on the widened weight); anything else widens it (withWeight).
+func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
+	if h, ok := w.Value().(*bf16Weight); ok && N == 1 {
+		kernels.MatVecBF16(y, h.data, x, out, in)
+		if b != nil {
+			kernels.AddBias(y, b, N, out)
+		}
+		return
+	}
+	withWeight(w, func(w []float32) { denseForward(y, x, w, b, N, in, out) })
 }
 
 // projectionWeights returns the weight of every plain projection of m (under any LoRA

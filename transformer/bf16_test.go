@@ -74,6 +74,8 @@ func testBF16MatchesRoundedF32(t *testing.T) {
 			b.Targets = append(b.Targets, append(slices.Clone(ids[1:]), IgnoreIndex))
 		}
 		assert.Equal(t, want.Logits(b.IDs[0]), got.Logits(b.IDs[0]), "%s logits", dir)
+		// One position: the graph's products take one row (kernels.VecMatBF16, MatVecBF16).
+		assert.Equal(t, want.Logits(b.IDs[0][:1]), got.Logits(b.IDs[0][:1]), "%s logits of one position", dir)
 
 		got.SetTrainable(true) // the bfloat16 weights stay frozen
 		want.SetTrainable(true)
@@ -99,9 +101,12 @@ func testBF16MatchesRoundedF32(t *testing.T) {
 	}
 }
 
-// TestBF16Decode: decoding through the KV cache with bfloat16 weights gives the rounded
-// float32 model's logits bit for bit.
-func TestBF16Decode(t *testing.T) {
+// TestBF16Decode: decoding through the KV cache with bfloat16 weights (one-row steps
+// read them in bfloat16: kernels.VecMatBF16, MatVecBF16) gives the rounded float32
+// model's logits bit for bit, on every kernel path.
+func TestBF16Decode(t *testing.T) { bothPaths(t, testBF16Decode) }
+
+func testBF16Decode(t *testing.T) {
 	for _, dir := range bf16Dirs() {
 		want := roundedF32(t, dir)
 		got, err := LoadAs(dir, WeightBF16)

@@ -170,7 +170,7 @@ func (d *decodePass) project(blk *Block, k ProjKind, x []float32) []float32 {
 	switch p := l.(type) {
 	case *Conv1D:
 		y := grow(&d.c.s.proj[k], d.T*p.OutDim())
-		withWeight(p.Weight, func(w []float32) { conv1DForward(y, x, w, Floats(p.Bias), d.T, p.InDim(), p.OutDim()) })
+		conv1DWith(y, x, p.Weight, Floats(p.Bias), d.T, p.InDim(), p.OutDim())
 		return y
 	case *Dense:
 		y := grow(&d.c.s.proj[k], d.T*p.OutDim())
@@ -178,7 +178,7 @@ func (d *decodePass) project(blk *Block, k ProjKind, x []float32) []float32 {
 		if p.Bias != nil {
 			b = Floats(p.Bias)
 		}
-		withWeight(p.Weight, func(w []float32) { denseForward(y, x, w, b, d.T, p.InDim(), p.OutDim()) })
+		denseWith(y, x, p.Weight, b, d.T, p.InDim(), p.OutDim())
 		return y
 	}
 	return Floats(l.Forward(fromData(x, d.T, l.InDim())))

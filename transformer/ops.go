@@ -146,7 +146,7 @@ func (o *conv1DOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} 
 func (o *conv1DOp) Forward() (mat.Tensor, error) {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	y := newDense(N, out)
-	withWeight(o.w, func(w []float32) { conv1DForward(Floats(y), Floats(o.x), w, Floats(o.b), N, in, out) })
+	conv1DWith(Floats(y), Floats(o.x), o.w, Floats(o.b), N, in, out)
 	return y, nil
 }
 

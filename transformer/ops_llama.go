@@ -92,7 +92,7 @@ func (o *denseOp) Forward() (mat.Tensor, error) {
 	if o.b != nil {
 		b = Floats(o.b)
 	}
-	withWeight(o.w, func(w []float32) { denseForward(Floats(y), Floats(o.x), w, b, N, in, out) })
+	denseWith(Floats(y), Floats(o.x), o.w, b, N, in, out)
 	return y, nil
 }
 

@@ -56,6 +56,7 @@ var Workloads = []Workload{
 	{Name: "llama1b-lora-memory", Model: llama1B(), Batch: 1, SeqLen: 256, LoRA: true, Steps: 2},
 	{Name: "small-lora-bf16", Model: gpt2(12, 768, 12), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5, BaseDType: transformer.WeightBF16},
 	{Name: "small-generate-bf16", Model: gpt2(12, 768, 12), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightBF16},
+	{Name: "smollm-generate-bf16", Model: smolLM2(), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightBF16},
 	{Name: "smollm-lora-bf16", Model: smolLM2(), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5, BaseDType: transformer.WeightBF16},
 	{Name: "llama1b-lora-bf16", Model: llama1B(), Batch: 1, SeqLen: 256, LoRA: true, Steps: 2, BaseDType: transformer.WeightBF16},
 }

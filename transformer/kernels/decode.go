@@ -33,23 +33,35 @@ func VecMat(out, x, w, bias []float32, K, N int) {
 	if len(x) < K || len(w) < K*N || len(out) < N || (bias != nil && len(bias) < N) {
 		panic("kernels: VecMat: buffer too short for its shape")
 	}
-	out, x, w = out[:N], x[:K], w[:K*N]
+	vecMat(out[:N], x[:K], gemvWeights{f: w[:K*N]}, bias, K, N)
+}
+
+// gemvWeights is the weight matrix of a GEMV: float32 values in f, or bfloat16 ones in
+// h when bf is set.
+type gemvWeights struct {
+	f  []float32
+	h  []uint16
+	bf bool
+}
+
+// vecMat is VecMat and VecMatBF16 on buffers of the right lengths.
+func vecMat(out, x []float32, w gemvWeights, bias []float32, K, N int) {
 	if bias != nil {
 		copy(out, bias[:N])
 	} else {
 		clear(out)
 	}
-	asm := useAsm()
+	p := CurrentPath()
 	items := (K + vecMatRows - 1) / vecMatRows
 	if 2*K*N < gemvMinFlops || items == 1 {
-		axpyRows(out, x, w, N, asm)
+		w.axpyRows(out, x, 0, N, p)
 		return
 	}
 	buf := partials.Get().(*[]float32)
 	if cap(*buf) < (items-1)*N {
 		*buf = make([]float32, (items-1)*N)
 	}
-	job := &vecMatJob{out: out, part: (*buf)[:(items-1)*N], x: x, w: w, K: K, N: N, asm: asm}
+	job := &vecMatJob{out: out, part: (*buf)[:(items-1)*N], x: x, w: w, K: K, N: N, path: p}
 	tm := newTeam(runtime.GOMAXPROCS(0))
 	tm.run(items, job)
 	tm.done()
@@ -65,9 +77,10 @@ var partials = sync.Pool{New: func() any { return new([]float32) }}
 // vecMatJob is a VecMat split into blocks of rows: block 0 adds into out, block i > 0
 // into part[(i−1)·N:].
 type vecMatJob struct {
-	out, part, x, w []float32
-	K, N            int
-	asm             bool // the AVX2/FMA kernel, chosen once for the whole call
+	out, part, x []float32
+	w            gemvWeights
+	K, N         int
+	path         Path // chosen once for the whole call
 }
 
 func (j *vecMatJob) runItem(i int) {
@@ -78,7 +91,17 @@ func (j *vecMatJob) runItem(i int) {
 		y = j.part[(i-1)*j.N:][:j.N]
 		clear(y)
 	}
-	axpyRows(y, j.x[k0:k1], j.w[k0*j.N:], j.N, j.asm)
+	j.w.axpyRows(y, j.x[k0:k1], k0*j.N, j.N, j.path)
+}
+
+// axpyRows adds Σ_k x[k]·w[off+k·ldw : off+k·ldw+len(y)] into y on path p: axpyRows or
+// axpyRowsBF16.
+func (w gemvWeights) axpyRows(y, x []float32, off, ldw int, p Path) {
+	if w.bf {
+		axpyRowsBF16(y, x, w.h[off:], ldw, p)
+		return
+	}
+	axpyRows(y, x, w.f[off:], ldw, p != PathGo)
 }
 
 // axpyRows adds Σ_k x[k]·w[k·ldw : k·ldw+len(y)] into y, over the len(x) rows of w that
@@ -94,32 +117,44 @@ func axpyRows(y, x, w []float32, ldw int, asm bool) {
 		n8 := len(y) &^ 7
 		vecMatAVX(&y[0], n8, &x[0], K, &w[0], ldw)
 		for c := n8; c < len(y); c++ { // the last columns, fewer than 8
-			s := y[c]
-			for k, a := range x {
-				s += a * w[k*ldw+c]
-			}
-			y[c] = s
+			y[c] = axpyCol(y[c], x, w[c:], ldw)
 		}
 		return
 	}
 	k := 0
 	for ; k+4 <= K; k += 4 {
-		a0, a1, a2, a3 := x[k], x[k+1], x[k+2], x[k+3]
-		w0 := w[k*ldw:][:len(y)]
-		w1 := w[(k+1)*ldw:][:len(y)]
-		w2 := w[(k+2)*ldw:][:len(y)]
-		w3 := w[(k+3)*ldw:][:len(y)]
-		for i := range y {
-			y[i] += a0*w0[i] + a1*w1[i] + a2*w2[i] + a3*w3[i]
-		}
+		axpy4(y, x[k:k+4], w[k*ldw:], w[(k+1)*ldw:], w[(k+2)*ldw:], w[(k+3)*ldw:])
 	}
 	for ; k < K; k++ {
-		a := x[k]
-		wk := w[k*ldw:][:len(y)]
-		for i := range y {
-			y[i] += a * wk[i]
-		}
+		axpy(y, x[k], w[k*ldw:])
 	}
+}
+
+// The Go loops of VecMat and MatVec below are kept out of line (go:noinline) so that
+// VecMatBF16 and MatVecBF16, which widen their weights into a buffer and call them, run
+// the same machine code: whether the compiler fuses a multiply and an add into one FMA
+// (it may on arm64, and on amd64 with GOAMD64=v3) depends on the code around them.
+
+// axpy4 adds a[0]·w0 + a[1]·w1 + a[2]·w2 + a[3]·w3 into y, element-wise, summed in that
+// order.
+//
+//go:noinline
+func axpy4(y, a, w0, w1, w2, w3 []float32) {
+	a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+	w0, w1, w2, w3 = w0[:len(y)], w1[:len(y)], w2[:len(y)], w3[:len(y)]
+	for i := range y {
+		y[i] += a0*w0[i] + a1*w1[i] + a2*w2[i] + a3*w3[i]
+	}
+}
+
+// axpyCol returns s + Σ_k x[k]·w[k·ldw], summed in k order.
+//
+//go:noinline
+func axpyCol(s float32, x, w []float32, ldw int) float32 {
+	for k, a := range x {
+		s += a * w[k*ldw]
+	}
+	return s
 }
 
 // vecMatRef is the plain reference of VecMat.
@@ -146,7 +181,12 @@ func MatVec(out, w, x []float32, N, K int) {
 	if len(x) < K || len(w) < K*N || len(out) < N {
 		panic("kernels: MatVec: buffer too short for its shape")
 	}
-	job := &matVecJob{out: out[:N], w: w[:K*N], x: x[:K], K: K, N: N, asm: useAsm()}
+	matVec(out[:N], gemvWeights{f: w[:K*N]}, x[:K], N, K)
+}
+
+// matVec is MatVec and MatVecBF16 on buffers of the right lengths.
+func matVec(out []float32, w gemvWeights, x []float32, N, K int) {
+	job := &matVecJob{out: out, w: w, x: x, K: K, N: N, path: CurrentPath()}
 	n := (N + matVecBlock - 1) / matVecBlock
 	if 2*K*N < gemvMinFlops || n == 1 {
 		job.rows(0, N)
@@ -158,9 +198,10 @@ func MatVec(out, w, x []float32, N, K int) {
 }
 
 type matVecJob struct {
-	out, w, x []float32
-	K, N      int
-	asm       bool // the AVX2/FMA kernel, chosen once for the whole call
+	out, x []float32
+	w      gemvWeights
+	K, N   int
+	path   Path // chosen once for the whole call
 }
 
 func (j *matVecJob) runItem(i int) {
@@ -168,10 +209,20 @@ func (j *matVecJob) runItem(i int) {
 	j.rows(r0, min(r0+matVecBlock, j.N))
 }
 
-// rows computes the outputs [r0, r1), four rows of w at a time.
+// rows computes the outputs [r0, r1).
 func (j *matVecJob) rows(r0, r1 int) {
-	K, x, w, out := j.K, j.x, j.w, j.out
-	if j.asm && K >= 8 && r1 > r0 {
+	if j.w.bf {
+		matVecRowsBF16(j.out, j.w.h, j.x, r0, r1, j.path)
+		return
+	}
+	matVecRows(j.out, j.w.f, j.x, r0, r1, j.path != PathGo)
+}
+
+// matVecRows sets out[r] = Σ_k w[r·K+k]·x[k] for r0 ≤ r < r1, K = len(x): with matVecAVX
+// when asm is set, else four rows of w at a time in Go.
+func matVecRows(out, w, x []float32, r0, r1 int, asm bool) {
+	K := len(x)
+	if asm && K >= 8 && r1 > r0 {
 		k8 := K &^ 7
 		matVecAVX(&out[r0], r1-r0, &w[r0*K], K, &x[0], k8)
 		if k8 < K { // the last columns, fewer than 8
@@ -183,27 +234,40 @@ func (j *matVecJob) rows(r0, r1 int) {
 	}
 	r := r0
 	for ; r+4 <= r1; r += 4 {
-		w0 := w[r*K:][:len(x)]
-		w1 := w[(r+1)*K:][:len(x)]
-		w2 := w[(r+2)*K:][:len(x)]
-		w3 := w[(r+3)*K:][:len(x)]
-		var s0, s1, s2, s3 float32
-		for k, v := range x {
-			s0 += w0[k] * v
-			s1 += w1[k] * v
-			s2 += w2[k] * v
-			s3 += w3[k] * v
-		}
-		out[r], out[r+1], out[r+2], out[r+3] = s0, s1, s2, s3
+		var s [4]float32
+		dot4(&s, x, w[r*K:], w[(r+1)*K:], w[(r+2)*K:], w[(r+3)*K:])
+		out[r], out[r+1], out[r+2], out[r+3] = s[0], s[1], s[2], s[3]
 	}
 	for ; r < r1; r++ {
-		wr := w[r*K:][:len(x)]
-		var s float32
-		for k, v := range x {
-			s += wr[k] * v
-		}
-		out[r] = s
+		out[r] = dotSeq(0, x, w[r*K:])
 	}
+}
+
+// dot4 adds Σ_k w0[k]·x[k], …, Σ_k w3[k]·x[k] into s[0], …, s[3], each summed in k
+// order.
+//
+//go:noinline
+func dot4(s *[4]float32, x, w0, w1, w2, w3 []float32) {
+	w0, w1, w2, w3 = w0[:len(x)], w1[:len(x)], w2[:len(x)], w3[:len(x)]
+	s0, s1, s2, s3 := s[0], s[1], s[2], s[3]
+	for k, v := range x {
+		s0 += w0[k] * v
+		s1 += w1[k] * v
+		s2 += w2[k] * v
+		s3 += w3[k] * v
+	}
+	s[0], s[1], s[2], s[3] = s0, s1, s2, s3
+}
+
+// dotSeq returns s + Σ_k w[k]·x[k], summed in k order.
+//
+//go:noinline
+func dotSeq(s float32, x, w []float32) float32 {
+	w = w[:len(x)]
+	for k, v := range x {
+		s += w[k] * v
+	}
+	return s
 }
 
 // matVecRef is the plain reference of MatVec.
@@ -337,6 +401,8 @@ func (a *cachedAttention) pair(i int, scores []float32) {
 }
 
 // dot returns Σ a[i]·b[i] over the len(a) elements, in four partial sums.
+//
+//go:noinline
 func dot(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
@@ -354,6 +420,8 @@ func dot(a, b []float32) float32 {
 }
 
 // axpy adds alpha·x[:len(y)] into y.
+//
+//go:noinline
 func axpy(y []float32, alpha float32, x []float32) {
 	x = x[:len(y)]
 	for i, v := range x {

@@ -10,15 +10,16 @@ import (
 //
 //   - PathAVX512: Sgemm's 12×32 AVX-512F micro-kernel, and the AVX-512F versions of the
 //     element-wise kernels of the Llama family: SwiGLUForward/Backward, RMSNormForward/
-//     Backward and the exponentials of the attention's softmax; the other kernels
-//     (VecMat, MatVec, CachedAttentionForward(GQA), the row maximum and scaling of the
-//     softmaxes, the cross-entropy's exponentials) run their AVX2/FMA versions, having
-//     no AVX-512 one yet.
+//     Backward and the exponentials of the attention's softmax, and VecMatBF16; the
+//     other kernels (VecMat, MatVec, MatVecBF16, WidenBF16, CachedAttentionForward(GQA),
+//     the row maximum and scaling of the softmaxes, the cross-entropy's exponentials) run
+//     their AVX2/FMA versions, having no AVX-512 one yet (or none that measured faster).
 //   - PathAVX2: Sgemm's 6×16 AVX2/FMA micro-kernel and the AVX2/FMA versions of the rest.
 //   - PathGo: pure Go everywhere, on every CPU and GOARCH.
 //
 // The element-wise kernels named above give the same bits on every path (see each); the
-// others round differently from one path to another.
+// others round differently from one path to another. The bfloat16 kernels (VecMatBF16,
+// MatVecBF16) give, on each path, the bits of their float32 counterparts on that path.
 //
 // The default is the best path this CPU supports.
 type Path int32
@@ -67,8 +68,9 @@ func init() { currentPath.Store(int32(bestPath())) }
 // SetPath selects the kernel path package-wide and returns the previous one. It panics
 // if this CPU does not support p (see Paths). It exists for tests and benchmarks, which
 // exercise every path on one machine; it is safe to call concurrently with the kernels,
-// and a call of Sgemm, VecMat, MatVec, CachedAttentionForward, SwiGLUForward/Backward or
-// RMSNormForward/Backward already running finishes on the path it started with.
+// and a call of Sgemm, VecMat(BF16), MatVec(BF16), CachedAttentionForward,
+// SwiGLUForward/Backward or RMSNormForward/Backward already running finishes on the path
+// it started with.
 func SetPath(p Path) (previous Path) {
 	supported := false
 	for _, q := range Paths() {

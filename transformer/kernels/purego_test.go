@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -18,6 +19,11 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	const K, N = 40, 52 // one work item: the call stays on this goroutine
 	x, w, bias := decodeRand(rng, K), decodeRand(rng, K*N), decodeRand(rng, N)
+	wh := make([]uint16, K*N) // w cut to bfloat16, and widened
+	for i, v := range w {
+		wh[i] = uint16(math.Float32bits(v) >> 16)
+	}
+	wf := widenRef(wh)
 	const T, P, C, NH = 2, 5, 32, 2 // hs = 16: the attention's assembly path applies
 	qkv, kc, vc := decodeRand(rng, T*3*C), decodeRand(rng, (P+T)*C), decodeRand(rng, (P+T)*C)
 	// The same with grouped-query heads: 2 query heads of 16 on one key/value head.
@@ -51,10 +57,32 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 			run:  func() []float32 { out := make([]float32, N); MatVec(out, w, x, N, K); return out },
 			path: func(p Path) []float32 {
 				out := make([]float32, N)
-				(&matVecJob{out: out, w: w, x: x, K: K, N: N, asm: p != PathGo}).rows(0, N)
+				matVecRows(out, w, x, 0, N, p != PathGo)
 				return out
 			},
 			ref: func() []float32 { out := make([]float32, N); matVecRef(out, w, x, N, K); return out },
+			tol: 1e-5,
+		},
+		{
+			name: "VecMatBF16",
+			run:  func() []float32 { out := make([]float32, N); VecMatBF16(out, x, wh, bias, K, N); return out },
+			path: func(p Path) []float32 {
+				out := append([]float32(nil), bias...)
+				axpyRowsBF16(out, x, wh, N, p)
+				return out
+			},
+			ref: func() []float32 { out := make([]float32, N); vecMatRef(out, x, wf, bias, K, N); return out },
+			tol: 1e-5,
+		},
+		{
+			name: "MatVecBF16",
+			run:  func() []float32 { out := make([]float32, N); MatVecBF16(out, wh, x, N, K); return out },
+			path: func(p Path) []float32 {
+				out := make([]float32, N)
+				matVecRowsBF16(out, wh, x, 0, N, p)
+				return out
+			},
+			ref: func() []float32 { out := make([]float32, N); matVecRef(out, wf, x, N, K); return out },
 			tol: 1e-5,
 		},
 		{
@@ -141,8 +169,9 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 }
 
 // TestSetPathSwitchesElementwiseKernels checks that the kernels whose paths give the
-// same bits (SwiGLU, RMSNorm, the attention's softmax) run the path SetPath selects:
-// their results cannot show it, so pathSeen records the path of every piece of work.
+// same bits (SwiGLU, RMSNorm, the attention's softmax; VecMatBF16 on AVX2 and AVX-512;
+// WidenBF16) run the path SetPath selects: their results cannot show it, so pathSeen
+// records the path of every piece of work.
 func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	const n = 3*swigluGrain + 5 // several parallel ranges
@@ -152,6 +181,8 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 	const B, T, NH, KVH, hs = 2, 9, 4, 2, 8
 	qkv := randSlice(rng, B*T*(NH+2*KVH)*hs, 1)
 	att, aout := make([]float32, B*NH*T*T), make([]float32, B*T*NH*hs)
+	const K, M = 40, 52 // the bfloat16 GEMVs: one work item each
+	wh, bx, by := randBF16(rng, K*M), randSlice(rng, K, 1), make([]float32, K*M)
 	var mu sync.Mutex
 	seen := map[string]map[Path]int{}
 	pathSeen = func(kernel string, p Path) {
@@ -172,6 +203,9 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 			RMSNormForward(y, rstd, x, w, N, C, 1e-5)
 			RMSNormBackward(y, w, x, x, w, rstd, N, C)
 			AttentionForwardGQA(aout, att, qkv, nil, B, T, NH, KVH, hs)
+			VecMatBF16(by, bx, wh, nil, K, M)
+			MatVecBF16(by, wh, bx, M, K)
+			WidenBF16(by, wh)
 		}()
 		want := map[string]map[Path]int{
 			"SwiGLUForward":   {p: 4},
@@ -179,6 +213,9 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 			"RMSNormForward":  {p: 4},
 			"RMSNormBackward": {p: 4},
 			"causalSoftmax":   {p: B * NH * T},
+			"VecMatBF16":      {p: 1},
+			"MatVecBF16":      {p: 1},
+			"WidenBF16":       {p: 1},
 		}
 		assert.Equal(t, want, seen, "SetPath(%v)", p)
 	}
