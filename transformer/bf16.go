@@ -207,6 +207,7 @@ func withWeight(w mat.Tensor, f func([]float32)) {
 func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 	if h, ok := w.Value().(*bf16Weight); ok && N == 1 {
 		kernels.VecMatBF16(y, x, h.data, b, in, out)
+		runtime.KeepAlive(h)
 		return
 	}
 	withWeight(w, func(w []float32) { conv1DForward(y, x, w, b, N, in, out) })
@@ -218,6 +219,7 @@ func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 	if h, ok := w.Value().(*bf16Weight); ok && N == 1 {
 		kernels.MatVecBF16(y, h.data, x, out, in)
+		runtime.KeepAlive(h)
 		if b != nil {
 			kernels.AddBias(y, b, N, out)
 		}
