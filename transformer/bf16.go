@@ -10,6 +10,7 @@ import (
 	"github.com/nlpodyssey/spago/mat/float"
 	"github.com/nlpodyssey/spago/nn"
 
+	"github.com/llmtune/llmtune/transformer/kernels"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -56,8 +57,8 @@ func (d WeightDType) String() string {
 // bf16Weight is the value of a frozen projection weight stored in bfloat16: a parameter
 // whose Matrix it is never requires a gradient. It implements the part of mat.Matrix
 // that spago's graph and parameter walks use (shape, value, gradient state); anything
-// else, Data included, panics: code that reads weights goes through withWeight or
-// WeightValues, which widen it.
+// else, Data included, panics: code that reads weights goes through sgemmWeight (which
+// widens it panel by panel), withWeight or WeightValues (which widen it whole).
 type bf16Weight struct {
 	mat.Matrix // nil: the methods not defined below panic
 	rows, cols int
@@ -253,4 +254,17 @@ func (m *Model) WeightDType() WeightDType {
 		}
 	}
 	return WeightF32
+}
+
+// sgemmWeight sets c (M×N, row stride ldc) = a (M×K, lda) · op(w), op(w) being wᵀ when
+// transB, for w a projection weight with row stride ldb: kernels.Sgemm on its float32
+// values, and for a bfloat16 weight kernels.SgemmBF16B, which widens it panel by panel
+// as it packs them, with the same bits, so no float32 copy of the weight is made.
+func sgemmWeight(transB bool, M, N, K int, a []float32, lda int, w mat.Tensor, ldb int, c []float32, ldc int) {
+	if b, ok := w.Value().(*bf16Weight); ok {
+		kernels.SgemmBF16B(false, transB, M, N, K, 1, a, lda, b.data, ldb, 0, c, ldc)
+		runtime.KeepAlive(b) // b.data may be off the heap, released with b
+		return
+	}
+	kernels.Sgemm(false, transB, M, N, K, 1, a, lda, Floats(w), ldb, 0, c, ldc)
 }

@@ -146,6 +146,11 @@ func (o *conv1DOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} 
 func (o *conv1DOp) Forward() (mat.Tensor, error) {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	y := newDense(N, out)
+	if N > 1 { // conv1DForward's Sgemm, reading a bfloat16 w without widening it whole
+		sgemmWeight(false, N, out, in, Floats(o.x), in, o.w, out, Floats(y), out)
+		kernels.AddBias(Floats(y), Floats(o.b), N, out)
+		return y, nil
+	}
 	withWeight(o.w, func(w []float32) { conv1DForward(Floats(y), Floats(o.x), w, Floats(o.b), N, in, out) })
 	return y, nil
 }
@@ -167,7 +172,7 @@ func (o *conv1DOp) Backward(gy mat.Tensor) error {
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · wᵀ
 		dx := newDense(N, in)
-		withWeight(o.w, func(w []float32) { kernels.Sgemm(false, true, N, in, out, 1, g, out, w, out, 0, Floats(dx), in) })
+		sgemmWeight(true, N, in, out, g, out, o.w, out, Floats(dx), in)
 		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (in, out) = xᵀ · gy

@@ -92,6 +92,13 @@ func (o *denseOp) Forward() (mat.Tensor, error) {
 	if o.b != nil {
 		b = Floats(o.b)
 	}
+	if N > 1 { // denseForward's Sgemm, reading a bfloat16 w without widening it whole
+		sgemmWeight(true, N, out, in, Floats(o.x), in, o.w, in, Floats(y), out)
+		if b != nil {
+			kernels.AddBias(Floats(y), b, N, out)
+		}
+		return y, nil
+	}
 	withWeight(o.w, func(w []float32) { denseForward(Floats(y), Floats(o.x), w, b, N, in, out) })
 	return y, nil
 }
@@ -115,7 +122,7 @@ func (o *denseOp) Backward(gy mat.Tensor) error {
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · w
 		dx := newDense(N, in)
-		withWeight(o.w, func(w []float32) { kernels.Sgemm(false, false, N, in, out, 1, g, out, w, in, 0, Floats(dx), in) })
+		sgemmWeight(false, N, in, out, g, out, o.w, in, Floats(dx), in)
 		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (out, in) = gyᵀ · x
