@@ -56,8 +56,9 @@ func (d WeightDType) String() string {
 // bf16Weight is the value of a frozen projection weight stored in bfloat16: a parameter
 // whose Matrix it is never requires a gradient. It implements the part of mat.Matrix
 // that spago's graph and parameter walks use (shape, value, gradient state); anything
-// else, Data included, panics: code that reads weights goes through withWeight or
-// WeightValues, which widen it.
+// else, Data included, panics: code that reads weights goes through conv1DWith,
+// denseWith and sgemmWeight (which widen it in registers or panel by panel as they
+// read it) or WeightValues (a widened copy).
 type bf16Weight struct {
 	mat.Matrix // nil: the methods not defined below panic
 	rows, cols int
@@ -167,8 +168,8 @@ func fill(p *nn.Param, fill func([]float32) error) error {
 	})
 }
 
-// widened holds float32 buffers for widened weights, reused across calls: a product
-// with a bfloat16 weight widens it into one for the product's duration.
+// widened holds float32 buffers, reused across calls: loading a bfloat16 weight reads
+// each tensor into one before rounding it (fill).
 var widened sync.Pool
 
 func withScratch(n int, f func([]float32) error) error {
@@ -183,49 +184,45 @@ func withScratch(n int, f func([]float32) error) error {
 	return err
 }
 
-// withWeight calls f with the float32 values of w, a projection weight: its own memory,
-// or for a bfloat16 weight the values widened into a scratch buffer that is valid only
-// during the call.
-func withWeight(w mat.Tensor, f func([]float32)) {
-	b, ok := w.Value().(*bf16Weight)
-	if !ok {
-		f(Floats(w))
-		return
-	}
-	_ = withScratch(b.Size(), func(buf []float32) error {
-		widenBF16(buf, b.data)
-		f(buf)
-		return nil
-	})
-	runtime.KeepAlive(b) // b.data may be off the heap, released with b
-}
-
 // conv1DWith is conv1DForward with the weight w (in, out) as its tensor, float32 or
-// bfloat16. One row (a decode step) on a bfloat16 weight goes straight through
-// kernels.VecMatBF16, which reads the weight in bfloat16 (half the bytes) and gives the
-// bits VecMat gives on the widened weight; anything else widens it (withWeight).
+// bfloat16, which it reads without widening it whole: one row (a decode step) on a
+// bfloat16 weight goes through kernels.VecMatBF16 (half the bytes; the bits VecMat gives
+// on the widened weight), more rows through sgemmWeight (kernels.SgemmBF16B).
 func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
-	if h, ok := w.Value().(*bf16Weight); ok && N == 1 {
+	h, ok := w.Value().(*bf16Weight)
+	switch {
+	case !ok:
+		conv1DForward(y, x, Floats(w), b, N, in, out)
+	case N == 1:
 		kernels.VecMatBF16(y, x, h.data, b, in, out)
 		runtime.KeepAlive(h)
-		return
-	}
-	withWeight(w, func(w []float32) { conv1DForward(y, x, w, b, N, in, out) })
-}
-
-// denseWith is denseForward with the weight w (out, in) as its tensor, float32 or
-// bfloat16. One row on a bfloat16 weight goes straight through kernels.MatVecBF16 (the
-// bits of MatVec on the widened weight); anything else widens it (withWeight).
-func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
-	if h, ok := w.Value().(*bf16Weight); ok && N == 1 {
-		kernels.MatVecBF16(y, h.data, x, out, in)
-		runtime.KeepAlive(h)
+	default:
+		sgemmWeight(false, N, out, in, x, in, w, out, y, out)
 		if b != nil {
 			kernels.AddBias(y, b, N, out)
 		}
-		return
 	}
-	withWeight(w, func(w []float32) { denseForward(y, x, w, b, N, in, out) })
+}
+
+// denseWith is denseForward with the weight w (out, in) as its tensor, float32 or
+// bfloat16, read without widening it whole: one row on a bfloat16 weight through
+// kernels.MatVecBF16 (the bits of MatVec on the widened weight), more through
+// sgemmWeight.
+func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
+	h, ok := w.Value().(*bf16Weight)
+	switch {
+	case !ok:
+		denseForward(y, x, Floats(w), b, N, in, out)
+		return
+	case N == 1:
+		kernels.MatVecBF16(y, h.data, x, out, in)
+		runtime.KeepAlive(h)
+	default:
+		sgemmWeight(true, N, out, in, x, in, w, in, y, out)
+	}
+	if b != nil {
+		kernels.AddBias(y, b, N, out)
+	}
 }
 
 // projectionWeights returns the weight of every plain projection of m (under any LoRA
@@ -278,4 +275,17 @@ func (m *Model) WeightDType() WeightDType {
 		}
 	}
 	return WeightF32
+}
+
+// sgemmWeight sets c (M×N, row stride ldc) = a (M×K, lda) · op(w), op(w) being wᵀ when
+// transB, for w a projection weight with row stride ldb: kernels.Sgemm on its float32
+// values, and for a bfloat16 weight kernels.SgemmBF16B, which widens it panel by panel
+// as it packs them, with the same bits, so no float32 copy of the weight is made.
+func sgemmWeight(transB bool, M, N, K int, a []float32, lda int, w mat.Tensor, ldb int, c []float32, ldc int) {
+	if b, ok := w.Value().(*bf16Weight); ok {
+		kernels.SgemmBF16B(false, transB, M, N, K, 1, a, lda, b.data, ldb, 0, c, ldc)
+		runtime.KeepAlive(b) // b.data may be off the heap, released with b
+		return
+	}
+	kernels.Sgemm(false, transB, M, N, K, 1, a, lda, Floats(w), ldb, 0, c, ldc)
 }

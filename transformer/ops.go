@@ -167,7 +167,7 @@ func (o *conv1DOp) Backward(gy mat.Tensor) error {
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · wᵀ
 		dx := newDense(N, in)
-		withWeight(o.w, func(w []float32) { kernels.Sgemm(false, true, N, in, out, 1, g, out, w, out, 0, Floats(dx), in) })
+		sgemmWeight(true, N, in, out, g, out, o.w, out, Floats(dx), in)
 		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (in, out) = xᵀ · gy

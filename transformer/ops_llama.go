@@ -115,7 +115,7 @@ func (o *denseOp) Backward(gy mat.Tensor) error {
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · w
 		dx := newDense(N, in)
-		withWeight(o.w, func(w []float32) { kernels.Sgemm(false, false, N, in, out, 1, g, out, w, in, 0, Floats(dx), in) })
+		sgemmWeight(false, N, in, out, g, out, o.w, in, Floats(dx), in)
 		GiveGrad(o.x, dx)
 	}
 	if o.w.RequiresGrad() { // dw (out, in) = gyᵀ · x

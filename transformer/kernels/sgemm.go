@@ -18,7 +18,7 @@ func Sgemm(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int
 	if M == 0 || N == 0 {
 		return
 	}
-	checkGemm(transA, transB, M, N, K, a, lda, b, ldb, c, ldc)
+	checkGemm("Sgemm", transA, transB, M, N, K, len(a), lda, len(b), ldb, len(c), ldc)
 	if K == 0 || alpha == 0 {
 		scaleC(M, N, beta, c, ldc)
 		return
@@ -27,26 +27,28 @@ func Sgemm(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int
 	sgemm(bl, transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
-func checkGemm(transA, transB bool, M, N, K int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
-	need := func(name string, buf []float32, rows, cols, ld int) {
+// checkGemm panics, naming fn, if a buffer (of length na, nb, nc) is too short for its
+// shape.
+func checkGemm(fn string, transA, transB bool, M, N, K int, na, lda, nb, ldb, nc, ldc int) {
+	need := func(name string, n, rows, cols, ld int) {
 		if rows == 0 || cols == 0 {
 			return
 		}
-		if ld < cols || len(buf) < (rows-1)*ld+cols {
-			panic("kernels: Sgemm: " + name + " too short for its shape")
+		if ld < cols || n < (rows-1)*ld+cols {
+			panic("kernels: " + fn + ": " + name + " too short for its shape")
 		}
 	}
 	if transA {
-		need("A", a, K, M, lda)
+		need("A", na, K, M, lda)
 	} else {
-		need("A", a, M, K, lda)
+		need("A", na, M, K, lda)
 	}
 	if transB {
-		need("B", b, N, K, ldb)
+		need("B", nb, N, K, ldb)
 	} else {
-		need("B", b, K, N, ldb)
+		need("B", nb, K, N, ldb)
 	}
-	need("C", c, M, N, ldc)
+	need("C", nc, M, N, ldc)
 }
 
 // scaleC sets C = beta·C over the M×N block, clearing it when beta == 0.

@@ -32,3 +32,16 @@ func transpose4(dst *float32, dstStride int, src *float32, ld int, n int)
 //
 //go:noescape
 func packAlongAVX(dst *float32, panel int, src *float32, ld int, kc int, full int, width int)
+
+// packAlongBF16AVX is packAlongAVX from bfloat16 rows, widened: dst[q·panel + k·width +
+// x] = widen(src[k·ld + q·width + x]) for q < full, k < kc, x < width, for width 32 or 16
+// (others: nothing); see pack_bf16_amd64.s.
+//
+//go:noescape
+func packAlongBF16AVX(dst *float32, panel int, src *uint16, ld int, kc int, full int, width int)
+
+// transposeBF16x8 is transpose8 from bfloat16 rows, widened: dst[k·dstStride + x] =
+// widen(src[x·ld + k]) for x < 8, k < n (n a multiple of 8); see pack_bf16_amd64.s.
+//
+//go:noescape
+func transposeBF16x8(dst *float32, dstStride int, src *uint16, ld int, n int)

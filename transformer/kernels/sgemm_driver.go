@@ -92,6 +92,7 @@ type gemm struct {
 	a              []float32
 	lda            int
 	b              []float32
+	b16            []uint16 // B in bfloat16 (SgemmBF16B), widened as it is packed; b is nil then
 	ldb            int
 	c              []float32
 	ldc            int
@@ -123,6 +124,20 @@ func sgemm(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []fl
 	g.a, g.lda, g.b, g.ldb, g.c, g.ldc = a, lda, b, ldb, c, ldc
 	g.run()
 	g.a, g.b, g.c, g.packA, g.packB = nil, nil, nil, nil, nil // keep no caller memory alive
+	gemmPool.Put(g)
+}
+
+// sgemmBF16B is sgemm with B in bfloat16: the same driver, whose B packers widen b (see
+// packBCols), so the panels, and thus C, are those of sgemm on the widened B.
+func sgemmBF16B(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	g := gemmPool.Get().(*gemm)
+	g.blocking = bl
+	g.transA, g.transB = transA, transB
+	g.M, g.N, g.K = M, N, K
+	g.alpha, g.beta = alpha, beta
+	g.a, g.lda, g.b16, g.ldb, g.c, g.ldc = a, lda, b, ldb, c, ldc
+	g.run()
+	g.a, g.b16, g.c, g.packA, g.packB = nil, nil, nil, nil, nil
 	gemmPool.Put(g)
 }
 
@@ -407,8 +422,19 @@ func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 
 // packBCols packs columns [c0, c1) of op(B), k in [p, p+kc), into nr-column panels at
 // dst: panel q holds dst[q·nr·kc + k·nr + jj] = op(B)[p+k, c0+q·nr+jj], zero past c1.
+// A bfloat16 B (b16) is widened on the way, into the same panels.
 func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 	nr := g.nr
+	if g.b16 != nil {
+		if !g.transB {
+			packAlongBF16(dst, nr, g.b16[p*g.ldb+c0:], g.ldb, c1-c0, kc, g.kernel != kernelGo2x4)
+			return
+		}
+		for c := c0; c < c1; c += nr {
+			packStridedBF16(dst[(c-c0)*kc:][:nr*kc], nr, g.b16[c*g.ldb+p:], g.ldb, min(nr, c1-c), kc, g.kernel != kernelGo2x4)
+		}
+		return
+	}
 	if !g.transB { // op(B)[k, j] = b[k·ldb + j]: rows of b run along j
 		packAlong(dst, nr, g.b[p*g.ldb+c0:], g.ldb, c1-c0, kc, g.kernel != kernelGo2x4)
 		return

@@ -21,3 +21,11 @@ func transpose4(dst *float32, dstStride int, src *float32, ld int, n int) {
 func packAlongAVX(dst *float32, panel int, src *float32, ld int, kc int, full int, width int) {
 	panic("kernels: no assembly packing in this build")
 }
+
+func packAlongBF16AVX(dst *float32, panel int, src *uint16, ld int, kc int, full int, width int) {
+	panic("kernels: no assembly packing in this build")
+}
+
+func transposeBF16x8(dst *float32, dstStride int, src *uint16, ld int, n int) {
+	panic("kernels: no assembly transpose in this build")
+}
