@@ -318,10 +318,15 @@ func (o *lossOp) Forward() (mat.Tensor, error) {
 
 func (o *lossOp) Backward(gy mat.Tensor) error {
 	s := mat.Data[float32](gy)[0]
+	// w's gradient first: handing h's lets the rest of the backward pass run, which
+	// with a tied LM head ends in the token embedding's gradient for the same parameter;
+	// w's must not race it, or with gradient accumulation the three-term sum (earlier
+	// micro-batches', the head's, the embedding's) would round differently from run to
+	// run
 	for _, p := range []struct {
 		t mat.Tensor
 		g *dense
-	}{{o.h, o.dh}, {o.w, o.dw}} {
+	}{{o.w, o.dw}, {o.h, o.dh}} {
 		if !p.t.RequiresGrad() {
 			continue
 		}
