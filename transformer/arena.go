@@ -33,7 +33,9 @@ import (
 // Model.Forward returns keeps its value until the release.
 //
 // A request draws the smallest idle buffer that holds it and is at most twice its size,
-// else a fresh one. After a release, idle buffers beyond the most memory one step (or
+// else a fresh one, and then the idle buffer just under its size that the step has not
+// used (the same request's buffer from a step of smaller shapes) goes to the garbage
+// collector. After a release, idle buffers beyond the most memory one step (or
 // one EvalLoss) has ever drawn on are dropped to the garbage collector, those idle
 // longest first, so that batches of changing shapes do not pile up buffers: between
 // steps an arena holds at most the memory of its largest step. A step of the shapes of
@@ -203,6 +205,7 @@ func (a *Arena) get(n int) ([]float32, bool) {
 		return b.buf[:n], false
 	}
 	p.stats.Allocated++
+	p.dropOutgrown(n, a.root.period)
 	p.mu.Unlock()
 	b := make([]float32, n) // outside the lock: it clears n floats
 	p.mu.Lock()
@@ -247,6 +250,37 @@ func (p *arenaPool) take(n int) (idleBuf, bool) {
 	}
 	p.idleBytes -= 4 * c
 	return b, true
+}
+
+// dropOutgrown drops, for a request of n that no idle buffer serves, the idle buffer
+// that most likely served the same request before its shape grew: the largest one
+// under n (and at least n/2) that this period has not lent. Left idle, it would sit
+// beside the fresh buffer until the release (the step's memory growing by both), and
+// then serve nothing the fresh one cannot: dropped now, the garbage collector can reuse
+// its memory within the step. p.mu is held.
+func (p *arenaPool) dropOutgrown(n int, period uint64) {
+	i, _ := slices.BinarySearch(p.caps, n)
+	if i == 0 || 2*p.caps[i-1] < n {
+		return
+	}
+	c := p.caps[i-1]
+	l := p.idle[c]
+	for j, e := range l { // oldest first
+		if e.stamp == period {
+			continue
+		}
+		copy(l[j:], l[j+1:])
+		l[len(l)-1] = idleBuf{}
+		if l = l[:len(l)-1]; len(l) == 0 {
+			delete(p.idle, c)
+			p.caps = slices.Delete(p.caps, i-1, i)
+		} else {
+			p.idle[c] = l
+		}
+		p.idleBytes -= 4 * c
+		p.stats.Dropped++
+		return
+	}
 }
 
 // giveBack makes e's buffer idle; p.mu is held.

@@ -107,6 +107,29 @@ func TestArenaTrim(t *testing.T) {
 	require.Equal(t, 4*750, s.IdleBytes)
 }
 
+func TestArenaDropOutgrown(t *testing.T) {
+	a := NewArena()
+	a.FloatsUninit(60)
+	a.FloatsUninit(20)
+	a.Release()
+	// a request of 100 misses: the 60 it outgrew goes; the 20 (under 100/2) stays
+	a.FloatsUninit(100)
+	s := a.Stats()
+	require.Equal(t, 1, s.Dropped)
+	require.Equal(t, 80, s.IdleBytes)
+	a.Release()
+
+	// a buffer this step has used stays: it serves this step's requests
+	x := a.FloatsUninit(20)
+	a.p.mu.Lock()
+	a.p.unref(a.p.byData[&x[0]]) // given back early, as a node would
+	a.p.mu.Unlock()
+	d := a.Stats().Dropped
+	a.FloatsUninit(39)
+	require.Equal(t, d, a.Stats().Dropped)
+	require.Same(t, &x[0], &a.FloatsUninit(20)[0])
+}
+
 func TestArenaScope(t *testing.T) {
 	a := NewArena()
 	x := a.FloatsUninit(10)
