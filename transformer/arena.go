@@ -69,6 +69,7 @@ type arenaPool struct {
 	peak      int                   // the most lentBytes has been
 	budget    int                   // the largest footprint of a period so far
 	byData    map[*float32]*lentBuf // what is lent, by its first element
+	slab      []lentBuf             // records for what is lent next
 	gen       uint64                // releases so far
 	periods   uint64                // periods named so far
 	stats     ArenaStats
@@ -80,7 +81,7 @@ type arenaPool struct {
 
 // lentBuf is a lent buffer: its full capacity, and the references that keep it lent.
 type lentBuf struct {
-	buf   []float32
+	buf   []float32 // nil once done
 	root  *Arena
 	stamp uint64 // the last period that lent it
 	// refs counts what keeps the buffer: its lender (an op's view, until the op's
@@ -218,7 +219,12 @@ func (a *Arena) get(n int) ([]float32, bool) {
 func (a *Arena) lend(ib idleBuf) {
 	p, r := a.p, a.root
 	b := ib.buf[:cap(ib.buf)]
-	e := &lentBuf{buf: b, root: r, refs: 1, stamp: r.period}
+	if len(p.slab) == 0 {
+		p.slab = make([]lentBuf, 256) // records in bulk: one allocation for many
+	}
+	e := &p.slab[0]
+	p.slab = p.slab[1:]
+	*e = lentBuf{buf: b, root: r, refs: 1, stamp: r.period}
 	if ib.stamp != r.period {
 		r.footprint += 4 * cap(b)
 	}
@@ -285,8 +291,8 @@ func (p *arenaPool) dropOutgrown(n int, period uint64) {
 
 // giveBack makes e's buffer idle; p.mu is held.
 func (p *arenaPool) giveBack(e *lentBuf) {
-	e.done = true
 	b, c := e.buf, cap(e.buf)
+	e.done, e.buf = true, nil // the record may outlive the buffer's stay in the arena
 	delete(p.byData, &b[0])
 	p.lentBytes -= 4 * c
 	e.root.bytes -= 4 * c
@@ -322,10 +328,10 @@ func (p *arenaPool) keep() int { return p.budget + p.budget/8 }
 // giveUp forgets e, lent and handed over to a parameter as its gradient: the parameter
 // keeps the memory; p.mu is held.
 func (p *arenaPool) giveUp(e *lentBuf) {
-	e.done = true
 	delete(p.byData, &e.buf[0])
 	p.lentBytes -= 4 * cap(e.buf)
 	e.root.bytes -= 4 * cap(e.buf)
+	e.done, e.buf = true, nil
 	p.stats.GivenUp++
 }
 
@@ -442,19 +448,32 @@ func (a *Arena) RunOp(build func(a *Arena) ag.AutoGradFunction) mat.Tensor {
 	if a == nil {
 		return ag.NewOperator(build(nil)).Run()
 	}
-	v := &Arena{p: a.p, root: a.root}
-	op := &arenaOp{v: v}
-	op.f = build(v)
-	v.node = ag.NewOperator(op)
-	return v.node.Run()
+	op := a.newOp()
+	op.f = build(&op.v)
+	return op.run()
 }
 
 // arenaOp is an op run by RunOp: it keeps the lent values of its operands, which its
 // backward reads, and gives back what it is done with after its backward.
 type arenaOp struct {
-	f    ag.AutoGradFunction
-	v    *Arena
-	uses []*lentBuf // the operands' lent values, each holding a reference
+	f       ag.AutoGradFunction
+	v       Arena      // the op's view of the arena
+	uses    []*lentBuf // the operands' lent values, each holding a reference
+	usesBuf [4]*lentBuf
+	ownBuf  [6]*lentBuf
+}
+
+// newOp returns an arenaOp with its view of a, for an op still to be set.
+func (a *Arena) newOp() *arenaOp {
+	op := &arenaOp{v: Arena{p: a.p, root: a.root}}
+	op.v.own, op.uses = op.ownBuf[:0], op.usesBuf[:0]
+	return op
+}
+
+// run runs the op's graph node.
+func (o *arenaOp) run() mat.Tensor {
+	o.v.node = ag.NewOperator(o)
+	return o.v.node.Run()
 }
 
 func (o *arenaOp) Operands() []mat.Tensor { return o.f.Operands() }
@@ -482,7 +501,8 @@ func (o *arenaOp) Backward(gy mat.Tensor) error {
 	// given back by the op that produced the node once its own backward is done; one
 	// handed over to a parameter (an op of this package never does that) is the
 	// parameter's for good
-	var held, param []*float32
+	var heldBuf, paramBuf [4]*float32
+	held, param := heldBuf[:0], paramBuf[:0]
 	for _, x := range o.f.Operands() {
 		if g, ok := x.Value().Grad().(*dense); ok && g != nil {
 			if d := mat.Data[float32](g); len(d) > 0 {
@@ -497,25 +517,29 @@ func (o *arenaOp) Backward(gy mat.Tensor) error {
 	p := o.v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	settle := func(e *lentBuf) {
-		switch {
-		case e.done || slices.Contains(held, &e.buf[0]):
-		case slices.Contains(param, &e.buf[0]):
-			p.giveUp(e)
-		default:
-			p.unref(e)
-		}
-	}
 	for _, e := range o.v.own {
-		settle(e)
+		p.settle(e, held, param)
 	}
 	o.v.own = nil
 	if e := p.lookup(gy); e != nil {
-		settle(e)
+		p.settle(e, held, param)
 	}
 	for _, e := range o.uses {
 		p.unref(e)
 	}
 	o.uses = nil
 	return err
+}
+
+// settle gives e back after the backward of the op that holds it, unless a node now
+// holds it as its gradient (held), or a parameter does (param: then the arena gives it
+// up); p.mu is held.
+func (p *arenaPool) settle(e *lentBuf, held, param []*float32) {
+	switch {
+	case e.done || slices.Contains(held, &e.buf[0]):
+	case slices.Contains(param, &e.buf[0]):
+		p.giveUp(e)
+	default:
+		p.unref(e)
+	}
 }

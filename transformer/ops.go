@@ -55,10 +55,13 @@ type arenaFunc interface {
 // run runs f as a graph node with its buffers from a (nil: fresh memory); see
 // Arena.RunOp.
 func run(a *Arena, f arenaFunc) mat.Tensor {
-	return a.RunOp(func(v *Arena) ag.AutoGradFunction {
-		f.useArena(v)
-		return f
-	})
+	if a == nil {
+		return ag.NewOperator(f).Run()
+	}
+	op := a.newOp() // Arena.RunOp without its closure
+	f.useArena(&op.v)
+	op.f = f
+	return op.run()
 }
 
 // embeddingOp: x (N, C) = wte[ids] + wpe[pos].
