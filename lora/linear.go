@@ -26,8 +26,8 @@ type Part struct {
 func (p *Part) Rank() int { return p.A.Shape()[0] }
 
 // Linear is a frozen base projection plus low-rank adapters: y = base(x) + Σ parts. It
-// implements transformer.Linear and transformer.Wrapper, and takes the place of the base
-// in its block. Once merged, it is the base alone.
+// implements transformer.Linear, transformer.ArenaLinear and transformer.Wrapper, and
+// takes the place of the base in its block. Once merged, it is the base alone.
 type Linear struct {
 	nn.Module
 	Proj    transformer.Proj // the projection it takes the place of; h.3.attn.c_attn or layers.3.self_attn.q_proj, say
@@ -51,27 +51,35 @@ func (l *Linear) OutDim() int { return l.base.OutDim() }
 
 // Forward returns base(x) plus every part's delta, for x (N, in). In training with
 // Dropout > 0, each part sees its own dropout of x; the base always sees x itself.
-func (l *Linear) Forward(x mat.Tensor) mat.Tensor {
-	y := l.base.Forward(x)
+func (l *Linear) Forward(x mat.Tensor) mat.Tensor { return l.ForwardArena(x, nil) }
+
+// ForwardArena is Forward with the buffers of the nodes, the base's included, from a
+// (see transformer.ArenaLinear); the adapters' gradients are never the arena's.
+func (l *Linear) ForwardArena(x mat.Tensor, a *transformer.Arena) mat.Tensor {
+	y := transformer.ForwardIn(l.base, x, a)
 	if l.merged || len(l.Parts) == 0 {
 		return y
 	}
-	op := &loraOp{x: x, y: y, parts: l.Parts}
-	if l.training && l.Dropout > 0 {
-		op.masks = make([][]float32, len(l.Parts))
-		n := x.Value().Size()
-		keep := float32(1 / (1 - l.Dropout))
-		for i := range op.masks {
-			m := make([]float32, n)
-			for j := range m {
-				if l.rng.Float64() >= l.Dropout {
-					m[j] = keep
+	return a.RunOp(func(a *transformer.Arena) ag.AutoGradFunction {
+		op := &loraOp{x: x, y: y, parts: l.Parts, a: a}
+		if l.training && l.Dropout > 0 {
+			op.masks = make([][]float32, len(l.Parts))
+			n := x.Value().Size()
+			keep := float32(1 / (1 - l.Dropout))
+			for i := range op.masks {
+				m := a.FloatsUninit(n) // every element written
+				for j := range m {
+					if l.rng.Float64() >= l.Dropout {
+						m[j] = keep
+					} else {
+						m[j] = 0
+					}
 				}
+				op.masks[i] = m
 			}
-			op.masks[i] = m
 		}
-	}
-	return ag.NewOperator(op).Run()
+		return op
+	})
 }
 
 // loraOp: out (N, O) = y + Σ_p s_p · (x ⊙ mask_p)·A_pᵀ·B_pᵀ on columns [Lo, Hi) of part p,
@@ -79,9 +87,10 @@ func (l *Linear) Forward(x mat.Tensor) mat.Tensor {
 type loraOp struct {
 	x, y  mat.Tensor
 	parts []*Part
-	masks [][]float32 // per part, (N, in) with 0 or 1/(1−p); nil without dropout
-	xd    [][]float32 // per part, the dropped-out input (nil: x itself)
-	xa    [][]float32 // per part, (N, r) = xd·Aᵀ, for backward
+	masks [][]float32        // per part, (N, in) with 0 or 1/(1−p); nil without dropout
+	xd    [][]float32        // per part, the dropped-out input (nil: x itself)
+	xa    [][]float32        // per part, (N, r) = xd·Aᵀ, for backward
+	a     *transformer.Arena // the buffers but dA's and dB's (the parameters'), or nil
 }
 
 func (o *loraOp) Operands() []mat.Tensor {
@@ -96,7 +105,7 @@ func (o *loraOp) Forward() (mat.Tensor, error) {
 	shape := o.y.Value().Shape()
 	N, O := shape[0], shape[1]
 	in := o.x.Value().Shape()[1]
-	out := mat.NewDense[float32](mat.WithShape(N, O))
+	out := o.a.DenseUninit(N, O) // y copied in full
 	od := transformer.Floats(out)
 	copy(od, transformer.Floats(o.y))
 	x := transformer.Floats(o.x)
@@ -104,14 +113,14 @@ func (o *loraOp) Forward() (mat.Tensor, error) {
 	for i, p := range o.parts {
 		xd := x
 		if o.masks != nil {
-			xd = make([]float32, len(x))
+			xd = o.a.FloatsUninit(len(x)) // written in full
 			for j, m := range o.masks[i] {
 				xd[j] = x[j] * m
 			}
 			o.xd[i] = xd
 		}
 		r, w := p.Rank(), p.Hi-p.Lo
-		xa := make([]float32, N*r)
+		xa := o.a.FloatsUninit(N * r) // Sgemm with beta 0
 		kernels.Sgemm(false, true, N, r, in, 1, xd, in, transformer.Floats(p.A), in, 0, xa, r)
 		kernels.Sgemm(false, true, N, w, r, float32(p.Scaling), xa, r, transformer.Floats(p.B), r, 1, od[p.Lo:], O)
 		o.xa[i] = xa
@@ -126,7 +135,7 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 	g := transformer.Floats(gy)
 	var dx []float32
 	if o.x.RequiresGrad() {
-		dx = make([]float32, N*in)
+		dx = o.a.Floats(N * in) // added into
 	}
 	for i, p := range o.parts {
 		r, w, s := p.Rank(), p.Hi-p.Lo, float32(p.Scaling)
@@ -140,7 +149,7 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 		if !p.A.RequiresGrad() && dx == nil {
 			continue
 		}
-		dxa := make([]float32, N*r) // (N, r) = s·gp·B
+		dxa := o.a.FloatsUninit(N * r) // (N, r) = s·gp·B, Sgemm with beta 0
 		kernels.Sgemm(false, false, N, r, w, s, gp, O, transformer.Floats(p.B), r, 0, dxa, r)
 		if p.A.RequiresGrad() { // dA (r, in) = dxaᵀ·xd
 			xd := o.xd[i]
@@ -155,7 +164,7 @@ func (o *loraOp) Backward(gy mat.Tensor) error {
 			if o.masks == nil {
 				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, transformer.Floats(p.A), in, 1, dx, in)
 			} else {
-				t := make([]float32, N*in)
+				t := o.a.FloatsUninit(N * in) // Sgemm with beta 0
 				kernels.Sgemm(false, false, N, in, r, 1, dxa, r, transformer.Floats(p.A), in, 0, t, in)
 				for j, m := range o.masks[i] {
 					dx[j] += t[j] * m

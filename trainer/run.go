@@ -161,6 +161,12 @@ func Run(ctx context.Context, r *Recipe, opts ...Option) (*Result, error) {
 		return nil, err
 	}
 	defer t.metrics.close()
+	if t.model.Arena() == nil {
+		// the buffers of each step's graph, reused by the next step (transformer.Arena);
+		// trainStep releases them after each micro-batch's backward
+		t.model.SetArena(transformer.NewArena())
+		defer t.model.SetArena(nil)
+	}
 	err = t.loop(ctx)
 	t.progress.done()
 	if err != nil {
@@ -341,6 +347,7 @@ func (t *run) trainStep(loader *dataset.Loader) (float64, int, error) {
 	r := t.recipe
 	accum := r.Train.GradientAccumulationSteps
 	t.opt.ZeroGrad()
+	defer t.model.ReleaseStep() // on every return: nothing of a step's graph outlives it
 	if t.adapter != nil {
 		t.adapter.SetTraining(true)
 		defer t.adapter.SetTraining(false)
@@ -371,6 +378,9 @@ func (t *run) trainStep(loader *dataset.Loader) (float64, int, error) {
 		if err := ag.Backward(loss); err != nil {
 			return 0, 0, err
 		}
+		// the graph is spent (its loss read, the parameters' gradients are their own):
+		// its buffers serve the next micro-batch
+		t.model.ReleaseStep()
 		sum += v
 		done++
 		for _, row := range b.IDs {

@@ -24,12 +24,15 @@ func NewDense(in, out int, bias bool) *Dense {
 }
 
 // Forward returns x·Wᵀ + b for x (N, in).
-func (d *Dense) Forward(x mat.Tensor) mat.Tensor {
+func (d *Dense) Forward(x mat.Tensor) mat.Tensor { return d.ForwardArena(x, nil) }
+
+// ForwardArena is Forward with the node's buffers from a (see ArenaLinear).
+func (d *Dense) ForwardArena(x mat.Tensor, a *Arena) mat.Tensor {
 	op := &denseOp{x: x, w: d.Weight}
 	if d.Bias != nil {
 		op.b = d.Bias // never a typed nil in the interface
 	}
-	return run(op)
+	return run(a, op)
 }
 
 // InDim returns the width of the input rows.

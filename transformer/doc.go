@@ -8,6 +8,10 @@
 // ag.AutoGradFunction over the kernels of package transformer/kernels, so a block is
 // about a dozen graph nodes whatever the sequence length.
 //
+// A training loop can lend the graph's buffers from an Arena (Model.SetArena) and take
+// them back after each backward pass (Model.ReleaseStep), so that a step reuses the
+// memory of the step before instead of allocating it afresh.
+//
 // Decoding is NextLogits over a KVCache: the same block code as training, on plain rows
 // instead of graph nodes (package transformer/generate samples from it).
 //

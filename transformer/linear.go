@@ -16,6 +16,31 @@ type Linear interface {
 	OutDim() int
 }
 
+// ArenaLinear is a Linear whose graph nodes can take their buffers from an Arena: a
+// model's forward pass with an arena (Model.SetArena) calls ForwardArena instead of
+// Forward. ForwardArena(x, nil) is Forward(x). ForwardArena must build its nodes with
+// a.RunOp, or through ForwardIn (a wrapper, for its base), so that the arena knows what
+// reads which buffer, and must never hand its parameters a lent gradient. A Linear that
+// does not implement it builds its nodes in fresh memory, arena or not.
+type ArenaLinear interface {
+	Linear
+	ForwardArena(x mat.Tensor, a *Arena) mat.Tensor
+}
+
+// ForwardIn returns the projection of x by l, with buffers from a where l is an
+// ArenaLinear. Any other Linear gets x's buffer pinned until the arena's release, since
+// its nodes read x without the arena knowing when they are done.
+func ForwardIn(l Linear, x mat.Tensor, a *Arena) mat.Tensor {
+	if a == nil {
+		return l.Forward(x)
+	}
+	if al, ok := l.(ArenaLinear); ok {
+		return al.ForwardArena(x, a)
+	}
+	a.pin(x)
+	return l.Forward(x)
+}
+
 // Wrapper is implemented by a Linear that wraps another one (a LoRA layer around its
 // frozen base); Base returns the wrapped Linear.
 type Wrapper interface {
@@ -55,8 +80,11 @@ func NewConv1D(in, out int) *Conv1D {
 }
 
 // Forward returns x·W + b for x (N, in).
-func (l *Conv1D) Forward(x mat.Tensor) mat.Tensor {
-	return run(&conv1DOp{x: x, w: l.Weight, b: l.Bias})
+func (l *Conv1D) Forward(x mat.Tensor) mat.Tensor { return l.ForwardArena(x, nil) }
+
+// ForwardArena is Forward with the node's buffers from a (see ArenaLinear).
+func (l *Conv1D) ForwardArena(x mat.Tensor, a *Arena) mat.Tensor {
+	return run(a, &conv1DOp{x: x, w: l.Weight, b: l.Bias})
 }
 
 // InDim returns the width of the input rows.
@@ -84,8 +112,10 @@ func NewLayerNorm(c int, eps float32) *LayerNorm {
 }
 
 // Forward normalises x (N, C).
-func (ln *LayerNorm) Forward(x mat.Tensor) mat.Tensor {
-	return run(&layerNormOp{x: x, w: ln.Weight, b: ln.Bias, eps: ln.Eps})
+func (ln *LayerNorm) Forward(x mat.Tensor) mat.Tensor { return ln.forwardIn(x, nil) }
+
+func (ln *LayerNorm) forwardIn(x mat.Tensor, a *Arena) mat.Tensor {
+	return run(a, &layerNormOp{x: x, w: ln.Weight, b: ln.Bias, eps: ln.Eps})
 }
 
 // NewParam returns a zeroed trainable float32 parameter of shape (rows, cols); a vector

@@ -31,6 +31,7 @@ type Model struct {
 	LMHead *nn.Param // (V, C) when Config.UntiedLMHead, else nil
 
 	invFreq []float32 // (HeadDim/2) RoPE's inverse frequencies, for the Llama family
+	arena   *Arena    // lends the buffers of Forward and Loss, or nil (see SetArena)
 }
 
 // Block is one transformer block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)), with the
@@ -193,31 +194,49 @@ func (m *Model) lmHead() *nn.Param {
 	return m.WTE
 }
 
+// SetArena makes Forward and Loss draw the buffers of the graphs they build from a (nil:
+// fresh memory, the default), and EvalLoss draw its own from a's idle buffers; see
+// Arena. The caller then calls ReleaseStep once it is done with each graph.
+func (m *Model) SetArena(a *Arena) { m.arena = a }
+
+// Arena returns the arena set by SetArena, or nil.
+func (m *Model) Arena() *Arena { return m.arena }
+
+// ReleaseStep gives back to the model's arena every buffer that Forward and Loss have
+// drawn from it since the last release (nothing without an arena). Call it when nothing
+// will read the graphs they built: after ag.Backward has returned, their values and the
+// loss read. The gradients of parameters are not the arena's and stay as they are.
+func (m *Model) ReleaseStep() { m.arena.Release() }
+
 // Forward returns the graph node of the final hidden states (B·T, C), after ln_f, for a
-// batch; row b·T+t belongs to token t of sequence b.
+// batch; row b·T+t belongs to token t of sequence b. With an arena (SetArena), the
+// values of the graph are valid until the next ReleaseStep.
 func (m *Model) Forward(b Batch) (mat.Tensor, error) {
 	if err := b.validate(m.Config, false); err != nil {
 		return nil, err
 	}
-	return m.forward(b), nil
+	h := m.forward(b, m.arena)
+	m.arena.pin(h) // read by the caller's nodes, which the arena knows nothing of
+	return h, nil
 }
 
-func (m *Model) forward(b Batch) mat.Tensor {
+// forward builds the graph of b's final hidden states with buffers from a (nil: fresh).
+func (m *Model) forward(b Batch, a *Arena) mat.Tensor {
 	B, T := len(b.IDs), len(b.IDs[0])
 	ids, pos, seg := b.flat()
-	g := &graphPass{m: m, pos: pos, seg: seg, B: B, T: T, C: m.Config.EmbedDim}
+	g := &graphPass{m: m, a: a, pos: pos, seg: seg, B: B, T: T, C: m.Config.EmbedDim}
 	if m.Config.IsLlama() {
-		x := run(&tokenEmbeddingOp{wte: m.WTE, ids: ids}) // (B·T, C)
+		x := run(a, &tokenEmbeddingOp{wte: m.WTE, ids: ids}) // (B·T, C)
 		for l, blk := range m.Blocks {
 			x = llamaBlockForward(g, l, blk, x)
 		}
-		return m.LNF.Forward(x)
+		return g.norm(m.LNF, x)
 	}
-	x := run(&embeddingOp{wte: m.WTE, wpe: m.WPE, ids: ids, pos: pos}) // (B·T, C)
+	x := run(a, &embeddingOp{wte: m.WTE, wpe: m.WPE, ids: ids, pos: pos}) // (B·T, C)
 	for l, blk := range m.Blocks {
 		x = blockForward(g, l, blk, x)
 	}
-	return m.LNF.Forward(x)
+	return g.norm(m.LNF, x)
 }
 
 // blockPass is what a pass through the blocks does at each step of a block, on values
@@ -251,30 +270,35 @@ func blockForward[V any](p blockPass[V], layer int, blk *Block, x V) V {
 // sub-layer, for ag.Backward to differentiate.
 type graphPass struct {
 	m        *Model
-	pos, seg []int // (B·T) positions, and segment ids or nil
+	a        *Arena // the buffers of the nodes, or nil
+	pos, seg []int  // (B·T) positions, and segment ids or nil
 	B, T, C  int
 }
 
-func (g *graphPass) norm(n Norm, x mat.Tensor) mat.Tensor { return n.Forward(x) }
+func (g *graphPass) norm(n Norm, x mat.Tensor) mat.Tensor { return n.forwardIn(x, g.a) }
 
 func (g *graphPass) project(blk *Block, k ProjKind, x mat.Tensor) mat.Tensor {
-	return (*blk.slot(k)).Forward(x)
+	return ForwardIn(*blk.slot(k), x, g.a)
 }
 
 func (g *graphPass) attention(_ int, a *Attention, qkv mat.Tensor) mat.Tensor {
-	return run(&attentionOp{qkv: qkv, seg: g.seg, B: g.B, T: g.T, C: g.C, NH: a.NumHeads})
+	return run(g.a, &attentionOp{qkv: qkv, seg: g.seg, B: g.B, T: g.T, C: g.C, NH: a.NumHeads})
 }
 
-func (g *graphPass) gelu(x mat.Tensor) mat.Tensor { return run(&geluOp{x}) }
+func (g *graphPass) gelu(x mat.Tensor) mat.Tensor { return run(g.a, &geluOp{x: x}) }
 
-func (g *graphPass) residual(x, y mat.Tensor) mat.Tensor { return run(&addOp{x, y}) }
+func (g *graphPass) residual(x, y mat.Tensor) mat.Tensor {
+	return run(g.a, &addOp{a: x, b: y})
+}
 
 func (g *graphPass) ropeAttention(_ int, a *Attention, q, k, v mat.Tensor) mat.Tensor {
-	return run(&ropeAttentionOp{q: q, k: k, v: v, pos: g.pos, seg: g.seg, invFreq: g.m.invFreq,
+	return run(g.a, &ropeAttentionOp{q: q, k: k, v: v, pos: g.pos, seg: g.seg, invFreq: g.m.invFreq,
 		B: g.B, T: g.T, NH: a.NumHeads, KVH: a.NumKVHeads, hs: g.m.Config.HeadDim()})
 }
 
-func (g *graphPass) swiglu(gate, up mat.Tensor) mat.Tensor { return run(&swigluOp{gate, up}) }
+func (g *graphPass) swiglu(gate, up mat.Tensor) mat.Tensor {
+	return run(g.a, &swigluOp{gate: gate, up: up})
+}
 
 // share returns n handles on x such that no node has more than two readers: x itself for
 // one, else a copy node and the handles of a second copy node. ag.Backward adds the
@@ -286,7 +310,7 @@ func (g *graphPass) share(x mat.Tensor, n int) []mat.Tensor {
 	if n <= 1 {
 		return []mat.Tensor{x}
 	}
-	a, b := run(&copyOp{x}), run(&copyOp{x})
+	a, b := run(g.a, &copyOp{x: x}), run(g.a, &copyOp{x: x})
 	return append([]mat.Tensor{a}, g.share(b, n-1)...)
 }
 
@@ -295,13 +319,16 @@ func (g *graphPass) share(x mat.Tensor, n int) []mat.Tensor {
 // IgnoreIndex. ag.Backward on it gives every trainable parameter its gradient. It is an
 // error if the batch is malformed or no position counts.
 func (m *Model) Loss(b Batch) (mat.Tensor, error) {
-	return m.loss(b, true)
+	return m.loss(b, true, m.arena)
 }
 
 // EvalLoss returns the summed cross-entropy and the number of positions counted, without
-// building gradients: for evaluation and perplexity.
+// building gradients: for evaluation and perplexity. With an arena (SetArena) it borrows
+// the arena's idle buffers and gives them back before it returns.
 func (m *Model) EvalLoss(b Batch) (sum float64, n int, err error) {
-	l, err := m.loss(b, false)
+	a := m.arena.scope()
+	defer a.Release()
+	l, err := m.loss(b, false, a)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -309,7 +336,7 @@ func (m *Model) EvalLoss(b Batch) (sum float64, n int, err error) {
 	return float64(mat.Data[float32](l.Value())[0]) * float64(n), n, nil
 }
 
-func (m *Model) loss(b Batch, grads bool) (mat.Tensor, error) {
+func (m *Model) loss(b Batch, grads bool, a *Arena) (mat.Tensor, error) {
 	if err := b.validate(m.Config, true); err != nil {
 		return nil, err
 	}
@@ -321,18 +348,19 @@ func (m *Model) loss(b Batch, grads bool) (mat.Tensor, error) {
 	for _, row := range b.Targets {
 		targets = append(targets, row...)
 	}
-	h := m.forward(b)
-	return run(&lossOp{h: h, w: m.lmHead(), targets: targets, count: n, grads: grads}), nil
+	h := m.forward(b, a)
+	return run(a, &lossOp{h: h, w: m.lmHead(), targets: targets, count: n, grads: grads}), nil
 }
 
 // Logits returns the next-token logits, one row of V per position, for a single
 // sequence. It panics if ids is empty, longer than MaxPositions or holds an id outside
 // the vocabulary; use Forward for an error instead.
 func (m *Model) Logits(ids []int) [][]float32 {
-	h, err := m.Forward(Batch{IDs: [][]int{ids}})
-	if err != nil {
+	b := Batch{IDs: [][]int{ids}}
+	if err := b.validate(m.Config, false); err != nil {
 		panic(fmt.Sprintf("transformer: Logits: %v", err))
 	}
+	h := m.forward(b, nil) // never the arena's: nothing releases it
 	T, C, V := len(ids), m.Config.EmbedDim, m.Config.VocabSize
 	flat := make([]float32, T*V)
 	kernels.LMHead(flat, Floats(h), Floats(m.lmHead()), T, C, V)

@@ -12,6 +12,8 @@ type Norm interface {
 	Forward(x mat.Tensor) mat.Tensor
 	// normParams returns the parameters with their names under prefix.
 	normParams(prefix string) []NamedParam
+	// forwardIn is Forward with the node's buffers from a (nil: fresh memory).
+	forwardIn(x mat.Tensor, a *Arena) mat.Tensor
 }
 
 // normParams names LayerNorm's weight and bias.
@@ -38,8 +40,10 @@ func NewRMSNorm(c int, eps float32) *RMSNorm {
 }
 
 // Forward normalises x (N, C).
-func (n *RMSNorm) Forward(x mat.Tensor) mat.Tensor {
-	return run(&rmsNormOp{x: x, w: n.Weight, eps: n.Eps})
+func (n *RMSNorm) Forward(x mat.Tensor) mat.Tensor { return n.forwardIn(x, nil) }
+
+func (n *RMSNorm) forwardIn(x mat.Tensor, a *Arena) mat.Tensor {
+	return run(a, &rmsNormOp{x: x, w: n.Weight, eps: n.Eps})
 }
 
 func (n *RMSNorm) normParams(prefix string) []NamedParam {

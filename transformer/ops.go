@@ -10,6 +10,14 @@ import (
 // This file holds the custom autograd functions: one graph node per sub-layer, each a
 // Forward/Backward pair over the kernels. Every Backward hands a gradient to each operand
 // that requires one (spago waits for it otherwise) and to no other.
+//
+// An op's arena (lender) is where its buffers come from (nil: fresh memory): its output,
+// the scratch it keeps for its backward, and the gradients it hands to other graph nodes.
+// The gradients it hands to parameters (dw, db, an embedding's gradient) are never lent:
+// a parameter keeps its gradient until the optimizer's ZeroGrad. A buffer that a kernel
+// adds into comes zeroed (Arena.Dense); one that the op writes in full before reading
+// it may come as it is (Arena.DenseUninit): the kernels' contracts say which (Sgemm with
+// beta 0 ignores what C held; the forward kernels write every output element).
 
 // dense is the matrix type of the whole package.
 type dense = mat.Dense[float32]
@@ -32,19 +40,42 @@ func Floats(t mat.Tensor) []float32 { return mat.Data[float32](t.Value()) }
 // rows returns the first dimension of a tensor.
 func rows(t mat.Tensor) int { return t.Value().Shape()[0] }
 
-func run(f ag.AutoGradFunction) mat.Tensor { return ag.NewOperator(f).Run() }
+// lender is embedded in every op of this package: the arena its buffers come from, the
+// op's view that Arena.RunOp gives it, or nil for fresh memory.
+type lender struct{ arena *Arena }
+
+func (l *lender) useArena(a *Arena) { l.arena = a }
+
+// arenaFunc is an op of this package.
+type arenaFunc interface {
+	ag.AutoGradFunction
+	useArena(a *Arena)
+}
+
+// run runs f as a graph node with its buffers from a (nil: fresh memory); see
+// Arena.RunOp.
+func run(a *Arena, f arenaFunc) mat.Tensor {
+	if a == nil {
+		return ag.NewOperator(f).Run()
+	}
+	op := a.newOp() // Arena.RunOp without its closure
+	f.useArena(&op.v)
+	op.f = f
+	return op.run()
+}
 
 // embeddingOp: x (N, C) = wte[ids] + wpe[pos].
 type embeddingOp struct {
 	wte, wpe mat.Tensor
 	ids, pos []int
+	lender
 }
 
 func (o *embeddingOp) Operands() []mat.Tensor { return []mat.Tensor{o.wte, o.wpe} }
 
 func (o *embeddingOp) Forward() (mat.Tensor, error) {
 	N, C := len(o.ids), o.wte.Shape()[1]
-	out := newDense(N, C)
+	out := o.arena.DenseUninit(N, C) // every row written
 	kernels.EmbeddingForward(Floats(out), o.ids, o.pos, Floats(o.wte), Floats(o.wpe), N, C)
 	return out, nil
 }
@@ -69,14 +100,15 @@ type layerNormOp struct {
 	x, w, b    mat.Tensor
 	eps        float32
 	mean, rstd []float32
+	lender
 }
 
 func (o *layerNormOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} }
 
 func (o *layerNormOp) Forward() (mat.Tensor, error) {
 	N, C := rows(o.x), o.w.Size()
-	out := newDense(N, C)
-	o.mean, o.rstd = make([]float32, N), make([]float32, N)
+	out := o.arena.DenseUninit(N, C) // every row, mean and rstd written
+	o.mean, o.rstd = o.arena.FloatsUninit(N), o.arena.FloatsUninit(N)
 	kernels.LayerNormForward(Floats(out), o.mean, o.rstd, Floats(o.x), Floats(o.w), Floats(o.b), N, C, o.eps)
 	return out, nil
 }
@@ -86,7 +118,7 @@ func (o *layerNormOp) Backward(gy mat.Tensor) error {
 	var dx, dw, db *dense
 	var dxd, dwd, dbd []float32
 	if o.x.RequiresGrad() {
-		dx = newDense(N, C)
+		dx = o.arena.Dense(N, C) // added into
 		dxd = Floats(dx)
 	}
 	if o.w.RequiresGrad() {
@@ -139,13 +171,14 @@ func (h handedOver) Clone() mat.Matrix { return h.dense }
 // conv1DOp: y (N, out) = x (N, in) · w (in, out) + b (out), GPT-2's Conv1D.
 type conv1DOp struct {
 	x, w, b mat.Tensor
+	lender
 }
 
 func (o *conv1DOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w, o.b} }
 
 func (o *conv1DOp) Forward() (mat.Tensor, error) {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
-	y := newDense(N, out)
+	y := projOut(o.arena, N, out)
 	conv1DWith(Floats(y), Floats(o.x), o.w, Floats(o.b), N, in, out)
 	return y, nil
 }
@@ -162,11 +195,21 @@ func conv1DForward(y, x, w, b []float32, N, in, out int) {
 	kernels.AddBias(y, b, N, out)
 }
 
+// projOut returns the (N, out) output of a projection: as it is for N > 1, which Sgemm
+// overwrites with beta 0; zeroed for one row, which the decode kernels (MatVec, VecMat)
+// write.
+func projOut(a *Arena, N, out int) *dense {
+	if N == 1 {
+		return a.Dense(N, out)
+	}
+	return a.DenseUninit(N, out)
+}
+
 func (o *conv1DOp) Backward(gy mat.Tensor) error {
 	N, in, out := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · wᵀ
-		dx := newDense(N, in)
+		dx := o.arena.DenseUninit(N, in) // Sgemm with beta 0
 		sgemmWeight(true, N, in, out, g, out, o.w, out, Floats(dx), in)
 		GiveGrad(o.x, dx)
 	}
@@ -189,13 +232,14 @@ type attentionOp struct {
 	seg         []int // (B·T) segment ids, or nil
 	B, T, C, NH int
 	att         []float32 // (B, NH, T, T) softmax probabilities, for backward
+	lender
 }
 
 func (o *attentionOp) Operands() []mat.Tensor { return []mat.Tensor{o.qkv} }
 
 func (o *attentionOp) Forward() (mat.Tensor, error) {
-	y := newDense(o.B*o.T, o.C)
-	o.att = make([]float32, o.B*o.NH*o.T*o.T)
+	y := o.arena.DenseUninit(o.B*o.T, o.C)               // every head's columns written
+	o.att = o.arena.FloatsUninit(o.B * o.NH * o.T * o.T) // every row written, zeros where masked
 	kernels.AttentionForward(Floats(y), o.att, Floats(o.qkv), o.seg, o.B, o.T, o.C, o.NH)
 	return y, nil
 }
@@ -204,20 +248,23 @@ func (o *attentionOp) Backward(gy mat.Tensor) error {
 	if !o.qkv.RequiresGrad() {
 		return nil
 	}
-	d := newDense(o.B*o.T, 3*o.C)
+	d := o.arena.Dense(o.B*o.T, 3*o.C) // added into
 	kernels.AttentionBackward(Floats(d), Floats(gy), Floats(o.qkv), o.att, o.B, o.T, o.C, o.NH)
 	GiveGrad(o.qkv, d)
 	return nil
 }
 
 // geluOp: y = gelu_tanh(x), element-wise.
-type geluOp struct{ x mat.Tensor }
+type geluOp struct {
+	x mat.Tensor
+	lender
+}
 
 func (o *geluOp) Operands() []mat.Tensor { return []mat.Tensor{o.x} }
 
 func (o *geluOp) Forward() (mat.Tensor, error) {
 	s := o.x.Value().Shape()
-	y := newDense(s[0], s[1])
+	y := o.arena.DenseUninit(s[0], s[1]) // every element written
 	kernels.GeluForward(Floats(y), Floats(o.x), o.x.Size())
 	return y, nil
 }
@@ -227,20 +274,23 @@ func (o *geluOp) Backward(gy mat.Tensor) error {
 		return nil
 	}
 	s := o.x.Value().Shape()
-	dx := newDense(s[0], s[1])
+	dx := o.arena.Dense(s[0], s[1]) // added into
 	kernels.GeluBackward(Floats(dx), Floats(o.x), Floats(gy), o.x.Size())
 	GiveGrad(o.x, dx)
 	return nil
 }
 
 // copyOp: y = x, a second node for the same values (see graphPass.share).
-type copyOp struct{ x mat.Tensor }
+type copyOp struct {
+	x mat.Tensor
+	lender
+}
 
 func (o *copyOp) Operands() []mat.Tensor { return []mat.Tensor{o.x} }
 
 func (o *copyOp) Forward() (mat.Tensor, error) {
 	s := o.x.Value().Shape()
-	y := newDense(s[0], s[1])
+	y := o.arena.DenseUninit(s[0], s[1])
 	copy(Floats(y), Floats(o.x))
 	return y, nil
 }
@@ -253,13 +303,16 @@ func (o *copyOp) Backward(gy mat.Tensor) error {
 }
 
 // addOp: y = a + b, the residual connection.
-type addOp struct{ a, b mat.Tensor }
+type addOp struct {
+	a, b mat.Tensor
+	lender
+}
 
 func (o *addOp) Operands() []mat.Tensor { return []mat.Tensor{o.a, o.b} }
 
 func (o *addOp) Forward() (mat.Tensor, error) {
 	s := o.a.Value().Shape()
-	y := newDense(s[0], s[1])
+	y := o.arena.DenseUninit(s[0], s[1])
 	kernels.Add(Floats(y), Floats(o.a), Floats(o.b), o.a.Size())
 	return y, nil
 }
@@ -269,7 +322,10 @@ func (o *addOp) Backward(gy mat.Tensor) error {
 	// at once)
 	if o.b.RequiresGrad() {
 		if o.a.RequiresGrad() {
-			o.b.AccGrad(gy)
+			s := gy.Shape()
+			c := o.arena.DenseUninit(s[0], s[1])
+			copy(Floats(c), Floats(gy))
+			GiveGrad(o.b, c)
 		} else {
 			GiveGrad(o.b, gy)
 		}
@@ -290,6 +346,7 @@ type lossOp struct {
 	count   int  // targets that count, > 0
 	grads   bool // compute gradients for the operands that require them
 	dh, dw  *dense
+	lender  // dh's, the losses'; never dw's (a parameter's)
 }
 
 func (o *lossOp) Operands() []mat.Tensor { return []mat.Tensor{o.h, o.w} }
@@ -299,14 +356,14 @@ func (o *lossOp) Forward() (mat.Tensor, error) {
 	V := o.w.Shape()[0]
 	var dhd, dwd []float32
 	if o.grads && o.h.RequiresGrad() {
-		o.dh = newDense(N, C)
+		o.dh = o.arena.Dense(N, C) // added into
 		dhd = Floats(o.dh)
 	}
 	if o.grads && o.w.RequiresGrad() {
 		o.dw = newDense(V, C)
 		dwd = Floats(o.dw)
 	}
-	losses := make([]float32, N)
+	losses := o.arena.FloatsUninit(N) // every row written
 	kernels.LMHeadCrossEntropy(losses, dhd, dwd, Floats(o.h), Floats(o.w), o.targets, IgnoreIndex,
 		1/float32(o.count), N, C, V)
 	var sum float64
@@ -318,15 +375,21 @@ func (o *lossOp) Forward() (mat.Tensor, error) {
 
 func (o *lossOp) Backward(gy mat.Tensor) error {
 	s := mat.Data[float32](gy)[0]
+	// w's gradient first: handing h's lets the rest of the backward pass run, which
+	// with a tied LM head ends in the token embedding's gradient for the same parameter;
+	// w's must not race it, or with gradient accumulation the three-term sum (earlier
+	// micro-batches', the head's, the embedding's) would round differently from run to
+	// run
 	for _, p := range []struct {
 		t mat.Tensor
 		g *dense
-	}{{o.h, o.dh}, {o.w, o.dw}} {
+		a *Arena // nil for w, a parameter
+	}{{o.w, o.dw, nil}, {o.h, o.dh, o.arena}} {
 		if !p.t.RequiresGrad() {
 			continue
 		}
 		if p.g == nil { // the loss was built without gradients: hand back zeros
-			p.g = newDense(p.t.Value().Shape()[0], p.t.Value().Shape()[1])
+			p.g = p.a.Dense(p.t.Value().Shape()[0], p.t.Value().Shape()[1])
 		} else if s != 1 {
 			g := Floats(p.g)
 			for i := range g {

@@ -12,13 +12,14 @@ import (
 type tokenEmbeddingOp struct {
 	wte mat.Tensor
 	ids []int
+	lender
 }
 
 func (o *tokenEmbeddingOp) Operands() []mat.Tensor { return []mat.Tensor{o.wte} }
 
 func (o *tokenEmbeddingOp) Forward() (mat.Tensor, error) {
 	N, C := len(o.ids), o.wte.Shape()[1]
-	out := newDense(N, C)
+	out := o.arena.DenseUninit(N, C) // every row copied
 	y, w := Floats(out), Floats(o.wte)
 	for i, id := range o.ids {
 		copy(y[i*C:(i+1)*C], w[id*C:(id+1)*C])
@@ -42,14 +43,15 @@ type rmsNormOp struct {
 	x, w mat.Tensor
 	eps  float32
 	rstd []float32
+	lender
 }
 
 func (o *rmsNormOp) Operands() []mat.Tensor { return []mat.Tensor{o.x, o.w} }
 
 func (o *rmsNormOp) Forward() (mat.Tensor, error) {
 	N, C := rows(o.x), o.w.Size()
-	out := newDense(N, C)
-	o.rstd = make([]float32, N)
+	out := o.arena.DenseUninit(N, C) // every row and rstd written
+	o.rstd = o.arena.FloatsUninit(N)
 	kernels.RMSNormForward(Floats(out), o.rstd, Floats(o.x), Floats(o.w), N, C, o.eps)
 	return out, nil
 }
@@ -59,7 +61,7 @@ func (o *rmsNormOp) Backward(gy mat.Tensor) error {
 	var dx, dw *dense
 	var dxd, dwd []float32
 	if o.x.RequiresGrad() {
-		dx = newDense(N, C)
+		dx = o.arena.Dense(N, C) // added into
 		dxd = Floats(dx)
 	}
 	if o.w.RequiresGrad() {
@@ -76,6 +78,7 @@ func (o *rmsNormOp) Backward(gy mat.Tensor) error {
 // torch.nn.Linear.
 type denseOp struct {
 	x, w, b mat.Tensor
+	lender
 }
 
 func (o *denseOp) Operands() []mat.Tensor {
@@ -87,7 +90,7 @@ func (o *denseOp) Operands() []mat.Tensor {
 
 func (o *denseOp) Forward() (mat.Tensor, error) {
 	N, out, in := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
-	y := newDense(N, out)
+	y := projOut(o.arena, N, out)
 	var b []float32
 	if o.b != nil {
 		b = Floats(o.b)
@@ -114,7 +117,7 @@ func (o *denseOp) Backward(gy mat.Tensor) error {
 	N, out, in := rows(o.x), o.w.Shape()[0], o.w.Shape()[1]
 	g := Floats(gy)
 	if o.x.RequiresGrad() { // dx (N, in) = gy (N, out) · w
-		dx := newDense(N, in)
+		dx := o.arena.DenseUninit(N, in) // Sgemm with beta 0
 		sgemmWeight(false, N, in, out, g, out, o.w, in, Floats(dx), in)
 		GiveGrad(o.x, dx)
 	}
@@ -140,6 +143,7 @@ type ropeAttentionOp struct {
 	invFreq           []float32
 	B, T, NH, KVH, hs int
 	qkv, att          []float32 // rotated [q | k | v] rows and the probabilities, for backward
+	lender
 }
 
 func (o *ropeAttentionOp) Operands() []mat.Tensor { return []mat.Tensor{o.q, o.k, o.v} }
@@ -147,14 +151,14 @@ func (o *ropeAttentionOp) Operands() []mat.Tensor { return []mat.Tensor{o.q, o.k
 func (o *ropeAttentionOp) Forward() (mat.Tensor, error) {
 	N, hs := o.B*o.T, o.hs
 	qd, kd := o.NH*hs, o.KVH*hs
-	q, k := make([]float32, N*qd), make([]float32, N*kd)
+	q, k := o.arena.FloatsUninit(N*qd), o.arena.FloatsUninit(N*kd) // copied in full
 	copy(q, Floats(o.q))
 	copy(k, Floats(o.k))
 	kernels.RoPEForward(q, o.pos, o.invFreq, N, o.NH, hs)
 	kernels.RoPEForward(k, o.pos, o.invFreq, N, o.KVH, hs)
-	o.qkv = packQKV(q, k, Floats(o.v), N, qd, kd)
-	o.att = make([]float32, o.B*o.NH*o.T*o.T)
-	y := newDense(N, qd)
+	o.qkv = packQKV(o.arena.FloatsUninit(N*(qd+2*kd)), q, k, Floats(o.v), N, qd, kd)
+	o.att = o.arena.FloatsUninit(o.B * o.NH * o.T * o.T) // every row written, zeros where masked
+	y := o.arena.DenseUninit(N, qd)                      // every head's columns written
 	kernels.AttentionForwardGQA(Floats(y), o.att, o.qkv, o.seg, o.B, o.T, o.NH, o.KVH, hs)
 	return y, nil
 }
@@ -163,7 +167,7 @@ func (o *ropeAttentionOp) Backward(gy mat.Tensor) error {
 	N, hs := o.B*o.T, o.hs
 	qd, kd := o.NH*hs, o.KVH*hs
 	w := qd + 2*kd
-	dqkv := make([]float32, N*w)
+	dqkv := o.arena.Floats(N * w) // added into
 	kernels.AttentionBackwardGQA(dqkv, Floats(gy), o.qkv, o.att, o.B, o.T, o.NH, o.KVH, hs)
 	for _, p := range []struct {
 		t         mat.Tensor
@@ -173,7 +177,7 @@ func (o *ropeAttentionOp) Backward(gy mat.Tensor) error {
 		if !p.t.RequiresGrad() {
 			continue
 		}
-		g := newDense(N, p.d)
+		g := o.arena.DenseUninit(N, p.d) // every row copied
 		gd := Floats(g)
 		for n := range N {
 			copy(gd[n*p.d:(n+1)*p.d], dqkv[n*w+p.off:n*w+p.off+p.d])
@@ -186,11 +190,11 @@ func (o *ropeAttentionOp) Backward(gy mat.Tensor) error {
 	return nil
 }
 
-// packQKV returns the rows [q | k | v] (N, qd+2·kd) of q (N, qd), k and v (N, kd), the
-// layout the attention kernels read.
-func packQKV(q, k, v []float32, N, qd, kd int) []float32 {
+// packQKV writes into out and returns the rows [q | k | v] (N, qd+2·kd) of q (N, qd), k
+// and v (N, kd), the layout the attention kernels read; out has N·(qd+2·kd) elements,
+// every one of which it writes.
+func packQKV(out, q, k, v []float32, N, qd, kd int) []float32 {
 	w := qd + 2*kd
-	out := make([]float32, N*w)
 	for n := range N {
 		copy(out[n*w:], q[n*qd:(n+1)*qd])
 		copy(out[n*w+qd:], k[n*kd:(n+1)*kd])
@@ -200,20 +204,23 @@ func packQKV(q, k, v []float32, N, qd, kd int) []float32 {
 }
 
 // swigluOp: y = silu(gate) · up, element-wise: the Llama family's MLP activation.
-type swigluOp struct{ gate, up mat.Tensor }
+type swigluOp struct {
+	gate, up mat.Tensor
+	lender
+}
 
 func (o *swigluOp) Operands() []mat.Tensor { return []mat.Tensor{o.gate, o.up} }
 
 func (o *swigluOp) Forward() (mat.Tensor, error) {
 	s := o.gate.Value().Shape()
-	y := newDense(s[0], s[1])
+	y := o.arena.DenseUninit(s[0], s[1]) // every element written
 	kernels.SwiGLUForward(Floats(y), Floats(o.gate), Floats(o.up), o.gate.Size())
 	return y, nil
 }
 
 func (o *swigluOp) Backward(gy mat.Tensor) error {
 	s := o.gate.Value().Shape()
-	dg, du := newDense(s[0], s[1]), newDense(s[0], s[1])
+	dg, du := o.arena.Dense(s[0], s[1]), o.arena.Dense(s[0], s[1]) // added into
 	kernels.SwiGLUBackward(Floats(dg), Floats(du), Floats(gy), Floats(o.gate), Floats(o.up), o.gate.Size())
 	if o.gate.RequiresGrad() {
 		GiveGrad(o.gate, dg)

@@ -141,6 +141,8 @@ func NewTrainer(w Workload) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// each step's graph buffers are reused by the next (transformer.Arena; Step releases)
+	m.SetArena(transformer.NewArena())
 	t := &Trainer{W: w, Model: m, rng: rand.New(rand.NewPCG(1, 1))}
 	var params []*nn.Param
 	if w.LoRA {
@@ -180,6 +182,7 @@ func (t *Trainer) Batch() transformer.Batch {
 // Step runs one timed train step on b and returns the loss.
 func (t *Trainer) Step(b transformer.Batch) (float64, error) {
 	t.Opt.ZeroGrad()
+	defer t.Model.ReleaseStep() // after the loss is read
 	loss, err := t.Model.Loss(b)
 	if err != nil {
 		return 0, err
