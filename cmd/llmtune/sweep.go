@@ -23,7 +23,10 @@ run's adapter (or model) on the recipe's own evaluation split. It writes run.jso
 run, test.json per recipe × variant, and summary.json, summary.md (a Markdown table)
 and loss-vs-params.png under the sweep's output_dir. A run whose run.json exists is
 skipped and an interrupted one resumes from its checkpoint, so running the sweep again
-continues it. Ctrl-C checkpoints the run in progress and stops.`)
+continues it. Ctrl-C checkpoints the run in progress and stops. Two sweep processes of
+the same file share its runs (on Unix): each skips the runs the other holds, and the
+one that finishes a variant's last run evaluates its pick. With GOMAXPROCS=1 each, two
+runs at a time use two cores better than one run on both.`)
 	only := fs.String("only", "", "run only the recipe or variant `NAME` (the summary covers every finished run)")
 	dry := fs.Bool("dry-run", false, "print the planned runs with their overrides, and run nothing")
 	if err := parse(fs, args); err != nil {

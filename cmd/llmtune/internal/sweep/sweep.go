@@ -42,6 +42,7 @@ import (
 const (
 	RunFile     = "run.json"
 	logFile     = "log.txt"
+	sweepLock   = "sweep.lock" // held by the sweep process running the run (or evaluating the group)
 	TestFile    = "test.json"
 	SummaryJSON = "summary.json"
 	SummaryMD   = "summary.md"
@@ -421,17 +422,40 @@ type sweeper struct {
 // group runs a recipe × variant: its training runs, then the test evaluation of the one
 // with the lowest validation loss.
 func (s *sweeper) group(ctx context.Context, g *Group) error {
-	var recs []*Record
+	var busy []*sweepRun
 	for _, r := range g.runs {
 		s.done++
-		rec, err := s.train(ctx, r)
+		_, err := s.train(ctx, r)
+		if errors.Is(err, errBusy) {
+			busy = append(busy, r)
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		recs = append(recs, rec)
 	}
+	recs := make([]*Record, len(g.runs)) // in the grid's order, finished by either process
+	for i, r := range g.runs {
+		rec, err := ReadRecord(filepath.Join(r.dir, RunFile))
+		if errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(s.stderr, "sweep %s %s: %d run(s) still in another sweep process, which evaluates the pick\n", g.recipe.Name, g.variant.Name, len(busy))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		recs[i] = rec
+	}
+	unlock, ok, err := tryLock(filepath.Join(g.dir, sweepLock))
+	if err != nil || !ok {
+		return err // another sweep process is evaluating this group's pick
+	}
+	defer unlock()
 	return s.evalTest(ctx, g, recs)
 }
+
+// errBusy is train's error for a run that another sweep process holds.
+var errBusy = errors.New("run held by another sweep process")
 
 // countParams returns the trainable parameters of g's runs and the base model's, from
 // a model built from base_model/config.json (no weights read).
@@ -474,11 +498,26 @@ func (s *sweeper) train(ctx context.Context, r *sweepRun) (*Record, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	trainable, model, err := s.countParams(g)
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return nil, err
+	}
+	// Two sweep processes of the same file share its runs: each takes a run's lock
+	// before starting it and skips the runs the other holds.
+	unlock, ok, err := tryLock(filepath.Join(r.dir, sweepLock))
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+	if !ok {
+		fmt.Fprintf(s.stderr, "%s: running in another sweep process\n", label)
+		return nil, errBusy
+	}
+	defer unlock()
+	if rec, err := ReadRecord(path); err == nil { // finished by the other process meanwhile
+		fmt.Fprintf(s.stderr, "%s: done (%s)\n", label, path)
+		return rec, nil
+	}
+	trainable, model, err := s.countParams(g)
+	if err != nil {
 		return nil, err
 	}
 	resumed := exists(filepath.Join(r.dir, "checkpoints"))
