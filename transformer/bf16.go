@@ -13,8 +13,9 @@ import (
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
-// WeightDType is how a model stores the weights of its projections (every Conv1D and
-// Dense: attention, MLP; not the embeddings, the LM head, the norms or the biases).
+// WeightDType is how a model stores its weight matrices: those of its projections
+// (every Conv1D and Dense: attention, MLP), the token embedding and an untied LM head;
+// not GPT-2's position embedding, the norms or the biases, which stay float32.
 type WeightDType string
 
 const (
@@ -24,7 +25,7 @@ const (
 	// torch's .to(torch.bfloat16)), for a LoRA base or for inference: half the memory
 	// and half the bytes a decode step reads. The math stays float32: a weight is
 	// widened (exactly) to float32 as a product reads it, so a model in WeightBF16
-	// computes what the float32 model whose projection weights were rounded to bfloat16
+	// computes what the float32 model whose weight matrices were rounded to bfloat16
 	// computes, bit for bit.
 	WeightBF16 WeightDType = "bf16"
 )
@@ -225,10 +226,52 @@ func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 	}
 }
 
-// projectionWeights returns the weight of every plain projection of m (under any LoRA
-// wrapper): the parameters WeightDType is about.
-func (m *Model) projectionWeights() []*nn.Param {
-	var ps []*nn.Param
+// embedRows sets row i of x (N, C) to row ids[i] of the embedding w (V, C), float32 or
+// bfloat16 (widened exactly, one row at a time).
+func embedRows(x []float32, w mat.Tensor, ids []int, C int) {
+	if h, ok := w.Value().(*bf16Weight); ok {
+		for i, id := range ids {
+			kernels.WidenBF16(x[i*C:(i+1)*C], h.data[id*C:(id+1)*C])
+		}
+		runtime.KeepAlive(h)
+		return
+	}
+	wd := Floats(w)
+	for i, id := range ids {
+		copy(x[i*C:(i+1)*C], wd[id*C:(id+1)*C])
+	}
+}
+
+// lmHeadVec sets logits (V) = w (V, C) · h (C) for one hidden state: kernels.MatVec, or
+// for a bfloat16 w kernels.MatVecBF16 (the same bits on the widened w).
+func lmHeadVec(logits []float32, w mat.Tensor, h []float32, V, C int) {
+	if b, ok := w.Value().(*bf16Weight); ok {
+		kernels.MatVecBF16(logits, b.data, h, V, C)
+		runtime.KeepAlive(b)
+		return
+	}
+	kernels.MatVec(logits, Floats(w), h, V, C)
+}
+
+// lmHeadCrossEntropy is kernels.LMHeadCrossEntropy with the LM head w (V, C) as its
+// tensor: for a bfloat16 w, kernels.LMHeadCrossEntropyBF16 (w frozen: dw must be nil).
+func lmHeadCrossEntropy(losses, dh, dw, h []float32, w mat.Tensor, targets []int, gradScale float32, N, C, V int) {
+	if b, ok := w.Value().(*bf16Weight); ok {
+		kernels.LMHeadCrossEntropyBF16(losses, dh, h, b.data, targets, IgnoreIndex, gradScale, N, C, V)
+		runtime.KeepAlive(b)
+		return
+	}
+	kernels.LMHeadCrossEntropy(losses, dh, dw, h, Floats(w), targets, IgnoreIndex, gradScale, N, C, V)
+}
+
+// dtypeWeights returns the parameters WeightDType is about: the weight of every plain
+// projection of m (under any LoRA wrapper), the token embedding and an untied LM head.
+// GPT-2's position embedding, the norms and the biases stay float32.
+func (m *Model) dtypeWeights() []*nn.Param {
+	ps := []*nn.Param{m.WTE}
+	if m.LMHead != nil {
+		ps = append(ps, m.LMHead)
+	}
 	for _, p := range m.Projections() {
 		switch b := Base(m.Linear(p)).(type) {
 		case *Conv1D:
@@ -240,24 +283,24 @@ func (m *Model) projectionWeights() []*nn.Param {
 	return ps
 }
 
-// zeroAs stores the projection weights of m, a model just made by newZero, in dt: with
+// zeroAs stores the weights of dtypeWeights, a model just made by newZero, in dt: with
 // WeightBF16 as zero bfloat16 weights, without reading the float32 zeros (untouched
 // memory, which the process never holds).
 func (m *Model) zeroAs(dt WeightDType) {
 	if dt != WeightBF16 {
 		return
 	}
-	for _, p := range m.projectionWeights() {
+	for _, p := range m.dtypeWeights() {
 		s := p.Shape()
 		p.Matrix = zeroBF16Weight(s[0], s[1])
 	}
 }
 
-// SetWeightDType stores m's projection weights in dt: WeightBF16 rounds them and
+// SetWeightDType stores m's dtypeWeights in dt: WeightBF16 rounds them and
 // freezes them, WeightF32 widens any that are in bfloat16 back (exactly), still frozen
 // (SetTrainable thaws them).
 func (m *Model) SetWeightDType(dt WeightDType) {
-	for _, p := range m.projectionWeights() {
+	for _, p := range m.dtypeWeights() {
 		if dt == WeightBF16 {
 			setBF16(p)
 		} else {
@@ -266,10 +309,10 @@ func (m *Model) SetWeightDType(dt WeightDType) {
 	}
 }
 
-// WeightDType returns WeightBF16 if any projection weight of m is stored in bfloat16,
+// WeightDType returns WeightBF16 if any of m's dtypeWeights is stored in bfloat16,
 // else WeightF32.
 func (m *Model) WeightDType() WeightDType {
-	for _, p := range m.projectionWeights() {
+	for _, p := range m.dtypeWeights() {
 		if IsBF16(p) {
 			return WeightBF16
 		}

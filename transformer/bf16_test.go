@@ -15,12 +15,12 @@ import (
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
-// roundedF32 returns the model in dir loaded in float32 with every projection weight
-// rounded to bfloat16 in place: what a WeightBF16 model must compute, bit for bit.
+// roundedF32 returns the model in dir loaded in float32 with every weight matrix of
+// dtypeWeights (projections, token embedding, untied LM head) rounded to bfloat16 in place: what a WeightBF16 model must compute, bit for bit.
 func roundedF32(t *testing.T, dir string) *Model {
 	m, err := Load(dir)
 	require.NoError(t, err)
-	for _, p := range m.projectionWeights() {
+	for _, p := range m.dtypeWeights() {
 		copy(Floats(p), toBF16(Floats(p)))
 	}
 	return m
@@ -59,7 +59,7 @@ func testBF16MatchesRoundedF32(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, WeightBF16, got.WeightDType(), dir)
 		assert.Equal(t, WeightF32, want.WeightDType(), dir)
-		for _, p := range got.projectionWeights() {
+		for _, p := range got.dtypeWeights() {
 			require.True(t, IsBF16(p))
 			assert.False(t, p.RequiresGrad())
 		}
@@ -79,7 +79,7 @@ func testBF16MatchesRoundedF32(t *testing.T) {
 
 		got.SetTrainable(true) // the bfloat16 weights stay frozen
 		want.SetTrainable(true)
-		for _, p := range got.projectionWeights() {
+		for _, p := range got.dtypeWeights() {
 			assert.False(t, p.RequiresGrad())
 		}
 		lw, err := want.Loss(b)
@@ -170,7 +170,7 @@ func TestBF16SaveLoad(t *testing.T) {
 	}
 	f.SetWeightDType(WeightF32)
 	assert.Equal(t, WeightF32, f.WeightDType())
-	for _, p := range f.projectionWeights() {
+	for _, p := range f.dtypeWeights() {
 		assert.False(t, p.RequiresGrad(), "widened weights stay frozen")
 	}
 }

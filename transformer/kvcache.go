@@ -111,19 +111,16 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 	T, P, C, V := len(ids), cache.n, cfg.EmbedDim, cfg.VocabSize
 	s := &cache.s
 	x := grow(&s.x, T*C) // (T, C), the residual stream
-	wte := Floats(m.WTE)
+	embedRows(x, m.WTE, ids, C)
 	cache.pass = decodePass{c: cache, m: m, T: T, P: P, C: C}
 	if cfg.IsLlama() {
-		for t, id := range ids {
-			copy(x[t*C:(t+1)*C], wte[id*C:(id+1)*C])
-		}
 		for l, blk := range m.Blocks {
 			x = llamaBlockForward(&cache.pass, l, blk, x)
 		}
 	} else {
 		wpe := Floats(m.WPE)
-		for t, id := range ids {
-			kernels.Add(x[t*C:(t+1)*C], wte[id*C:(id+1)*C], wpe[(P+t)*C:(P+t+1)*C], C)
+		for t := range ids {
+			kernels.AddTo(x[t*C:(t+1)*C], wpe[(P+t)*C:(P+t+1)*C], C)
 		}
 		for l, blk := range m.Blocks {
 			x = blockForward(&cache.pass, l, blk, x)
@@ -131,7 +128,7 @@ func (m *Model) NextLogits(cache *KVCache, ids []int) ([]float32, error) {
 	}
 	h := s.norm(m.LNF, x[(T-1)*C:], 1, C) // the last position only
 	logits := grow(&s.logits, V)
-	kernels.MatVec(logits, Floats(m.lmHead()), h, V, C)
+	lmHeadVec(logits, m.lmHead(), h, V, C)
 	cache.n += T
 	return logits, nil
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/nlpodyssey/spago/mat"
 	"github.com/nlpodyssey/spago/nn"
-
-	"github.com/llmtune/llmtune/transformer/kernels"
 )
 
 // IgnoreIndex is the target that marks a position excluded from the loss (PyTorch's
@@ -363,7 +361,7 @@ func (m *Model) Logits(ids []int) [][]float32 {
 	h := m.forward(b, nil) // never the arena's: nothing releases it
 	T, C, V := len(ids), m.Config.EmbedDim, m.Config.VocabSize
 	flat := make([]float32, T*V)
-	kernels.LMHead(flat, Floats(h), Floats(m.lmHead()), T, C, V)
+	sgemmWeight(true, T, V, C, Floats(h), C, m.lmHead(), C, flat, V) // h · wᵀ
 	out := make([][]float32, T)
 	for t := range out {
 		out[t] = flat[t*V : (t+1)*V : (t+1)*V]

@@ -76,6 +76,14 @@ func (o *embeddingOp) Operands() []mat.Tensor { return []mat.Tensor{o.wte, o.wpe
 func (o *embeddingOp) Forward() (mat.Tensor, error) {
 	N, C := len(o.ids), o.wte.Shape()[1]
 	out := o.arena.DenseUninit(N, C) // every row written
+	if IsBF16(o.wte) {
+		y, wpe := Floats(out), Floats(o.wpe)
+		embedRows(y, o.wte, o.ids, C)
+		for i, p := range o.pos {
+			kernels.AddTo(y[i*C:(i+1)*C], wpe[p*C:(p+1)*C], C)
+		}
+		return out, nil
+	}
 	kernels.EmbeddingForward(Floats(out), o.ids, o.pos, Floats(o.wte), Floats(o.wpe), N, C)
 	return out, nil
 }
@@ -364,8 +372,7 @@ func (o *lossOp) Forward() (mat.Tensor, error) {
 		dwd = Floats(o.dw)
 	}
 	losses := o.arena.FloatsUninit(N) // every row written
-	kernels.LMHeadCrossEntropy(losses, dhd, dwd, Floats(o.h), Floats(o.w), o.targets, IgnoreIndex,
-		1/float32(o.count), N, C, V)
+	lmHeadCrossEntropy(losses, dhd, dwd, Floats(o.h), o.w, o.targets, 1/float32(o.count), N, C, V)
 	var sum float64
 	for _, l := range losses {
 		sum += float64(l)

@@ -20,10 +20,7 @@ func (o *tokenEmbeddingOp) Operands() []mat.Tensor { return []mat.Tensor{o.wte} 
 func (o *tokenEmbeddingOp) Forward() (mat.Tensor, error) {
 	N, C := len(o.ids), o.wte.Shape()[1]
 	out := o.arena.DenseUninit(N, C) // every row copied
-	y, w := Floats(out), Floats(o.wte)
-	for i, id := range o.ids {
-		copy(y[i*C:(i+1)*C], w[id*C:(id+1)*C])
-	}
+	embedRows(Floats(out), o.wte, o.ids, C)
 	return out, nil
 }
 

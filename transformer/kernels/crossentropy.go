@@ -22,6 +22,26 @@ func LMHead(logits, h, w []float32, N, C, V int) {
 // Rows are independent: the softmax of each is computed on its own (in parallel), with
 // one exponential per logit (expf) and the sum in float64.
 func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore int, gradScale float32, N, C, V int) {
+	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
+		Sgemm(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
+	}
+	lmHeadCrossEntropy(losses, dh, dw, h, mulW, targets, ignore, gradScale, N, C, V)
+}
+
+// LMHeadCrossEntropyBF16 is LMHeadCrossEntropy with the output embedding w (V, C) in
+// bfloat16 and frozen (no dw): its products go through SgemmBF16B, so the results are
+// LMHeadCrossEntropy's on w widened to float32, bit for bit.
+func LMHeadCrossEntropyBF16(losses, dh, h []float32, w []uint16, targets []int, ignore int, gradScale float32, N, C, V int) {
+	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
+		SgemmBF16B(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
+	}
+	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V)
+}
+
+// lmHeadCrossEntropy is LMHeadCrossEntropy with the products by w as mulW: c (M, N) =
+// a (M, K) · op(w), op(w) = wᵀ when transB.
+func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int),
+	targets []int, ignore int, gradScale float32, N, C, V int) {
 	rows := make([]int, 0, N) // rows that count
 	for i := 0; i < N; i++ {
 		losses[i] = 0
@@ -45,7 +65,7 @@ func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore in
 		for r, i := range chunk {
 			copy(hc[r*C:(r+1)*C], h[i*C:(i+1)*C])
 		}
-		Sgemm(false, true, n, V, C, 1, hc, C, w, C, 0, logits, V)
+		mulW(true, n, V, C, hc, C, logits, V)
 		grads := dh != nil || dw != nil
 		parallelFor(n, 4, func(lo, hi int) {
 			for r := lo; r < hi; r++ {
@@ -57,7 +77,7 @@ func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore in
 			continue
 		}
 		if dh != nil {
-			Sgemm(false, false, n, C, V, 1, logits, V, w, C, 0, dhc, C)
+			mulW(false, n, C, V, logits, V, dhc, C)
 			for r, i := range chunk {
 				AddTo(dh[i*C:(i+1)*C], dhc[r*C:(r+1)*C], C)
 			}

@@ -284,3 +284,37 @@ func BenchmarkSGEMMBF16B(b *testing.B) {
 		}
 	}
 }
+
+// TestLMHeadCrossEntropyBF16: the fused LM head and cross-entropy on a bfloat16 output
+// embedding gives the losses and dh of LMHeadCrossEntropy on the widened embedding, bit
+// for bit, on every path (more rows than one lmHeadChunk, some ignored).
+func TestLMHeadCrossEntropyBF16(t *testing.T) { onEveryPath(t, testLMHeadCrossEntropyBF16) }
+
+func testLMHeadCrossEntropyBF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	N, C, V := lmHeadChunk+7, 40, 301
+	w16, w, _ := bf16Operand(rng, V, C, 0)
+	h := make([]float32, N*C)
+	for i := range h {
+		h[i] = float32(rng.NormFloat64())
+	}
+	targets := make([]int, N)
+	for i := range targets {
+		targets[i] = rng.IntN(V)
+		if i%5 == 3 {
+			targets[i] = -100
+		}
+	}
+	want, got := make([]float32, N), make([]float32, N)
+	dhWant, dhGot := make([]float32, N*C), make([]float32, N*C)
+	for i := range dhWant { // dh is added into
+		dhWant[i] = float32(i % 7)
+		dhGot[i] = dhWant[i]
+	}
+	LMHeadCrossEntropy(want, dhWant, nil, h, w[:V*C], targets, -100, 0.25, N, C, V)
+	LMHeadCrossEntropyBF16(got, dhGot, h, w16[:V*C], targets, -100, 0.25, N, C, V)
+	bitsEqual(t, want, got, "losses")
+	bitsEqual(t, dhWant, dhGot, "dh")
+	assert.Zero(t, got[3], "an ignored row's loss")
+	assert.Positive(t, got[0])
+}
