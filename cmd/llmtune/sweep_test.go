@@ -215,6 +215,9 @@ func TestSweepErrors(t *testing.T) {
 			[]string{"same data, seed, steps and evaluation", "variant full"}},
 		{"names", strings.Replace(strings.Replace(string(good), "name: full", "name: lora-r2", 1), "learning_rates: [1.0e-4, 1.0e-2]", "learning_rates: [1.0e-4, 1.0e-4, 0]", 1), 1,
 			[]string{`names.yaml:12: variant name "lora-r2" is already used at line 9`, "0.0001 is listed twice", "0 must be > 0"}},
+		{"recipe grid", strings.Replace(string(good), "    learning_rates: [1.0e-4, 1.0e-2]\n",
+			"    learning_rates: [1.0e-4, 1.0e-2]\n    recipe_learning_rates: {reverse: [], other: [1.0e-3]}\n", 1), 1,
+			[]string{"variant full: recipe_learning_rates: \"other\" names no recipe", "recipe_learning_rates: reverse must list at least one"}},
 	} {
 		p := write(c.name+".yaml", c.yaml)
 		code, _, stderr := llmtune(t, "sweep", p, "--dry-run")
@@ -224,7 +227,15 @@ func TestSweepErrors(t *testing.T) {
 		}
 		assert.Equal(t, 1, strings.Count(stderr, "\n"), "%s: one line: %q", c.name, stderr)
 	}
-	code, _, stderr := llmtune(t, "sweep", sweepPath, "--only", "nope")
+	// A recipe's own grid replaces the variant's on that recipe.
+	p := write("recipe grid.yaml", strings.Replace(string(good), "    learning_rates: [1.0e-4, 1.0e-2]\n",
+		"    learning_rates: [1.0e-4, 1.0e-2]\n    recipe_learning_rates: {reverse: [3.0e-4]}\n", 1))
+	code, stdout, stderr := llmtune(t, "sweep", p, "--dry-run", "--only", "full")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, 1, strings.Count(stdout, "(to run)"), stdout)
+	assert.Contains(t, stdout, "'~adapter' train.learning_rate=0.0003 ")
+
+	code, _, stderr = llmtune(t, "sweep", sweepPath, "--only", "nope")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, `--only "nope" names no recipe or variant`)
 	assert.Contains(t, stderr, "full, lora-r2, reverse")

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -78,6 +79,8 @@ type sweepVar struct {
 	Name          string    `yaml:"name"`
 	Overrides     []string  `yaml:"overrides"`
 	LearningRates []float64 `yaml:"learning_rates"`
+	// RecipeLearningRates replaces LearningRates on the recipes it names.
+	RecipeLearningRates map[string][]float64 `yaml:"recipe_learning_rates"`
 
 	line int
 }
@@ -252,17 +255,26 @@ func (sw *File) validate() error {
 			bad(r.line, "recipe %s: recipe (the recipe file) is required", r.Name)
 		}
 	}
+	grid := func(v sweepVar, key string, lrs []float64) {
+		if len(lrs) == 0 {
+			bad(v.line, "variant %s: %s must list at least one", v.Name, key)
+		}
+		for i, lr := range lrs {
+			if !(lr > 0) || math.IsInf(lr, 0) {
+				bad(v.line, "variant %s: %s: %g must be > 0", v.Name, key, lr)
+			} else if slices.Index(lrs, lr) < i {
+				bad(v.line, "variant %s: %s: %g is listed twice", v.Name, key, lr)
+			}
+		}
+	}
 	for _, v := range sw.Variants {
 		name("variant", v.Name, v.line)
-		if len(v.LearningRates) == 0 {
-			bad(v.line, "variant %s: learning_rates must list at least one", v.Name)
-		}
-		for i, lr := range v.LearningRates {
-			if !(lr > 0) || math.IsInf(lr, 0) {
-				bad(v.line, "variant %s: learning_rates: %g must be > 0", v.Name, lr)
-			} else if slices.Index(v.LearningRates, lr) < i {
-				bad(v.line, "variant %s: learning_rates: %g is listed twice", v.Name, lr)
+		grid(v, "learning_rates", v.LearningRates)
+		for _, r := range slices.Sorted(maps.Keys(v.RecipeLearningRates)) {
+			if !slices.ContainsFunc(sw.Recipes, func(sr sweepRecipe) bool { return sr.Name == r }) {
+				bad(v.line, "variant %s: recipe_learning_rates: %q names no recipe of the sweep", v.Name, r)
 			}
+			grid(v, "recipe_learning_rates: "+r, v.RecipeLearningRates[r])
 		}
 	}
 	return errors.Join(errs...)
@@ -294,7 +306,11 @@ func (sw *File) Plan() ([]*Group, error) {
 				continue
 			}
 			g.test = test
-			for _, lr := range v.LearningRates {
+			lrs := v.LearningRates
+			if l, ok := v.RecipeLearningRates[sr.Name]; ok {
+				lrs = l
+			}
+			for _, lr := range lrs {
 				dir := filepath.Join(g.dir, "lr-"+strconv.FormatFloat(lr, 'g', -1, 64))
 				run := &sweepRun{group: g, lr: lr, dir: dir, args: slices.Concat(common,
 					[]string{"train.learning_rate=" + strconv.FormatFloat(lr, 'g', -1, 64)}, sr.Validation,
