@@ -39,8 +39,9 @@ type Recipe struct {
 	// base model is pretrained. base_model then needs only config.json and the tokenizer
 	// files. Default false.
 	FromScratch bool `yaml:"from_scratch"`
-	// BaseDType is how the frozen base's projection weights (attention and MLP; not the
-	// embeddings, norms or biases) are held while an adapter trains: f32, or bf16 (each
+	// BaseDType is how the frozen base's weight matrices (attention and MLP projections,
+	// token embedding, untied LM head; not GPT-2's position embedding, the norms or the
+	// biases) are held while an adapter trains: f32, or bf16 (each
 	// weight rounded to bfloat16 as it is loaded, and widened to float32 as a product
 	// reads it: half their memory, the math float32). Needs an adapter: full fine-tuning
 	// trains those weights. Default f32.

@@ -173,7 +173,20 @@ func fill(p *nn.Param, fill func([]float32) error) error {
 // each tensor into one before rounding it (fill).
 var widened sync.Pool
 
+// largeScratch is the size (in float32s) from which withScratch maps a buffer of its own
+// outside the Go heap and unmaps it on return, rather than keep it: a pooled buffer of a
+// large tensor (Llama-3.2-1B's embedding: 1 GB) would stay alive through the training
+// steps that follow the load, on top of their memory.
+const largeScratch = 1 << 20
+
+// withScratch calls f with a float32 buffer of n elements (of any content), which f
+// must not keep.
 func withScratch(n int, f func([]float32) error) error {
+	if n >= largeScratch {
+		buf, release := offHeapFloat32(n)
+		defer release()
+		return f(buf)
+	}
 	var buf []float32
 	if p, ok := widened.Get().(*[]float32); ok && cap(*p) >= n {
 		buf = (*p)[:n]

@@ -25,3 +25,18 @@ func offHeapUint16[T any](owner *T, n int) []uint16 {
 	runtime.AddCleanup(owner, func(b []byte) { _ = syscall.Munmap(b) }, b)
 	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), n)
 }
+
+// offHeapFloat32 returns n zeroed float32s outside the Go heap and the function that
+// unmaps them, for a scratch buffer whose end is known: memory given back to the OS at
+// once, where a heap buffer would stay until the GC's next cycle (and, garbage, still
+// count toward that cycle's target). Where the mapping fails it falls back to the heap.
+func offHeapFloat32(n int) (buf []float32, release func()) {
+	if n == 0 {
+		return nil, func() {}
+	}
+	b, err := syscall.Mmap(-1, 0, 4*n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return make([]float32, n), func() {}
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), func() { _ = syscall.Munmap(b) }
+}
