@@ -16,8 +16,8 @@ import (
 // and the final evaluation loss within 1% of the float32 run's. (Measured with the
 // projections, the embedding and the tied LM head in bfloat16: 0.23% at most on a logged
 // loss, 0.24% on the evaluation loss; with the projections alone, 0.49% and 0.38%, and
-// over 40 steps of 16 rows of 128 tokens 0.38% and 0.01%.) The bfloat16 run's arithmetic is exactly the float32 run's
-// on rounded weights (transformer's TestBF16MatchesRoundedF32): this is the effect of
+// over 40 steps of 16 rows of 128 tokens 0.38% and 0.01%.) The bfloat16 run's
+// arithmetic is exactly the float32 run's on rounded weights (transformer's TestBF16MatchesRoundedF32): this is the effect of
 // the rounding itself.
 func TestBaseDTypeBF16Drift(t *testing.T) {
 	if testing.Short() {

@@ -16,7 +16,8 @@ import (
 )
 
 // roundedF32 returns the model in dir loaded in float32 with every weight matrix of
-// dtypeWeights (projections, token embedding, untied LM head) rounded to bfloat16 in place: what a WeightBF16 model must compute, bit for bit.
+// dtypeWeights (projections, token embedding, untied LM head) rounded to bfloat16 in
+// place: what a WeightBF16 model must compute, bit for bit.
 func roundedF32(t *testing.T, dir string) *Model {
 	m, err := Load(dir)
 	require.NoError(t, err)

@@ -18,7 +18,7 @@ func offHeapUint16[T any](owner *T, n int) []uint16 {
 	if n == 0 {
 		return nil
 	}
-	b, err := syscall.Mmap(-1, 0, 2*n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	b, err := mapAnon(2 * n)
 	if err != nil {
 		return make([]uint16, n)
 	}
@@ -34,9 +34,14 @@ func offHeapFloat32(n int) (buf []float32, release func()) {
 	if n == 0 {
 		return nil, func() {}
 	}
-	b, err := syscall.Mmap(-1, 0, 4*n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	b, err := mapAnon(4 * n)
 	if err != nil {
 		return make([]float32, n), func() {}
 	}
 	return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), func() { _ = syscall.Munmap(b) }
+}
+
+// mapAnon returns size zeroed bytes of an anonymous private mapping.
+func mapAnon(size int) ([]byte, error) {
+	return syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 }

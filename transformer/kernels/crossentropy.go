@@ -5,12 +5,6 @@ import "math"
 // lmHeadChunk is how many rows of logits LMHeadCrossEntropy forms at a time.
 const lmHeadChunk = 64
 
-// LMHead writes the logits h·wᵀ into logits (N, V), for hidden states h (N, C) and an
-// output embedding w (V, C) (GPT-2 ties it to the token embedding wte).
-func LMHead(logits, h, w []float32, N, C, V int) {
-	Sgemm(false, true, N, V, C, 1, h, C, w, C, 0, logits, V)
-}
-
 // LMHeadCrossEntropy is the LM head fused with cross-entropy. For each row i of h (N, C)
 // whose target is not ignore, it forms the logits h_i·wᵀ over the V rows of w (V, C) and
 // writes −log softmax(logits)[targets[i]] into losses[i]; ignored rows get 0. When dh
