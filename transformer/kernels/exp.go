@@ -50,8 +50,13 @@ func tanhf(x float32) float32 {
 		return -1
 	}
 	if x > -0.125 && x < 0.125 { // avoid cancellation near 0: tanh x ≈ x − x³/3 + 2x⁵/15 − 17x⁷/315
+		// Each product is rounded before it is added to, as the vector GELU kernels
+		// (vexpf_amd64.s) do.
 		x2 := x * x
-		return x * (1 + x2*(-1.0/3+x2*(2.0/15-x2*17.0/315)))
+		t := 2.0/15 - x2*17.0/315
+		t = -1.0/3 + float32(x2*t)
+		t = 1 + float32(x2*t)
+		return x * t
 	}
 	return 1 - 2/(expf(2*x)+1)
 }

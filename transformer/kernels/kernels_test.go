@@ -63,7 +63,9 @@ func testAttentionAgainstRef(t *testing.T) {
 	}
 }
 
-func TestGeluAgainstRef(t *testing.T) {
+func TestGeluAgainstRef(t *testing.T) { onEveryPath(t, testGeluAgainstRef) }
+
+func testGeluAgainstRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{1, 7, 33, 65, 130, 40000} {
 		x := randSlice(rng, n, 3)

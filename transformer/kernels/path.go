@@ -9,7 +9,7 @@ import (
 // runs the one that the current path selects (see SetPath):
 //
 //   - PathAVX512: Sgemm's 12×32 AVX-512F micro-kernel, and the AVX-512F versions of the
-//     element-wise kernels of the Llama family: SwiGLUForward/Backward, RMSNormForward/
+//     element-wise kernels: GeluForward/Backward, SwiGLUForward/Backward, RMSNormForward/
 //     Backward and the exponentials of the attention's softmax, and VecMatBF16; the
 //     other kernels (VecMat, MatVec, MatVecBF16, WidenBF16, CachedAttentionForward(GQA),
 //     the row maximum and scaling of the softmaxes, the cross-entropy's exponentials) run

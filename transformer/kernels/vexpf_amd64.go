@@ -55,3 +55,15 @@ func rmsDinpAVX2(dinp, d, w, x *float32, n int, rs float32, mean float64)
 
 //go:noescape
 func rmsDinpAVX512(dinp, d, w, x *float32, n int, rs float32, mean float64)
+
+//go:noescape
+func geluFwdAVX2(out, inp *float32, n int)
+
+//go:noescape
+func geluFwdAVX512(out, inp *float32, n int)
+
+//go:noescape
+func geluBwdAVX2(dinp, inp, dout *float32, n int)
+
+//go:noescape
+func geluBwdAVX512(dinp, inp, dout *float32, n int)

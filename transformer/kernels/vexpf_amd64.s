@@ -454,3 +454,337 @@ sbnodu512:
 
 sbdone512:
 	RET
+
+// gelc<> holds GELU's constants (gelu.go), each repeated in 8 lanes as expc<>'s are.
+// 0: s
+DATA gelc<>+0(SB)/4, $0x3f4c422a
+DATA gelc<>+4(SB)/4, $0x3f4c422a
+DATA gelc<>+8(SB)/4, $0x3f4c422a
+DATA gelc<>+12(SB)/4, $0x3f4c422a
+DATA gelc<>+16(SB)/4, $0x3f4c422a
+DATA gelc<>+20(SB)/4, $0x3f4c422a
+DATA gelc<>+24(SB)/4, $0x3f4c422a
+DATA gelc<>+28(SB)/4, $0x3f4c422a
+// 32: c
+DATA gelc<>+32(SB)/4, $0x3d372713
+DATA gelc<>+36(SB)/4, $0x3d372713
+DATA gelc<>+40(SB)/4, $0x3d372713
+DATA gelc<>+44(SB)/4, $0x3d372713
+DATA gelc<>+48(SB)/4, $0x3d372713
+DATA gelc<>+52(SB)/4, $0x3d372713
+DATA gelc<>+56(SB)/4, $0x3d372713
+DATA gelc<>+60(SB)/4, $0x3d372713
+// 64: 3c
+DATA gelc<>+64(SB)/4, $0x3e095d4e
+DATA gelc<>+68(SB)/4, $0x3e095d4e
+DATA gelc<>+72(SB)/4, $0x3e095d4e
+DATA gelc<>+76(SB)/4, $0x3e095d4e
+DATA gelc<>+80(SB)/4, $0x3e095d4e
+DATA gelc<>+84(SB)/4, $0x3e095d4e
+DATA gelc<>+88(SB)/4, $0x3e095d4e
+DATA gelc<>+92(SB)/4, $0x3e095d4e
+// 96: half
+DATA gelc<>+96(SB)/4, $0x3f000000
+DATA gelc<>+100(SB)/4, $0x3f000000
+DATA gelc<>+104(SB)/4, $0x3f000000
+DATA gelc<>+108(SB)/4, $0x3f000000
+DATA gelc<>+112(SB)/4, $0x3f000000
+DATA gelc<>+116(SB)/4, $0x3f000000
+DATA gelc<>+120(SB)/4, $0x3f000000
+DATA gelc<>+124(SB)/4, $0x3f000000
+// 128: two
+DATA gelc<>+128(SB)/4, $0x40000000
+DATA gelc<>+132(SB)/4, $0x40000000
+DATA gelc<>+136(SB)/4, $0x40000000
+DATA gelc<>+140(SB)/4, $0x40000000
+DATA gelc<>+144(SB)/4, $0x40000000
+DATA gelc<>+148(SB)/4, $0x40000000
+DATA gelc<>+152(SB)/4, $0x40000000
+DATA gelc<>+156(SB)/4, $0x40000000
+// 160: nine
+DATA gelc<>+160(SB)/4, $0x41100000
+DATA gelc<>+164(SB)/4, $0x41100000
+DATA gelc<>+168(SB)/4, $0x41100000
+DATA gelc<>+172(SB)/4, $0x41100000
+DATA gelc<>+176(SB)/4, $0x41100000
+DATA gelc<>+180(SB)/4, $0x41100000
+DATA gelc<>+184(SB)/4, $0x41100000
+DATA gelc<>+188(SB)/4, $0x41100000
+// 192: minus nine
+DATA gelc<>+192(SB)/4, $0xc1100000
+DATA gelc<>+196(SB)/4, $0xc1100000
+DATA gelc<>+200(SB)/4, $0xc1100000
+DATA gelc<>+204(SB)/4, $0xc1100000
+DATA gelc<>+208(SB)/4, $0xc1100000
+DATA gelc<>+212(SB)/4, $0xc1100000
+DATA gelc<>+216(SB)/4, $0xc1100000
+DATA gelc<>+220(SB)/4, $0xc1100000
+// 224: eighth
+DATA gelc<>+224(SB)/4, $0x3e000000
+DATA gelc<>+228(SB)/4, $0x3e000000
+DATA gelc<>+232(SB)/4, $0x3e000000
+DATA gelc<>+236(SB)/4, $0x3e000000
+DATA gelc<>+240(SB)/4, $0x3e000000
+DATA gelc<>+244(SB)/4, $0x3e000000
+DATA gelc<>+248(SB)/4, $0x3e000000
+DATA gelc<>+252(SB)/4, $0x3e000000
+// 256: float32(-1.0/3)
+DATA gelc<>+256(SB)/4, $0xbeaaaaab
+DATA gelc<>+260(SB)/4, $0xbeaaaaab
+DATA gelc<>+264(SB)/4, $0xbeaaaaab
+DATA gelc<>+268(SB)/4, $0xbeaaaaab
+DATA gelc<>+272(SB)/4, $0xbeaaaaab
+DATA gelc<>+276(SB)/4, $0xbeaaaaab
+DATA gelc<>+280(SB)/4, $0xbeaaaaab
+DATA gelc<>+284(SB)/4, $0xbeaaaaab
+// 288: float32(2.0/15)
+DATA gelc<>+288(SB)/4, $0x3e088889
+DATA gelc<>+292(SB)/4, $0x3e088889
+DATA gelc<>+296(SB)/4, $0x3e088889
+DATA gelc<>+300(SB)/4, $0x3e088889
+DATA gelc<>+304(SB)/4, $0x3e088889
+DATA gelc<>+308(SB)/4, $0x3e088889
+DATA gelc<>+312(SB)/4, $0x3e088889
+DATA gelc<>+316(SB)/4, $0x3e088889
+// 320: seventeen
+DATA gelc<>+320(SB)/4, $0x41880000
+DATA gelc<>+324(SB)/4, $0x41880000
+DATA gelc<>+328(SB)/4, $0x41880000
+DATA gelc<>+332(SB)/4, $0x41880000
+DATA gelc<>+336(SB)/4, $0x41880000
+DATA gelc<>+340(SB)/4, $0x41880000
+DATA gelc<>+344(SB)/4, $0x41880000
+DATA gelc<>+348(SB)/4, $0x41880000
+// 352: 315
+DATA gelc<>+352(SB)/4, $0x439d8000
+DATA gelc<>+356(SB)/4, $0x439d8000
+DATA gelc<>+360(SB)/4, $0x439d8000
+DATA gelc<>+364(SB)/4, $0x439d8000
+DATA gelc<>+368(SB)/4, $0x439d8000
+DATA gelc<>+372(SB)/4, $0x439d8000
+DATA gelc<>+376(SB)/4, $0x439d8000
+DATA gelc<>+380(SB)/4, $0x439d8000
+// 384: minus one
+DATA gelc<>+384(SB)/4, $0xbf800000
+DATA gelc<>+388(SB)/4, $0xbf800000
+DATA gelc<>+392(SB)/4, $0xbf800000
+DATA gelc<>+396(SB)/4, $0xbf800000
+DATA gelc<>+400(SB)/4, $0xbf800000
+DATA gelc<>+404(SB)/4, $0xbf800000
+DATA gelc<>+408(SB)/4, $0xbf800000
+DATA gelc<>+412(SB)/4, $0xbf800000
+GLOBL gelc<>(SB), RODATA|NOPTR, $416
+
+// TANH256 sets T to tanhf(U) in 8 lanes (exp.go's tanhf, operation for operation), U
+// unchanged; A…D and M are clobbered; Y13 holds 1, Y14 2, Y15 the sign bit:
+//   T = 1 − 2/(expf(2u) + 1)
+//   T = u·(1 + u²·(−1/3 + u²·(2/15 − (u²·17)/315)))   where |u| < 0.125
+//   T = 1 where u > 9, −1 where u < −9
+#define TANH256(U, T, A, B, C, D, M) \
+	VADDPS U, U, A; \
+	EXPF256(A, T, B, C, D, M); \
+	VADDPS Y13, T, T; \
+	VDIVPS T, Y14, T; \
+	VSUBPS T, Y13, T; \
+	VMULPS U, U, A; \
+	VMULPS gelc<>+320(SB), A, B; \
+	VDIVPS gelc<>+352(SB), B, B; \
+	VMOVUPS gelc<>+288(SB), C; \
+	VSUBPS B, C, C; \
+	VMULPS A, C, C; \
+	VADDPS gelc<>+256(SB), C, C; \
+	VMULPS A, C, C; \
+	VADDPS Y13, C, C; \
+	VMULPS U, C, C; \
+	VANDNPS U, Y15, A; \
+	VCMPPS $0x11, gelc<>+224(SB), A, M; \
+	VBLENDVPS M, C, T, T; \
+	VCMPPS $0x1e, gelc<>+160(SB), U, M; \
+	VBLENDVPS M, Y13, T, T; \
+	VCMPPS $0x11, gelc<>+192(SB), U, M; \
+	VBLENDVPS M, gelc<>+384(SB), T, T
+
+// GELUARG256 sets U to √(2/π)·(x + c·x·x·x) of X, as GeluForward rounds it.
+#define GELUARG256(X, U) \
+	VMULPS gelc<>+32(SB), X, U; \
+	VMULPS X, U, U; \
+	VMULPS X, U, U; \
+	VADDPS X, U, U; \
+	VMULPS gelc<>+0(SB), U, U
+
+// GELUCONST256 loads Y13 = 1, Y14 = 2, Y15 = the sign bit.
+#define GELUCONST256 \
+	VMOVUPS expc<>+320(SB), Y13; \
+	VMOVUPS gelc<>+128(SB), Y14; \
+	VMOVUPS expc<>+448(SB), Y15
+
+// func geluFwdAVX2(out, inp *float32, n int)
+// out[i] = ½·x·(1 + tanhf(√(2/π)·(x + c·x³))), x = inp[i], for i < n&^7, as GeluForward's
+// Go loop computes it; out may be inp.
+TEXT ·geluFwdAVX2(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ inp+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ gfdone2
+	GELUCONST256
+	XORQ AX, AX
+
+gfloop2:
+	VMOVUPS (SI)(AX*1), Y0
+	GELUARG256(Y0, Y1)
+	TANH256(Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	VADDPS Y13, Y2, Y2
+	VMULPS gelc<>+96(SB), Y0, Y3
+	VMULPS Y2, Y3, Y3
+	VMOVUPS Y3, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNZ gfloop2
+	VZEROUPPER
+
+gfdone2:
+	RET
+
+// func geluBwdAVX2(dinp, inp, dout *float32, n int)
+// For i < n&^7, as GeluBackward's Go loop: with x = inp[i], th = tanhf(√(2/π)·(x + c·x³)),
+// du = √(2/π)·(1 + 3c·x·x),
+//   dinp[i] += (½·(1 + th) + ½·x·(1 − th·th)·du)·dout[i]
+TEXT ·geluBwdAVX2(SB), NOSPLIT, $0-32
+	MOVQ dinp+0(FP), DI
+	MOVQ inp+8(FP), SI
+	MOVQ dout+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ gbdone2
+	GELUCONST256
+	XORQ AX, AX
+
+gbloop2:
+	VMOVUPS (SI)(AX*1), Y0
+	GELUARG256(Y0, Y1)
+	TANH256(Y1, Y2, Y3, Y4, Y5, Y6, Y7)
+	VMULPS gelc<>+64(SB), Y0, Y3
+	VMULPS Y0, Y3, Y3
+	VADDPS Y13, Y3, Y3
+	VMULPS gelc<>+0(SB), Y3, Y3
+	VADDPS Y13, Y2, Y4
+	VMULPS gelc<>+96(SB), Y4, Y4
+	VMULPS Y2, Y2, Y5
+	VSUBPS Y5, Y13, Y5
+	VMULPS gelc<>+96(SB), Y0, Y6
+	VMULPS Y5, Y6, Y6
+	VMULPS Y3, Y6, Y6
+	VADDPS Y6, Y4, Y4
+	VMULPS (DX)(AX*1), Y4, Y4
+	VADDPS (DI)(AX*1), Y4, Y4
+	VMOVUPS Y4, (DI)(AX*1)
+	ADDQ $32, AX
+	DECQ CX
+	JNZ gbloop2
+	VZEROUPPER
+
+gbdone2:
+	RET
+
+// TANH512 is TANH256 in 16 lanes, with the constants of EXPCONST512 (Z26 1, Z30 the sign
+// bit) and Z31 = 2; A…D and K1…K3 are clobbered.
+#define TANH512(U, T, A, B, C, D) \
+	VADDPS U, U, A; \
+	EXPF512(A, T, B, C, D); \
+	VADDPS Z26, T, T; \
+	VDIVPS T, Z31, T; \
+	VSUBPS T, Z26, T; \
+	VMULPS U, U, A; \
+	VMULPS.BCST gelc<>+320(SB), A, B; \
+	VDIVPS.BCST gelc<>+352(SB), B, B; \
+	VBROADCASTSS gelc<>+288(SB), C; \
+	VSUBPS B, C, C; \
+	VMULPS A, C, C; \
+	VADDPS.BCST gelc<>+256(SB), C, C; \
+	VMULPS A, C, C; \
+	VADDPS Z26, C, C; \
+	VMULPS U, C, C; \
+	VPANDND U, Z30, A; \
+	VCMPPS.BCST $0x11, gelc<>+224(SB), A, K1; \
+	VMOVAPS C, K1, T; \
+	VCMPPS.BCST $0x1e, gelc<>+160(SB), U, K2; \
+	VMOVAPS Z26, K2, T; \
+	VCMPPS.BCST $0x11, gelc<>+192(SB), U, K3; \
+	VBROADCASTSS gelc<>+384(SB), K3, T
+
+// GELUARG512 is GELUARG256 in 16 lanes.
+#define GELUARG512(X, U) \
+	VMULPS.BCST gelc<>+32(SB), X, U; \
+	VMULPS X, U, U; \
+	VMULPS X, U, U; \
+	VADDPS X, U, U; \
+	VMULPS.BCST gelc<>+0(SB), U, U
+
+// func geluFwdAVX512(out, inp *float32, n int)
+// As geluFwdAVX2 for i < n&^15.
+TEXT ·geluFwdAVX512(SB), NOSPLIT, $0-24
+	MOVQ out+0(FP), DI
+	MOVQ inp+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+	JZ gfdone512
+	EXPCONST512
+	VBROADCASTSS gelc<>+128(SB), Z31
+	XORQ AX, AX
+
+gfloop512:
+	VMOVUPS (SI)(AX*1), Z0
+	GELUARG512(Z0, Z1)
+	TANH512(Z1, Z2, Z3, Z4, Z5, Z6)
+	VADDPS Z26, Z2, Z2
+	VMULPS.BCST gelc<>+96(SB), Z0, Z3
+	VMULPS Z2, Z3, Z3
+	VMOVUPS Z3, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ gfloop512
+	VZEROUPPER
+
+gfdone512:
+	RET
+
+// func geluBwdAVX512(dinp, inp, dout *float32, n int)
+// As geluBwdAVX2 for i < n&^15.
+TEXT ·geluBwdAVX512(SB), NOSPLIT, $0-32
+	MOVQ dinp+0(FP), DI
+	MOVQ inp+8(FP), SI
+	MOVQ dout+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ gbdone512
+	EXPCONST512
+	VBROADCASTSS gelc<>+128(SB), Z31
+	XORQ AX, AX
+
+gbloop512:
+	VMOVUPS (SI)(AX*1), Z0
+	GELUARG512(Z0, Z1)
+	TANH512(Z1, Z2, Z3, Z4, Z5, Z6)
+	VMULPS.BCST gelc<>+64(SB), Z0, Z3
+	VMULPS Z0, Z3, Z3
+	VADDPS Z26, Z3, Z3
+	VMULPS.BCST gelc<>+0(SB), Z3, Z3
+	VADDPS Z26, Z2, Z4
+	VMULPS.BCST gelc<>+96(SB), Z4, Z4
+	VMULPS Z2, Z2, Z5
+	VSUBPS Z5, Z26, Z5
+	VMULPS.BCST gelc<>+96(SB), Z0, Z6
+	VMULPS Z5, Z6, Z6
+	VMULPS Z3, Z6, Z6
+	VADDPS Z6, Z4, Z4
+	VMULPS (DX)(AX*1), Z4, Z4
+	VADDPS (DI)(AX*1), Z4, Z4
+	VMOVUPS Z4, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ gbloop512
+	VZEROUPPER
+
+gbdone512:
+	RET
