@@ -21,8 +21,8 @@ import (
 // When M fits in one tile row (M ≤ mc), no two tiles read the same B panel; then each
 // tile packs its own B panels in phase 2 (fuseB), into its own region of the buffer,
 // right before the micro-kernels read them, instead of phase 1 packing a superblock of
-// B (megabytes, out of L2) that phase 2 reads back. This is the LM head's case: a chunk
-// of 64 rows against the whole (V, C) embedding.
+// B (megabytes, out of L2) that phase 2 reads back. This is the LM head's case on the
+// AVX-512 path: a chunk of 128 rows against the whole (V, C) embedding.
 //
 // The items of each phase (panel groups, C tiles) are spread over a team of goroutines
 // (see team in parallel.go); the team waits for all items of a phase before the next.
