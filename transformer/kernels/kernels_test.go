@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -81,10 +82,12 @@ func testGeluAgainstRef(t *testing.T) {
 	}
 }
 
-func TestLayerNormAgainstRef(t *testing.T) {
+func TestLayerNormAgainstRef(t *testing.T) { onEveryPath(t, testLayerNormAgainstRef) }
+
+func testLayerNormAgainstRef(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, N := range []int{1, 7, 33, 65, 130} {
-		for _, C := range []int{1, 7, 64} {
+		for _, C := range []int{1, 7, 64, 77} {
 			x, w, b := randSlice(rng, N*C, 2), randSlice(rng, C, 1), randSlice(rng, C, 1)
 			out, mean, rstd := make([]float32, N*C), make([]float32, N), make([]float32, N)
 			outR, meanR, rstdR := make([]float32, N*C), make([]float32, N), make([]float32, N)
@@ -194,5 +197,60 @@ func loopCPU(b *testing.B, f func()) {
 	}
 	if cpu := processCPUTime() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
+// TestLayerNormPathsAgree checks that every vector path gives the pure-Go path's bits in
+// LayerNormForward and LayerNormBackward (which adds into nonzero gradients, and skips
+// nil ones), on row counts around the four-row groups and widths that leave partial
+// vectors, and that LayerNormBackward's dinp and, within one range of lnGrain rows, its
+// dweight and dbias are the reference loop's bits.
+func TestLayerNormPathsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	type result struct{ out, mean, rstd, di, dw, db, dwOnly, diOnly []float32 }
+	run := func(p Path, N, C int, x, w, b, dout, di0, dw0, db0 []float32) result {
+		defer SetPath(SetPath(p))
+		var r result
+		r.out, r.mean, r.rstd = make([]float32, N*C), make([]float32, N), make([]float32, N)
+		LayerNormForward(r.out, r.mean, r.rstd, x, w, b, N, C, 1e-5)
+		r.di, r.dw, r.db = slices.Clone(di0), slices.Clone(dw0), slices.Clone(db0)
+		LayerNormBackward(r.di, r.dw, r.db, dout, x, w, r.mean, r.rstd, N, C)
+		r.dwOnly = slices.Clone(dw0)
+		LayerNormBackward(nil, r.dwOnly, nil, dout, x, w, r.mean, r.rstd, N, C)
+		r.diOnly = slices.Clone(di0)
+		LayerNormBackward(r.diOnly, nil, nil, dout, x, w, r.mean, r.rstd, N, C)
+		return r
+	}
+	for _, N := range []int{1, 3, 4, 5, 9, 32} {
+		for _, C := range []int{1, 7, 8, 15, 16, 17, 33, 768} {
+			x, w, b := randSlice(rng, N*C, 2), randSlice(rng, C, 1), randSlice(rng, C, 1)
+			dout, di0, dw0, db0 := randSlice(rng, N*C, 1), randSlice(rng, N*C, 1), randSlice(rng, C, 1), randSlice(rng, C, 1)
+			want := run(PathGo, N, C, x, w, b, dout, di0, dw0, db0)
+			for _, p := range vectorPaths() {
+				got := run(p, N, C, x, w, b, dout, di0, dw0, db0)
+				name := fmt.Sprintf("%v/N%d/C%d", p, N, C)
+				assertSameBits(t, name+" out", got.out, want.out)
+				assertSameBits(t, name+" mean", got.mean, want.mean)
+				assertSameBits(t, name+" rstd", got.rstd, want.rstd)
+				assertSameBits(t, name+" dinp", got.di, want.di)
+				assertSameBits(t, name+" dweight", got.dw, want.dw)
+				assertSameBits(t, name+" dbias", got.db, want.db)
+				assertSameBits(t, name+" dweight alone", got.dwOnly, want.dwOnly)
+				assertSameBits(t, name+" dinp alone", got.diOnly, want.diOnly)
+			}
+			// The reference loops, on one range of rows (N ≤ lnGrain): the same bits.
+			out, mean, rstd := make([]float32, N*C), make([]float32, N), make([]float32, N)
+			layerNormForwardRef(out, mean, rstd, x, w, b, N, C, 1e-5)
+			assertSameBits(t, "ref out", want.out, out)
+			di, dw, db := slices.Clone(di0), make([]float32, C), make([]float32, C)
+			layerNormBackwardRef(di, dw, db, dout, x, w, mean, rstd, N, C)
+			for j := range dw { // LayerNormBackward adds its range's sums to dweight, dbias
+				dw[j] += dw0[j]
+				db[j] += db0[j]
+			}
+			assertSameBits(t, "ref dinp", want.di, di)
+			assertSameBits(t, "ref dweight", want.dw, dw)
+			assertSameBits(t, "ref dbias", want.db, db)
+		}
 	}
 }

@@ -9,8 +9,9 @@ import (
 // runs the one that the current path selects (see SetPath):
 //
 //   - PathAVX512: Sgemm's 12×32 AVX-512F micro-kernel, and the AVX-512F versions of the
-//     element-wise kernels: GeluForward/Backward, SwiGLUForward/Backward, RMSNormForward/
-//     Backward and the exponentials of the attention's softmax, and VecMatBF16; the
+//     element-wise kernels: GeluForward/Backward, LayerNormForward/Backward (their
+//     element-wise passes), SwiGLUForward/Backward, RMSNormForward/Backward and the
+//     exponentials of the attention's softmax, and VecMatBF16; the
 //     other kernels (VecMat, MatVec, MatVecBF16, WidenBF16, CachedAttentionForward(GQA),
 //     the row maximum and scaling of the softmaxes, the cross-entropy's exponentials) run
 //     their AVX2/FMA versions, having no AVX-512 one yet (or none that measured faster).

@@ -169,7 +169,7 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 }
 
 // TestSetPathSwitchesElementwiseKernels checks that the kernels whose paths give the
-// same bits (SwiGLU, GELU, RMSNorm, the attention's softmax; VecMatBF16 on AVX2 and AVX-512;
+// same bits (SwiGLU, GELU, LayerNorm, RMSNorm, the attention's softmax; VecMatBF16 on AVX2 and AVX-512;
 // WidenBF16) run the path SetPath selects: their results cannot show it, so pathSeen
 // records the path of every piece of work.
 func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
@@ -202,6 +202,8 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 			SwiGLUBackward(out, nil, up, gate, up, n)
 			GeluForward(out, gate, n)
 			GeluBackward(out, gate, up, n)
+			LayerNormForward(y, rstd, rstd, x, w, w, N, C, 1e-5)
+			LayerNormBackward(y, w, w, x, x, w, rstd, rstd, N, C)
 			RMSNormForward(y, rstd, x, w, N, C, 1e-5)
 			RMSNormBackward(y, w, x, x, w, rstd, N, C)
 			AttentionForwardGQA(aout, att, qkv, nil, B, T, NH, KVH, hs)
@@ -210,16 +212,18 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 			WidenBF16(by, wh)
 		}()
 		want := map[string]map[Path]int{
-			"SwiGLUForward":   {p: 4},
-			"SwiGLUBackward":  {p: 4},
-			"GeluForward":     {p: 4},
-			"GeluBackward":    {p: 4},
-			"RMSNormForward":  {p: 4},
-			"RMSNormBackward": {p: 4},
-			"causalSoftmax":   {p: B * NH * T},
-			"VecMatBF16":      {p: 1},
-			"MatVecBF16":      {p: 1},
-			"WidenBF16":       {p: 1},
+			"SwiGLUForward":     {p: 4},
+			"SwiGLUBackward":    {p: 4},
+			"GeluForward":       {p: 4},
+			"GeluBackward":      {p: 4},
+			"LayerNormForward":  {p: 4},
+			"LayerNormBackward": {p: 4},
+			"RMSNormForward":    {p: 4},
+			"RMSNormBackward":   {p: 4},
+			"causalSoftmax":     {p: B * NH * T},
+			"VecMatBF16":        {p: 1},
+			"MatVecBF16":        {p: 1},
+			"WidenBF16":         {p: 1},
 		}
 		assert.Equal(t, want, seen, "SetPath(%v)", p)
 	}

@@ -2,7 +2,7 @@ package kernels
 
 import "math"
 
-// The plain references of GELU, RoPE and SwiGLU: the formulas as
+// The plain references of GELU, LayerNorm, RoPE and SwiGLU: the formulas as
 // written, one loop each, that the tests compare every path of each kernel with. They
 // are test code: no kernel path calls them.
 
@@ -132,6 +132,70 @@ func rmsNormBackwardRef(dinp, dweight, dout, inp, weight, rstd []float32, N, C i
 			if dinp != nil {
 				dn := float64(g[j] * weight[j])
 				dinp[i*C+j] += float32((dn - float64(norm)*dnormNormMean) * float64(rs))
+			}
+		}
+	}
+}
+
+// layerNormForwardRef is the plain reference of LayerNormForward, which normalises each of the N rows of inp (N, C) to zero mean and unit
+// variance (biased variance, eps inside the square root, as torch.nn.LayerNorm), then
+// scales by weight (C) and shifts by bias (C) into out (N, C). It stores each row's mean
+// and 1/sqrt(var+eps) in mean (N) and rstd (N) for LayerNormBackward. Row statistics
+// are accumulated in float64, one element after the other; each product is rounded before
+// it is added to (no fused multiply-add, whatever the build). LayerNormForward gives its
+// bits on every path.
+func layerNormForwardRef(out, mean, rstd, inp, weight, bias []float32, N, C int, eps float32) {
+	for i := 0; i < N; i++ {
+		x := inp[i*C : (i+1)*C]
+		var s float64
+		for _, v := range x {
+			s += float64(v)
+		}
+		m := s / float64(C)
+		var ss float64
+		for _, v := range x {
+			d := float64(v) - m
+			ss += float64(d * d)
+		}
+		rs := 1 / math.Sqrt(ss/float64(C)+float64(eps))
+		mean[i], rstd[i] = float32(m), float32(rs)
+		o := out[i*C : (i+1)*C]
+		for j, v := range x {
+			o[j] = float32(float32((float64(v)-m)*rs)*weight[j]) + bias[j]
+		}
+	}
+}
+
+// layerNormBackwardRef is the plain reference of LayerNormBackward, which adds the gradients of LayerNormForward to dinp (N, C), dweight (C)
+// and dbias (C), given dout (N, C) and the forward's inp, weight, mean and rstd. Any of
+// dinp, dweight, dbias may be nil when that gradient is not wanted. LayerNormBackward
+// gives its bits on every path, for dweight and dbias within each range of lnGrain rows.
+func layerNormBackwardRef(dinp, dweight, dbias, dout, inp, weight, mean, rstd []float32, N, C int) {
+	for i := 0; i < N; i++ {
+		x := inp[i*C : (i+1)*C]
+		g := dout[i*C : (i+1)*C]
+		m, rs := mean[i], rstd[i]
+		// dnorm = g ⊙ weight; dx = rstd·(dnorm − mean(dnorm) − norm·mean(dnorm ⊙ norm))
+		var dnormMean, dnormNormMean float64
+		for j := range x {
+			norm := (x[j] - m) * rs
+			dn := float64(g[j] * weight[j])
+			dnormMean += dn
+			dnormNormMean += float64(dn * float64(norm))
+		}
+		dnormMean /= float64(C)
+		dnormNormMean /= float64(C)
+		for j := range x {
+			norm := (x[j] - m) * rs
+			if dbias != nil {
+				dbias[j] += g[j]
+			}
+			if dweight != nil {
+				dweight[j] += float32(norm * g[j])
+			}
+			if dinp != nil {
+				dn := float64(g[j] * weight[j])
+				dinp[i*C+j] += float32((dn - dnormMean - float64(float64(norm)*dnormNormMean)) * float64(rs))
 			}
 		}
 	}

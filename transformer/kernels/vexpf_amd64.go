@@ -2,11 +2,12 @@
 
 package kernels
 
-// The vector element-wise kernels of vexpf_amd64.s (SwiGLU, the softmax's exponentials)
-// and rmsnorm_amd64.s (RMSNorm's rows). Each AVX2 function handles the first n&^7 (or
-// len&^7) elements and each AVX-512 one the first n&^15, except the RMSNorm ones, which
-// all handle n&^15; the callers do the rest in Go. Pointers may be nil where no element
-// is handled, and the nil-able gradients of swigluBwd* where that gradient is skipped.
+// The vector element-wise kernels of vexpf_amd64.s (GELU, SwiGLU, the softmax's
+// exponentials), rmsnorm_amd64.s (RMSNorm's rows) and layernorm_amd64.s (LayerNorm's
+// element-wise passes). Each AVX2 function handles the first n&^7 (or len&^7) elements
+// and each AVX-512 one the first n&^15, except the RMSNorm ones, which all handle n&^15;
+// the callers do the rest in Go. Pointers may be nil where no element is handled, and
+// the nil-able gradients of swigluBwd* and lnBwd* where that gradient is skipped.
 
 //go:noescape
 func expSubAVX2(x []float32, m float32)
@@ -67,3 +68,15 @@ func geluBwdAVX2(dinp, inp, dout *float32, n int)
 
 //go:noescape
 func geluBwdAVX512(dinp, inp, dout *float32, n int)
+
+//go:noescape
+func lnOutAVX2(o, x, w, b *float32, n int, m, rs float64)
+
+//go:noescape
+func lnOutAVX512(o, x, w, b *float32, n int, m, rs float64)
+
+//go:noescape
+func lnBwdAVX2(dinp, dweight, dbias, dout, x, w *float32, n int, m, rs float32, dm, dnm float64)
+
+//go:noescape
+func lnBwdAVX512(dinp, dweight, dbias, dout, x, w *float32, n int, m, rs float32, dm, dnm float64)

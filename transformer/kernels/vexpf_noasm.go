@@ -27,7 +27,15 @@ func rmsDinpAVX2(dinp, d, w, x *float32, n int, rs float32, mean float64) {
 func rmsDinpAVX512(dinp, d, w, x *float32, n int, rs float32, mean float64) {
 	panic("kernels: no AVX-512")
 }
-func geluFwdAVX2(out, inp *float32, n int)          { panic("kernels: no AVX2") }
-func geluFwdAVX512(out, inp *float32, n int)        { panic("kernels: no AVX-512") }
-func geluBwdAVX2(dinp, inp, dout *float32, n int)   { panic("kernels: no AVX2") }
-func geluBwdAVX512(dinp, inp, dout *float32, n int) { panic("kernels: no AVX-512") }
+func geluFwdAVX2(out, inp *float32, n int)                  { panic("kernels: no AVX2") }
+func geluFwdAVX512(out, inp *float32, n int)                { panic("kernels: no AVX-512") }
+func geluBwdAVX2(dinp, inp, dout *float32, n int)           { panic("kernels: no AVX2") }
+func geluBwdAVX512(dinp, inp, dout *float32, n int)         { panic("kernels: no AVX-512") }
+func lnOutAVX2(o, x, w, b *float32, n int, m, rs float64)   { panic("kernels: no AVX2") }
+func lnOutAVX512(o, x, w, b *float32, n int, m, rs float64) { panic("kernels: no AVX-512") }
+func lnBwdAVX2(dinp, dweight, dbias, dout, x, w *float32, n int, m, rs float32, dm, dnm float64) {
+	panic("kernels: no AVX2")
+}
+func lnBwdAVX512(dinp, dweight, dbias, dout, x, w *float32, n int, m, rs float32, dm, dnm float64) {
+	panic("kernels: no AVX-512")
+}
