@@ -187,6 +187,35 @@ func TestVecHelpers(t *testing.T) {
 	}
 }
 
+// TestExpSubSumAVX512MatchesAVX2 checks that the AVX-512 exponentials of the softmax
+// rows give the AVX2 ones' bits, in x and in the returned sum, on lengths that end in
+// a half vector, with values under the clamp, infinities and NaNs.
+func TestExpSubSumAVX512MatchesAVX2(t *testing.T) {
+	if !slices.Contains(Paths(), PathAVX512) {
+		t.Skip("this CPU or build has no AVX-512 path")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{8, 16, 24, 40, 1024, 1032, 1456} {
+		// Values near the maximum, whose float32 sums round at most adds, and a spread.
+		x := randSlice(rng, n, 0.3)
+		if n%16 == 8 {
+			x = randSlice(rng, n, 3)
+		}
+		for i, e := range []float32{-87, -88, -100, -1e30, float32(math.Inf(-1)), 0, -1e-30} {
+			x[(i*13)%n] = e
+		}
+		if n == 40 { // a NaN makes the sum NaN: on one length only
+			x[17] = float32(math.NaN())
+		}
+		m := slices.Max(x) // the row's maximum, as the softmax passes it (NaN: any)
+		a, b := slices.Clone(x), slices.Clone(x)
+		sa := expSubSumAVX2(a, m)
+		sb := expSubSumAVX512(b, m)
+		assertSameBits(t, fmt.Sprintf("n%d x", n), b, a)
+		assertSameBits(t, fmt.Sprintf("n%d sum", n), []float32{sb}, []float32{sa})
+	}
+}
+
 // loopCPU runs f in b.Loop and reports, besides the wall time, the process CPU time per
 // call (cpu-ns/op) where it is known: on a machine shared with other jobs it counts only
 // the time the benchmark got, summed over the cores its parallel kernels used.

@@ -10,11 +10,12 @@ import (
 //
 //   - PathAVX512: Sgemm's 12×32 AVX-512F micro-kernel, and the AVX-512F versions of the
 //     element-wise kernels: GeluForward/Backward, LayerNormForward/Backward (their
-//     element-wise passes), SwiGLUForward/Backward, RMSNormForward/Backward and the
-//     exponentials of the attention's softmax, and VecMatBF16; the
-//     other kernels (VecMat, MatVec, MatVecBF16, WidenBF16, CachedAttentionForward(GQA),
-//     the row maximum and scaling of the softmaxes, the cross-entropy's exponentials) run
-//     their AVX2/FMA versions, having no AVX-512 one yet (or none that measured faster).
+//     element-wise passes), SwiGLUForward/Backward, RMSNormForward/Backward, the
+//     exponentials of the attention's softmax and of the cross-entropy's (the latter with
+//     the AVX2 version's bits), and VecMatBF16; the other kernels (VecMat, MatVec,
+//     MatVecBF16, WidenBF16, CachedAttentionForward(GQA), the row maximum and scaling of
+//     the softmaxes, memory-bound) run their AVX2/FMA versions, having no AVX-512 one yet
+//     (or none that measured faster).
 //   - PathAVX2: Sgemm's 6×16 AVX2/FMA micro-kernel and the AVX2/FMA versions of the rest.
 //   - PathGo: pure Go everywhere, on every CPU and GOARCH.
 //

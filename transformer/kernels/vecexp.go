@@ -20,14 +20,19 @@ func rowMaxOn(asm bool, x []float32) float32 {
 
 // expSubSum sets x[i] = e^(x[i]−m) (expf) and returns the sum. The AVX2 path sums
 // blocks of 1024 in float32 lanes and the blocks in float64, which bounds the rounding
-// error of the sum near 1e-5 relative at worst whatever len(x) is.
+// error of the sum near 1e-5 relative at worst whatever len(x) is; the AVX-512 path
+// computes 16 exponentials at a time and gives the AVX2 path's bits.
 func expSubSum(x []float32, m float32) float64 {
 	var sum float64
 	i := 0
-	if useAsm() {
+	if p := CurrentPath(); p != PathGo {
 		n := len(x) &^ 7
 		for ; i < n; i += 1024 {
-			sum += float64(expSubSumAVX2(x[i:min(i+1024, n)], m))
+			if p == PathAVX512 {
+				sum += float64(expSubSumAVX512(x[i:min(i+1024, n)], m))
+			} else {
+				sum += float64(expSubSumAVX2(x[i:min(i+1024, n)], m))
+			}
 		}
 		i = n
 	}

@@ -8,6 +8,12 @@ package kernels
 //go:noescape
 func expSubSumAVX2(x []float32, m float32) float32
 
+// expSubSumAVX512 is expSubSumAVX2 with AVX-512F, 16 elements a step: the same bits in
+// x and the same sum.
+//
+//go:noescape
+func expSubSumAVX512(x []float32, m float32) float32
+
 // maxAVX2 returns the largest of x[:len(x)&^7] (len(x) ≥ 8).
 //
 //go:noescape

@@ -151,6 +151,71 @@ expdone:
 	MOVSS X4, ret+32(FP)
 	RET
 
+// EXPSUB512 sets Z2 to e^(Z0−m) in 16 lanes with expSubSumAVX2's operations (the same
+// FMAs, roundings and clamp, so each lane gets its bits); Z15 holds m, Z5 the clamp.
+#define EXPSUB512 \
+	VSUBPS Z15, Z0, Z0; \
+	VMAXPS Z0, Z5, Z0; \
+	VMULPS.BCST vexp<>+0(SB), Z0, Z1; \
+	VRNDSCALEPS $0, Z1, Z1; \
+	VFNMADD231PS.BCST vexp<>+32(SB), Z1, Z0; \
+	VFNMADD231PS.BCST vexp<>+64(SB), Z1, Z0; \
+	VCVTPS2DQ Z1, Z3; \
+	VPADDD.BCST vexp<>+352(SB), Z3, Z3; \
+	VPSLLD $23, Z3, Z3; \
+	VBROADCASTSS vexp<>+96(SB), Z2; \
+	VFMADD213PS.BCST vexp<>+128(SB), Z0, Z2; \
+	VFMADD213PS.BCST vexp<>+160(SB), Z0, Z2; \
+	VFMADD213PS.BCST vexp<>+192(SB), Z0, Z2; \
+	VFMADD213PS.BCST vexp<>+224(SB), Z0, Z2; \
+	VFMADD213PS.BCST vexp<>+256(SB), Z0, Z2; \
+	VMULPS Z0, Z0, Z1; \
+	VFMADD213PS Z0, Z1, Z2; \
+	VADDPS.BCST vexp<>+288(SB), Z2, Z2; \
+	VMULPS Z3, Z2, Z2
+
+// func expSubSumAVX512(x []float32, m float32) float32
+// expSubSumAVX2 with 16 lanes a step: the same bits in x and the same sum, which it
+// keeps in expSubSumAVX2's 8 float32 lanes, adding the two halves of each 16 in order.
+TEXT ·expSubSumAVX512(SB), NOSPLIT, $0-36
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	SHRQ $3, CX
+	VBROADCASTSS m+24(FP), Z15
+	VBROADCASTSS vexp<>+320(SB), Z5
+	VXORPS Y4, Y4, Y4
+	MOVQ CX, DX
+	SHRQ $1, CX
+	JZ exp512tail
+
+exp512loop:
+	VMOVUPS (SI), Z0
+	EXPSUB512
+	VMOVUPS Z2, (SI)
+	VADDPS Y2, Y4, Y4
+	VEXTRACTF64X4 $1, Z2, Y6
+	VADDPS Y6, Y4, Y4
+	ADDQ $64, SI
+	DECQ CX
+	JNZ exp512loop
+
+exp512tail:
+	ANDQ $1, DX
+	JZ exp512done
+	VMOVUPS (SI), Y0
+	EXPSUB512
+	VMOVUPS Y2, (SI)
+	VADDPS Y2, Y4, Y4
+
+exp512done:
+	VEXTRACTF128 $1, Y4, X0
+	VADDPS X0, X4, X4
+	VHADDPS X4, X4, X4
+	VHADDPS X4, X4, X4
+	VZEROUPPER
+	MOVSS X4, ret+32(FP)
+	RET
+
 // func maxAVX2(x []float32) float32
 // The largest of x[:len(x)&^7], which must not be empty.
 TEXT ·maxAVX2(SB), NOSPLIT, $0-28
