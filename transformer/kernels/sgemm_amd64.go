@@ -20,6 +20,12 @@ func sgemmKernel12x32(kc int, a *float32, b *float32, c *float32, ldc int, alpha
 //go:noescape
 func transpose8(dst *float32, dstStride int, src *float32, ld int, n int)
 
+// transpose16 sets dst[k·dstStride + x] = src[x·ld + k] for x < 16, k < n (n a multiple
+// of 16) with AVX-512F; see transpose_amd64.s.
+//
+//go:noescape
+func transpose16(dst *float32, dstStride int, src *float32, ld int, n int)
+
 // transpose4 sets dst[k·dstStride + x] = src[x·ld + k] for x < 4, k < n (n a multiple
 // of 8) with AVX; see transpose_amd64.s.
 //

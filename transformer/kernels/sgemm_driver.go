@@ -534,13 +534,13 @@ const packAlongRows = 8
 // apart, each read along k: panel[k·width + x] = src[x·ld + k] for x < w, zero for
 // w <= x < width. Full panels gather several rows at once, so that the panel is
 // written in order; with asm (the assembly paths), eight rows at a time are transposed
-// in 8×8 blocks with AVX, and the last four of a 12-wide panel in 4×8 blocks.
+// in 8×8 blocks with AVX, the last four of a 12-wide panel in 4×8 blocks, and 32-wide
+// panels (AVX-512) sixteen rows at a time in 16×16 blocks.
 func packStrided(panel []float32, width int, src []float32, ld, w, kc int, asm bool) {
 	switch {
-	case width == 32 && w == 32:
-		for x := 0; x < 32; x += 8 {
-			gather8(panel, 32, x, src[x*ld:], ld, kc, asm)
-		}
+	case width == 32 && w == 32: // the AVX-512 path's panels: 16×16 blocks
+		gather16(panel, 32, 0, src, ld, kc, asm)
+		gather16(panel, 32, 16, src[16*ld:], ld, kc, asm)
 	case width == 12 && w == 12:
 		gather8(panel, 12, 0, src, ld, kc, asm)
 		gather4(panel, 12, 8, src[8*ld:], ld, kc, asm)
@@ -588,6 +588,23 @@ func gather8(panel []float32, width, off int, src []float32, ld, kc int, asm boo
 		d := (*[8]float32)(panel[k*width+off:])
 		d[0], d[1], d[2], d[3] = s0[k], s1[k], s2[k], s3[k]
 		d[4], d[5], d[6], d[7] = s4[k], s5[k], s6[k], s7[k]
+	}
+}
+
+// gather16 sets panel[k·width + off + x] = src[x·ld + k] for x < 16, k < kc; with asm
+// (only on the AVX-512 path, whose panels are the only ones 32 wide), whole 16×16 blocks
+// go through transpose16, and the last kc mod 16 through gather8.
+func gather16(panel []float32, width, off int, src []float32, ld, kc int, asm bool) {
+	k := 0
+	if asm && kc >= 16 {
+		k = kc &^ 15
+		_ = panel[(k-1)*width+off+15] // transpose16 writes this far
+		_ = src[15*ld+k-1]            // and reads this far
+		transpose16(&panel[off], width, &src[0], ld, k)
+	}
+	if k < kc {
+		gather8(panel[k*width:], width, off, src[k:], ld, kc-k, asm)
+		gather8(panel[k*width:], width, off+8, src[8*ld+k:], ld, kc-k, asm)
 	}
 }
 

@@ -14,6 +14,10 @@ func transpose8(dst *float32, dstStride int, src *float32, ld int, n int) {
 	panic("kernels: no assembly transpose in this build")
 }
 
+func transpose16(dst *float32, dstStride int, src *float32, ld int, n int) {
+	panic("kernels: no assembly transpose in this build")
+}
+
 func transpose4(dst *float32, dstStride int, src *float32, ld int, n int) {
 	panic("kernels: no assembly transpose in this build")
 }
