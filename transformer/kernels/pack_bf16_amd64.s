@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "transpose16_amd64.h"
 
 // Packers of SgemmBF16B (see sgemm_bf16.go): they pack bfloat16 B panels as
 // packAlongAVX and transpose8 pack float32 ones, widening each value on load (VPMOVZXWD
@@ -196,5 +197,74 @@ tloop:
 	JNZ  tloop
 
 tdone:
+	VZEROUPPER
+	RET
+
+// func transposeBF16x16(dst *float32, dstStride int, src *uint16, ld int, n int)
+//
+// dst[k*dstStride + x] = widen(src[x*ld + k]) for x < 16, k < n, n a multiple of 16
+// (dstStride in floats, ld in uint16s): transpose16 of sixteen bfloat16 rows, each
+// 16×16 block widened as it is loaded. Needs AVX-512F.
+TEXT ·transposeBF16x16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ ld+24(FP), R9
+	SHLQ $1, R9
+	MOVQ n+32(FP), CX
+	SHRQ $4, CX
+	JZ   t16done
+	LEAQ (R9)(R9*2), R10  // 3·ld
+	LEAQ (SI)(R9*4), R11  // row 4
+	LEAQ (R11)(R9*4), R12 // row 8
+	LEAQ (R12)(R9*4), R13 // row 12
+	LEAQ (R8*4), AX       // 4 rows of dst
+	LEAQ (AX)(AX*2), BX   // 12 rows of dst
+
+t16loop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD (SI)(R9*1), Z1
+	VPMOVZXWD (SI)(R9*2), Z2
+	VPMOVZXWD (SI)(R10*1), Z3
+	VPMOVZXWD (R11), Z4
+	VPMOVZXWD (R11)(R9*1), Z5
+	VPMOVZXWD (R11)(R9*2), Z6
+	VPMOVZXWD (R11)(R10*1), Z7
+	VPMOVZXWD (R12), Z8
+	VPMOVZXWD (R12)(R9*1), Z9
+	VPMOVZXWD (R12)(R9*2), Z10
+	VPMOVZXWD (R12)(R10*1), Z11
+	VPMOVZXWD (R13), Z12
+	VPMOVZXWD (R13)(R9*1), Z13
+	VPMOVZXWD (R13)(R9*2), Z14
+	VPMOVZXWD (R13)(R10*1), Z15
+	VPSLLD $16, Z0, Z0
+	VPSLLD $16, Z1, Z1
+	VPSLLD $16, Z2, Z2
+	VPSLLD $16, Z3, Z3
+	VPSLLD $16, Z4, Z4
+	VPSLLD $16, Z5, Z5
+	VPSLLD $16, Z6, Z6
+	VPSLLD $16, Z7, Z7
+	VPSLLD $16, Z8, Z8
+	VPSLLD $16, Z9, Z9
+	VPSLLD $16, Z10, Z10
+	VPSLLD $16, Z11, Z11
+	VPSLLD $16, Z12, Z12
+	VPSLLD $16, Z13, Z13
+	VPSLLD $16, Z14, Z14
+	VPSLLD $16, Z15, Z15
+	MOVQ DI, DX
+	TRANSPOSE16
+	LEAQ (DI)(AX*4), DI
+	ADDQ $32, SI
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	DECQ CX
+	JNZ  t16loop
+
+t16done:
 	VZEROUPPER
 	RET

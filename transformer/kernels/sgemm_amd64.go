@@ -46,6 +46,13 @@ func packAlongAVX(dst *float32, panel int, src *float32, ld int, kc int, full in
 //go:noescape
 func packAlongBF16AVX(dst *float32, panel int, src *uint16, ld int, kc int, full int, width int)
 
+// transposeBF16x16 is transpose16 from bfloat16 rows, widened: dst[k·dstStride + x] =
+// widen(src[x·ld + k]) for x < 16, k < n (n a multiple of 16), with AVX-512F; see
+// pack_bf16_amd64.s.
+//
+//go:noescape
+func transposeBF16x16(dst *float32, dstStride int, src *uint16, ld int, n int)
+
 // transposeBF16x8 is transpose8 from bfloat16 rows, widened: dst[k·dstStride + x] =
 // widen(src[x·ld + k]) for x < 8, k < n (n a multiple of 8); see pack_bf16_amd64.s.
 //

@@ -75,10 +75,20 @@ func packAlongBF16(dst []float32, width int, src []uint16, ld, w, kc int, asm bo
 
 // packStridedBF16 is packStrided from a bfloat16 src, widened: panel[k·width + x] =
 // widen(src[x·ld + k]) for x < w, zero for w <= x < width. With asm, full panels of
-// width 32 or 16 go through transposeBF16x8, eight rows and eight k at a time.
+// width 32 (the AVX-512 path) go through transposeBF16x16, sixteen rows and sixteen k at
+// a time, and of width 16 through transposeBF16x8, eight and eight.
 func packStridedBF16(panel []float32, width int, src []uint16, ld, w, kc int, asm bool) {
-	k0 := 0 // the first k left to Go
-	if asm && w == width && (width == 32 || width == 16) && kc >= 8 {
+	k0 := 0                                           // the first k left to Go
+	if asm && w == width && width == 32 && kc >= 16 { // the AVX-512 path's panels
+		k0 = kc &^ 15
+		_ = panel[(k0-1)*width+width-1] // transposeBF16x16 writes this far
+		_ = src[(width-1)*ld+k0-1]      // and reads this far
+		transposeBF16x16(&panel[0], width, &src[0], ld, k0)
+		transposeBF16x16(&panel[16], width, &src[16*ld], ld, k0)
+		if k0 == kc {
+			return
+		}
+	} else if asm && w == width && (width == 32 || width == 16) && kc >= 8 {
 		k0 = kc &^ 7
 		_ = panel[(k0-1)*width+width-1] // transposeBF16x8 writes this far
 		_ = src[(width-1)*ld+k0-1]      // and reads this far

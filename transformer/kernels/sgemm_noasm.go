@@ -30,6 +30,10 @@ func packAlongBF16AVX(dst *float32, panel int, src *uint16, ld int, kc int, full
 	panic("kernels: no assembly packing in this build")
 }
 
+func transposeBF16x16(dst *float32, dstStride int, src *uint16, ld int, n int) {
+	panic("kernels: no assembly transpose in this build")
+}
+
 func transposeBF16x8(dst *float32, dstStride int, src *uint16, ld int, n int) {
 	panic("kernels: no assembly transpose in this build")
 }
