@@ -78,8 +78,9 @@ func packAlongBF16(dst []float32, width int, src []uint16, ld, w, kc int, asm bo
 // width 32 (the AVX-512 path) go through transposeBF16x16, sixteen rows and sixteen k at
 // a time, and of width 16 through transposeBF16x8, eight and eight.
 func packStridedBF16(panel []float32, width int, src []uint16, ld, w, kc int, asm bool) {
-	k0 := 0                                           // the first k left to Go
-	if asm && w == width && width == 32 && kc >= 16 { // the AVX-512 path's panels
+	k0 := 0 // the first k left to Go
+	// The AVX-512 path's panels are 32 wide, AVX2's 16.
+	if asm && w == width && width == 32 && kc >= 16 {
 		k0 = kc &^ 15
 		_ = panel[(k0-1)*width+width-1] // transposeBF16x16 writes this far
 		_ = src[(width-1)*ld+k0-1]      // and reads this far
