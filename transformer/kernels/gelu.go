@@ -1,12 +1,10 @@
 package kernels
 
-import (
-	"math"
-	"unsafe"
-)
+import "unsafe"
 
-// geluScale is √(2/π), the constant of GELU's tanh approximation.
-var geluScale = math.Sqrt(2 / math.Pi)
+// geluS and geluC are GELU's constants in float32: √(2/π) and 0.044715, the cube's
+// weight (gelc<> in vexpf_amd64.s holds the same bits).
+const geluS, geluC = float32(0.7978845608028654), float32(0.044715)
 
 // geluGrain is how many elements one parallel range of the GELU kernels covers.
 const geluGrain = 1 << 14
@@ -50,8 +48,7 @@ func geluForward(p Path, o, x []float32) {
 // geluArg is the argument of GELU's tanh, √(2/π)·(x + 0.044715·x³), as every path
 // rounds it.
 func geluArg(x float32) float32 {
-	const s, c = float32(0.7978845608028654), float32(0.044715)
-	return s * (x + float32(c*x*x*x))
+	return geluS * (x + float32(geluC*x*x*x))
 }
 
 // GeluBackward adds dout ⊙ gelu'(inp) to dinp; all three have N elements. As for
@@ -70,7 +67,6 @@ func GeluBackward(dinp, inp, dout []float32, N int) {
 // as long.
 func geluBackward(p Path, dx, x, d []float32) {
 	notePath("GeluBackward", p)
-	const s, c = float32(0.7978845608028654), float32(0.044715)
 	n := len(x)
 	dx, d = dx[:n], d[:n]
 	i := 0
@@ -85,7 +81,7 @@ func geluBackward(p Path, dx, x, d []float32) {
 	for ; i < n; i++ {
 		v := x[i]
 		th := tanhf(geluArg(v))
-		du := s * (1 + float32(3*c*v*v))
+		du := geluS * (1 + float32(3*geluC*v*v))
 		g := (float32(0.5*(1+th)) + float32(float32(float32(0.5*v)*(1-float32(th*th)))*du)) * d[i]
 		dx[i] += float32(g)
 	}

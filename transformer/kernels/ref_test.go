@@ -6,6 +6,9 @@ import "math"
 // written, one loop each, that the tests compare every path of each kernel with. They
 // are test code: no kernel path calls them.
 
+// geluScale is √(2/π), the constant of GELU's tanh approximation, in float64.
+var geluScale = math.Sqrt(2 / math.Pi)
+
 // geluForwardRef is the plain float64 reference of GeluForward. GeluForward applies GELU's tanh approximation (Hugging Face "gelu_new", PyTorch
 // gelu(approximate="tanh")) element-wise: out = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 // out and inp have N elements and may be the same slice.
