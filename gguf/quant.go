@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 
+	"github.com/llmtune/llmtune/transformer"
 	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
@@ -33,20 +34,12 @@ func encode(dst []byte, data []float32, t Type) []byte {
 	return dst
 }
 
-// appendQ8Block appends one Q8_0 block of 32 values.
+// appendQ8Block appends one Q8_0 block of 32 values: its float16 scale, then its 32 int8 values.
 func appendQ8Block(dst []byte, x []float32) []byte {
-	var amax float32
-	for _, v := range x {
-		amax = max(amax, float32(math.Abs(float64(v))))
-	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
-	dst = binary.LittleEndian.AppendUint16(dst, safetensors.Float32ToFloat16(d))
-	for _, v := range x {
-		dst = append(dst, byte(int8(math.Round(float64(v*id)))))
+	var q [q8Block]int8
+	dst = binary.LittleEndian.AppendUint16(dst, transformer.QuantizeQ8Block(q[:], x))
+	for _, v := range q {
+		dst = append(dst, byte(v))
 	}
 	return dst
 }

@@ -41,10 +41,11 @@ type Recipe struct {
 	FromScratch bool `yaml:"from_scratch"`
 	// BaseDType is how the frozen base's weight matrices (attention and MLP projections,
 	// token embedding, untied LM head; not GPT-2's position embedding, the norms or the
-	// biases) are held while an adapter trains: f32, or bf16 (each
-	// weight rounded to bfloat16 as it is loaded, and widened to float32 as a product
-	// reads it: half their memory, the math float32). Needs an adapter: full fine-tuning
-	// trains those weights. Default f32.
+	// biases) are held while an adapter trains: f32; bf16 (each weight rounded to
+	// bfloat16 as it is loaded, and widened to float32 as a product reads it: half their
+	// memory, the math float32); or q8_0 (ggml's 8-bit blocks, widened a few hundred rows
+	// at a time as a product reads them: a quarter of the memory, slower steps). Needs an
+	// adapter: full fine-tuning trains those weights. Default f32.
 	BaseDType transformer.WeightDType `yaml:"base_dtype"`
 	// OutputDir receives adapter/, checkpoints/, metrics.jsonl and config.yaml. Required.
 	// One run at a time holds it (Run locks it), and a run that starts afresh refuses
@@ -288,8 +289,8 @@ func (r *Recipe) Validate() error {
 	if r.OutputDir == "" {
 		bad("output_dir", "is required")
 	}
-	if r.BaseDType == transformer.WeightBF16 && r.Adapter == nil {
-		bad("base_dtype", "bf16 freezes the base's projection weights, and full fine-tuning (no adapter) trains them: use f32, or add an adapter")
+	if r.BaseDType != transformer.WeightF32 && r.BaseDType != "" && r.Adapter == nil {
+		bad("base_dtype", "%s freezes the base's projection weights, and full fine-tuning (no adapter) trains them: use f32, or add an adapter", r.BaseDType)
 	}
 	if a := r.Adapter; a != nil {
 		if a.Type != AdapterLoRA {

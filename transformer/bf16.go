@@ -28,17 +28,29 @@ const (
 	// computes what the float32 model whose weight matrices were rounded to bfloat16
 	// computes, bit for bit.
 	WeightBF16 WeightDType = "bf16"
+	// WeightQ8 stores them frozen in 8-bit blocks, ggml's Q8_0 (see QuantizeQ8Block): a
+	// quarter of float32's bytes (1.125 bytes a weight), for inference; each block of
+	// 32 weights along a row of the input dimension shares one scale. A weight whose
+	// input dimension is not a multiple of 32 stays float32. Decoding reads the blocks
+	// as they are (kernels.MatVecQ8); a product of several rows (a prompt, a batch)
+	// widens them to float32 a few hundred rows at a time. The model computes close to,
+	// not exactly, what the float32 model whose weights were replaced by their Q8_0
+	// values computes (the GEMV sums in another order).
+	WeightQ8 WeightDType = "q8_0"
 )
 
-// UnmarshalText accepts "f32" (or "float32"), "bf16" (or "bfloat16"); "" is f32.
+// UnmarshalText accepts "f32" (or "float32"), "bf16" (or "bfloat16"), "q8_0" (or
+// "q8"); "" is f32.
 func (d *WeightDType) UnmarshalText(b []byte) error {
 	switch string(b) {
 	case "", "f32", "float32":
 		*d = WeightF32
 	case "bf16", "bfloat16":
 		*d = WeightBF16
+	case "q8_0", "q8":
+		*d = WeightQ8
 	default:
-		return fmt.Errorf("%q: want f32 or bf16", b)
+		return fmt.Errorf("%q: want f32, bf16 or q8_0", b)
 	}
 	return nil
 }
@@ -46,7 +58,7 @@ func (d *WeightDType) UnmarshalText(b []byte) error {
 // MarshalText returns the name UnmarshalText reads back ("" stays "", the default).
 func (d WeightDType) MarshalText() ([]byte, error) { return []byte(d), nil }
 
-// String returns "f32" or "bf16".
+// String returns "f32", "bf16" or "q8_0".
 func (d WeightDType) String() string {
 	if d == "" {
 		return string(WeightF32)
@@ -54,39 +66,46 @@ func (d WeightDType) String() string {
 	return string(d)
 }
 
-// bf16Weight is the value of a frozen projection weight stored in bfloat16: a parameter
-// whose Matrix it is never requires a gradient. It implements the part of mat.Matrix
-// that spago's graph and parameter walks use (shape, value, gradient state); anything
-// else, Data included, panics: code that reads weights goes through conv1DWith,
-// denseWith and sgemmWeight (which widen it in registers or panel by panel as they
-// read it) or WeightValues (a widened copy).
-type bf16Weight struct {
+// frozenWeight is the part common to the values of frozen weights stored in fewer bits
+// than float32 (bf16Weight, q8Weight): a parameter whose Matrix one is never requires a
+// gradient. It implements the part of mat.Matrix that spago's graph and parameter walks
+// use (shape, gradient state); anything else, Data included, panics: code that reads
+// weights goes through conv1DWith, denseWith, embedRows, lmHeadVec,
+// lmHeadCrossEntropy and sgemmWeight (which widen them in registers, or panel by panel
+// or a few rows at a time as they read them) or WeightValues (a widened copy).
+type frozenWeight struct {
 	mat.Matrix // nil: the methods not defined below panic
 	rows, cols int
-	data       []uint16
 }
 
-func (w *bf16Weight) Shape() []int       { return []int{w.rows, w.cols} }
-func (w *bf16Weight) Dims() int          { return 2 }
-func (w *bf16Weight) Size() int          { return w.rows * w.cols }
-func (w *bf16Weight) Value() mat.Tensor  { return w }
-func (w *bf16Weight) Grad() mat.Tensor   { return nil }
-func (w *bf16Weight) HasGrad() bool      { return false }
-func (w *bf16Weight) RequiresGrad() bool { return false }
-func (w *bf16Weight) ZeroGrad()          {}
-func (w *bf16Weight) AccGrad(mat.Tensor) {
-	panic("transformer: a bfloat16 weight is frozen: it takes no gradient")
+func (w *frozenWeight) Shape() []int       { return []int{w.rows, w.cols} }
+func (w *frozenWeight) Dims() int          { return 2 }
+func (w *frozenWeight) Size() int          { return w.rows * w.cols }
+func (w *frozenWeight) Grad() mat.Tensor   { return nil }
+func (w *frozenWeight) HasGrad() bool      { return false }
+func (w *frozenWeight) RequiresGrad() bool { return false }
+func (w *frozenWeight) ZeroGrad()          {}
+func (w *frozenWeight) AccGrad(mat.Tensor) {
+	panic("transformer: a bfloat16 or 8-bit weight is frozen: it takes no gradient")
 }
-func (w *bf16Weight) Data() float.Slice {
-	panic("transformer: a bfloat16 weight has no float32 data: use WeightValues")
+func (w *frozenWeight) Data() float.Slice {
+	panic("transformer: a bfloat16 or 8-bit weight has no float32 data: use WeightValues")
 }
-func (w *bf16Weight) SetRequiresGrad(v bool) { mustFrozen(v) }
+func (w *frozenWeight) SetRequiresGrad(v bool) { mustFrozen(v) }
 
 func mustFrozen(trainable bool) {
 	if trainable {
-		panic("transformer: a bfloat16 weight is frozen: it cannot be made trainable (load the model in f32 to train it)")
+		panic("transformer: a bfloat16 or 8-bit weight is frozen: it cannot be made trainable (load the model in f32 to train it)")
 	}
 }
+
+// bf16Weight is the value of a frozen weight stored in bfloat16, row-major.
+type bf16Weight struct {
+	frozenWeight
+	data []uint16
+}
+
+func (w *bf16Weight) Value() mat.Tensor { return w }
 
 // newBF16Weight returns a frozen (rows, cols) bfloat16 weight holding the values of f
 // rounded to nearest even.
@@ -97,10 +116,10 @@ func newBF16Weight(f []float32, rows, cols int) *bf16Weight {
 }
 
 // zeroBF16Weight returns a frozen (rows, cols) bfloat16 weight of zeros, its data off the
-// Go heap where the OS allows (offHeapUint16).
+// Go heap where the OS allows (offHeap).
 func zeroBF16Weight(rows, cols int) *bf16Weight {
-	w := &bf16Weight{rows: rows, cols: cols}
-	w.data = offHeapUint16(w, rows*cols)
+	w := &bf16Weight{frozenWeight: frozenWeight{rows: rows, cols: cols}}
+	w.data = offHeap[uint16](w, rows*cols)
 	return w
 }
 
@@ -120,53 +139,77 @@ func IsBF16(p mat.Tensor) bool {
 	return ok
 }
 
+// IsLowPrecision reports whether p's value is stored in fewer bits than float32: in
+// bfloat16 (WeightBF16) or in 8-bit blocks (WeightQ8). Such a weight is frozen.
+func IsLowPrecision(p mat.Tensor) bool {
+	switch p.Value().(type) {
+	case *bf16Weight, *q8Weight:
+		return true
+	}
+	return false
+}
+
 // WeightValues returns p's values in float32: its own memory for a float32 parameter, a
-// widened copy for a bfloat16 one.
+// widened copy for a bfloat16 or 8-bit one.
 func WeightValues(p mat.Tensor) []float32 {
-	if w, ok := p.Value().(*bf16Weight); ok {
+	switch w := p.Value().(type) {
+	case *bf16Weight:
 		f := make([]float32, w.Size())
 		widenBF16(f, w.data)
 		runtime.KeepAlive(w)
 		return f
+	case *q8Weight:
+		return w.values()
 	}
 	return Floats(p)
 }
 
-// SetF32 stores p in float32 if it is in bfloat16, still frozen; the values are the
-// same (widening is exact). Merging an adapter into its base widens the base first.
+// SetF32 stores p in float32 if it is in bfloat16 or 8-bit blocks, still frozen, with the
+// values it has (widening is exact). Merging an adapter into its base widens the base
+// first.
 func SetF32(p *nn.Param) {
-	w, ok := p.Value().(*bf16Weight)
-	if !ok {
+	if !IsLowPrecision(p) {
 		return
 	}
-	p.Matrix = fromData(WeightValues(w), w.rows, w.cols)
+	s := p.Shape()
+	p.Matrix = fromData(WeightValues(p), s[0], s[1])
 	p.SetRequiresGrad(false)
 }
 
-// setBF16 stores p, a float32 parameter, frozen in bfloat16.
+// setBF16 stores p frozen in bfloat16: its values (widened first if it is in 8-bit
+// blocks) rounded.
 func setBF16(p *nn.Param) {
 	if IsBF16(p) {
 		return
 	}
 	s := p.Shape()
-	p.Matrix = newBF16Weight(Floats(p), s[0], s[1])
+	p.Matrix = newBF16Weight(WeightValues(p), s[0], s[1])
 }
 
 // fill sets p's values to those fill writes into a float32 buffer of p's size: p's own
-// memory, or for a bfloat16 p a scratch buffer rounded into it afterwards.
+// memory, or for a bfloat16 or 8-bit p a scratch buffer rounded or quantized into it
+// afterwards.
 func fill(p *nn.Param, fill func([]float32) error) error {
-	w, ok := p.Value().(*bf16Weight)
-	if !ok {
-		return fill(Floats(p))
+	switch w := p.Value().(type) {
+	case *bf16Weight:
+		return withScratch(w.Size(), func(f []float32) error {
+			if err := fill(f); err != nil {
+				return err
+			}
+			roundBF16(w.data, f)
+			runtime.KeepAlive(w)
+			return nil
+		})
+	case *q8Weight:
+		return withScratch(w.Size(), func(f []float32) error {
+			if err := fill(f); err != nil {
+				return err
+			}
+			w.quantize(f)
+			return nil
+		})
 	}
-	return withScratch(w.Size(), func(f []float32) error {
-		if err := fill(f); err != nil {
-			return err
-		}
-		roundBF16(w.data, f)
-		runtime.KeepAlive(w)
-		return nil
-	})
+	return fill(Floats(p))
 }
 
 // widened holds float32 buffers, reused across calls: loading a bfloat16 weight reads
@@ -203,6 +246,10 @@ func withScratch(n int, f func([]float32) error) error {
 // bfloat16 weight goes through kernels.VecMatBF16 (half the bytes; the bits VecMat gives
 // on the widened weight), more rows through sgemmWeight (kernels.SgemmBF16B).
 func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
+	if q, ok := w.Value().(*q8Weight); ok {
+		q.forward(y, x, b, N)
+		return
+	}
 	h, ok := w.Value().(*bf16Weight)
 	switch {
 	case !ok:
@@ -223,6 +270,10 @@ func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 // kernels.MatVecBF16 (the bits of MatVec on the widened weight), more through
 // sgemmWeight.
 func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
+	if q, ok := w.Value().(*q8Weight); ok {
+		q.forward(y, x, b, N)
+		return
+	}
 	h, ok := w.Value().(*bf16Weight)
 	switch {
 	case !ok:
@@ -242,6 +293,10 @@ func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 // embedRows sets row i of x (N, C) to row ids[i] of the embedding w (V, C), float32 or
 // bfloat16 (widened exactly, one row at a time).
 func embedRows(x []float32, w mat.Tensor, ids []int, C int) {
+	if q, ok := w.Value().(*q8Weight); ok {
+		q.rowsOf(x, ids)
+		return
+	}
 	if h, ok := w.Value().(*bf16Weight); ok {
 		for i, id := range ids {
 			kernels.WidenBF16(x[i*C:(i+1)*C], h.data[id*C:(id+1)*C])
@@ -258,6 +313,10 @@ func embedRows(x []float32, w mat.Tensor, ids []int, C int) {
 // lmHeadVec sets logits (V) = w (V, C) · h (C) for one hidden state: kernels.MatVec, or
 // for a bfloat16 w kernels.MatVecBF16 (the same bits on the widened w).
 func lmHeadVec(logits []float32, w mat.Tensor, h []float32, V, C int) {
+	if q, ok := w.Value().(*q8Weight); ok {
+		q.forward(logits, h, nil, 1)
+		return
+	}
 	if b, ok := w.Value().(*bf16Weight); ok {
 		kernels.MatVecBF16(logits, b.data, h, V, C)
 		runtime.KeepAlive(b)
@@ -269,6 +328,10 @@ func lmHeadVec(logits []float32, w mat.Tensor, h []float32, V, C int) {
 // lmHeadCrossEntropy is kernels.LMHeadCrossEntropy with the LM head w (V, C) as its
 // tensor: for a bfloat16 w, kernels.LMHeadCrossEntropyBF16 (w frozen: dw must be nil).
 func lmHeadCrossEntropy(losses, dh, dw, h []float32, w mat.Tensor, targets []int, gradScale float32, N, C, V int) {
+	if q, ok := w.Value().(*q8Weight); ok {
+		kernels.LMHeadCrossEntropyFunc(losses, dh, h, q.mulW, targets, IgnoreIndex, gradScale, N, C, V)
+		return
+	}
 	if b, ok := w.Value().(*bf16Weight); ok {
 		kernels.LMHeadCrossEntropyBF16(losses, dh, h, b.data, targets, IgnoreIndex, gradScale, N, C, V)
 		runtime.KeepAlive(b)
@@ -281,53 +344,81 @@ func lmHeadCrossEntropy(losses, dh, dw, h []float32, w mat.Tensor, targets []int
 // projection of m (under any LoRA wrapper), the token embedding and an untied LM head.
 // GPT-2's position embedding, the norms and the biases stay float32.
 func (m *Model) dtypeWeights() []*nn.Param {
-	ps := []*nn.Param{m.WTE}
-	if m.LMHead != nil {
-		ps = append(ps, m.LMHead)
-	}
-	for _, p := range m.Projections() {
-		switch b := Base(m.Linear(p)).(type) {
-		case *Conv1D:
-			ps = append(ps, b.Weight)
-		case *Dense:
-			ps = append(ps, b.Weight)
-		}
+	var ps []*nn.Param
+	for _, w := range m.dtypeWeightsIn() {
+		ps = append(ps, w.p)
 	}
 	return ps
 }
 
-// zeroAs stores the weights of dtypeWeights, a model just made by newZero, in dt: with
-// WeightBF16 as zero bfloat16 weights, without reading the float32 zeros (untouched
-// memory, which the process never holds).
-func (m *Model) zeroAs(dt WeightDType) {
-	if dt != WeightBF16 {
-		return
-	}
-	for _, p := range m.dtypeWeights() {
-		s := p.Shape()
-		p.Matrix = zeroBF16Weight(s[0], s[1])
-	}
+// dtypeWeight is one of dtypeWeights, with whether its rows run along its input
+// dimension (a Conv1D weight, (in, out)) rather than its output (a Dense weight, an
+// embedding).
+type dtypeWeight struct {
+	p      *nn.Param
+	inRows bool
 }
 
-// SetWeightDType stores m's dtypeWeights in dt: WeightBF16 rounds them and
-// freezes them, WeightF32 widens any that are in bfloat16 back (exactly), still frozen
-// (SetTrainable thaws them).
-func (m *Model) SetWeightDType(dt WeightDType) {
-	for _, p := range m.dtypeWeights() {
-		if dt == WeightBF16 {
-			setBF16(p)
-		} else {
-			SetF32(p)
+// dtypeWeightsIn is dtypeWeights with the orientation of each.
+func (m *Model) dtypeWeightsIn() []dtypeWeight {
+	ws := []dtypeWeight{{p: m.WTE}}
+	if m.LMHead != nil {
+		ws = append(ws, dtypeWeight{p: m.LMHead})
+	}
+	for _, p := range m.Projections() {
+		switch b := Base(m.Linear(p)).(type) {
+		case *Conv1D:
+			ws = append(ws, dtypeWeight{p: b.Weight, inRows: true})
+		case *Dense:
+			ws = append(ws, dtypeWeight{p: b.Weight})
+		}
+	}
+	return ws
+}
+
+// zeroAs stores the weights of dtypeWeights, a model just made by newZero, in dt: with
+// WeightBF16 or WeightQ8 as zero weights of that type, without reading the float32 zeros
+// (untouched memory, which the process never holds). A weight that WeightQ8 cannot block
+// stays float32.
+func (m *Model) zeroAs(dt WeightDType) {
+	for _, w := range m.dtypeWeightsIn() {
+		s := w.p.Shape()
+		switch dt {
+		case WeightBF16:
+			w.p.Matrix = zeroBF16Weight(s[0], s[1])
+		case WeightQ8:
+			if q8Fits(s[0], s[1], w.inRows) {
+				w.p.Matrix = zeroQ8Weight(s[0], s[1], w.inRows)
+			}
 		}
 	}
 }
 
-// WeightDType returns WeightBF16 if any of m's dtypeWeights is stored in bfloat16,
-// else WeightF32.
+// SetWeightDType stores m's dtypeWeights in dt: WeightBF16 rounds them, WeightQ8
+// quantizes them (those it can block), both freezing them; WeightF32 widens any that are
+// in fewer bits back (exactly), still frozen (SetTrainable thaws them).
+func (m *Model) SetWeightDType(dt WeightDType) {
+	for _, w := range m.dtypeWeightsIn() {
+		switch dt {
+		case WeightBF16:
+			setBF16(w.p)
+		case WeightQ8:
+			setQ8(w.p, w.inRows)
+		default:
+			SetF32(w.p)
+		}
+	}
+}
+
+// WeightDType returns WeightBF16 or WeightQ8 if any of m's dtypeWeights is stored in
+// bfloat16 or 8-bit blocks, else WeightF32.
 func (m *Model) WeightDType() WeightDType {
 	for _, p := range m.dtypeWeights() {
-		if IsBF16(p) {
+		switch p.Value().(type) {
+		case *bf16Weight:
 			return WeightBF16
+		case *q8Weight:
+			return WeightQ8
 		}
 	}
 	return WeightF32
@@ -338,6 +429,13 @@ func (m *Model) WeightDType() WeightDType {
 // values, and for a bfloat16 weight kernels.SgemmBF16B, which widens it panel by panel
 // as it packs them, with the same bits, so no float32 copy of the weight is made.
 func sgemmWeight(transB bool, M, N, K int, a []float32, lda int, w mat.Tensor, ldb int, c []float32, ldc int) {
+	if q, ok := w.Value().(*q8Weight); ok {
+		if ldb != q.cols {
+			panic("transformer: sgemmWeight: an 8-bit weight is read whole (ldb must be its width)")
+		}
+		q.mulW(transB, M, N, K, a, lda, c, ldc)
+		return
+	}
 	if b, ok := w.Value().(*bf16Weight); ok {
 		kernels.SgemmBF16B(false, transB, M, N, K, 1, a, lda, b.data, ldb, 0, c, ldc)
 		runtime.KeepAlive(b) // b.data may be off the heap, released with b

@@ -166,10 +166,10 @@ func (m *Model) Params() []NamedParam {
 }
 
 // SetTrainable marks every base parameter trainable or frozen; projection weights
-// stored in bfloat16 (WeightBF16) stay frozen.
+// stored in bfloat16 or 8-bit blocks (WeightBF16, WeightQ8) stay frozen.
 func (m *Model) SetTrainable(on bool) {
 	for _, p := range m.Params() {
-		if !IsBF16(p.Param) {
+		if !IsLowPrecision(p.Param) {
 			p.Param.SetRequiresGrad(on)
 		}
 	}

@@ -8,22 +8,23 @@ import (
 	"unsafe"
 )
 
-// offHeapUint16 returns n zeroed uint16s outside the Go heap (an anonymous private
+// offHeap returns n zeroed elements outside the Go heap (an anonymous private
 // mapping), released when owner becomes unreachable. A model's frozen weights live as long
 // as the model, and memory the GC manages counts toward its pacing target: with
 // GOGC=25, every gigabyte of weights on the heap let a quarter gigabyte of garbage
 // accumulate before a collection. Off the heap they cost their size and nothing more.
 // Where the mapping fails it falls back to the heap.
-func offHeapUint16[T any](owner *T, n int) []uint16 {
+func offHeap[E uint16 | byte, T any](owner *T, n int) []E {
 	if n == 0 {
 		return nil
 	}
-	b, err := mapAnon(2 * n)
+	var e E
+	b, err := mapAnon(int(unsafe.Sizeof(e)) * n)
 	if err != nil {
-		return make([]uint16, n)
+		return make([]E, n)
 	}
 	runtime.AddCleanup(owner, func(b []byte) { _ = syscall.Munmap(b) }, b)
-	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), n)
+	return unsafe.Slice((*E)(unsafe.Pointer(&b[0])), n)
 }
 
 // offHeapFloat32 returns n zeroed float32s outside the Go heap and the function that

@@ -76,7 +76,7 @@ func (o *embeddingOp) Operands() []mat.Tensor { return []mat.Tensor{o.wte, o.wpe
 func (o *embeddingOp) Forward() (mat.Tensor, error) {
 	N, C := len(o.ids), o.wte.Shape()[1]
 	out := o.arena.DenseUninit(N, C) // every row written
-	if IsBF16(o.wte) {
+	if IsLowPrecision(o.wte) {
 		y, wpe := Floats(out), Floats(o.wpe)
 		embedRows(y, o.wte, o.ids, C)
 		for i, p := range o.pos {

@@ -34,9 +34,10 @@ type Workload struct {
 	Generate bool
 	// NewTokens is how many tokens a Generate workload decodes greedily after its prompt.
 	NewTokens int
-	// BaseDType holds the projection weights in bfloat16 (WeightBF16) or float32 (""):
-	// a "-bf16" workload is its float32 namesake with frozen weights in bfloat16, which
-	// the anchor does not run (compare it with the namesake's anchor figures).
+	// BaseDType holds the projection weights in bfloat16 (WeightBF16), in 8-bit blocks
+	// (WeightQ8) or in float32 (""): a "-bf16" or "-q8" workload is its float32 namesake
+	// with frozen weights in that type, which the anchor does not run (compare it with
+	// the namesake's anchor figures).
 	BaseDType transformer.WeightDType
 }
 
@@ -45,7 +46,7 @@ const Warmup = 2
 
 // Workloads are the anchor's workloads, in its order, llama1b-lora-memory: LoRA on
 // Llama-3.2-1B's shape at B=1, T=256, whose peak memory is the figure to watch, and
-// bfloat16-base ("-bf16") variants of some.
+// bfloat16-base ("-bf16") and 8-bit ("-q8") variants of some.
 var Workloads = []Workload{
 	{Name: "tiny-lora", Model: gpt2(4, 256, 4), Batch: 8, SeqLen: 128, LoRA: true, Steps: 10},
 	{Name: "small-lora", Model: gpt2(12, 768, 12), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
@@ -59,6 +60,8 @@ var Workloads = []Workload{
 	{Name: "smollm-generate-bf16", Model: smolLM2(), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightBF16},
 	{Name: "smollm-lora-bf16", Model: smolLM2(), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5, BaseDType: transformer.WeightBF16},
 	{Name: "llama1b-lora-bf16", Model: llama1B(), Batch: 1, SeqLen: 256, LoRA: true, Steps: 2, BaseDType: transformer.WeightBF16},
+	{Name: "small-generate-q8", Model: gpt2(12, 768, 12), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightQ8},
+	{Name: "smollm-generate-q8", Model: smolLM2(), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightQ8},
 }
 
 // gpt2 returns GPT-2's configuration with n layers of width c and h heads.

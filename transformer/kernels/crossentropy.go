@@ -35,10 +35,20 @@ func LMHeadCrossEntropyBF16(losses, dh, h []float32, w []uint16, targets []int, 
 	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V)
 }
 
-// lmHeadCrossEntropy is LMHeadCrossEntropy with the products by w as mulW: c (M, N) =
-// a (M, K) · op(w), op(w) = wᵀ when transB.
-func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int),
-	targets []int, ignore int, gradScale float32, N, C, V int) {
+// MulW sets c (M, N, row stride ldc) = a (M, K, row stride lda) · op(w) for a weight w
+// the function holds, op(w) = wᵀ when transB: w is (V, C), so op(w) is (C, V) when
+// transB, else (V, C).
+type MulW func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int)
+
+// LMHeadCrossEntropyFunc is LMHeadCrossEntropy with the output embedding w (V, C) frozen
+// (no dw) and held by mulW, which computes the products by it: for a weight stored in a
+// form Sgemm does not read (8-bit blocks), widened a few rows at a time as mulW reads it.
+func LMHeadCrossEntropyFunc(losses, dh, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V int) {
+	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V)
+}
+
+// lmHeadCrossEntropy is LMHeadCrossEntropy with the products by w as mulW.
+func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V int) {
 	rows := make([]int, 0, N) // rows that count
 	for i := 0; i < N; i++ {
 		losses[i] = 0

@@ -36,12 +36,13 @@ func VecMat(out, x, w, bias []float32, K, N int) {
 	vecMat(out[:N], x[:K], gemvWeights{f: w[:K*N]}, bias, K, N)
 }
 
-// gemvWeights is the weight matrix of a GEMV: float32 values in f, or bfloat16 ones in
-// h when bf is set.
+// gemvWeights is the weight matrix of a GEMV: float32 values in f, bfloat16 ones in h
+// when bf is set, or 8-bit blocks in q8 (MatVec only) when it is not nil.
 type gemvWeights struct {
 	f  []float32
 	h  []uint16
 	bf bool
+	q8 []byte
 }
 
 // vecMat is VecMat and VecMatBF16 on buffers of the right lengths.
@@ -211,6 +212,10 @@ func (j *matVecJob) runItem(i int) {
 
 // rows computes the outputs [r0, r1).
 func (j *matVecJob) rows(r0, r1 int) {
+	if j.w.q8 != nil {
+		matVecRowsQ8(j.out, j.w.q8, j.x, r0, r1, j.path)
+		return
+	}
 	if j.w.bf {
 		matVecRowsBF16(j.out, j.w.h, j.x, r0, r1, j.path)
 		return

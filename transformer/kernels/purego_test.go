@@ -170,7 +170,7 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 
 // TestSetPathSwitchesElementwiseKernels checks that the kernels whose paths give the
 // same bits (SwiGLU, GELU, LayerNorm, RMSNorm, the attention's softmax; VecMatBF16 on AVX2 and AVX-512;
-// WidenBF16) run the path SetPath selects: their results cannot show it, so pathSeen
+// WidenBF16, MatVecQ8) run the path SetPath selects: their results cannot show it, so pathSeen
 // records the path of every piece of work.
 func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
@@ -183,6 +183,7 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 	att, aout := make([]float32, B*NH*T*T), make([]float32, B*T*NH*hs)
 	const K, M = 40, 52 // the bfloat16 GEMVs: one work item each
 	wh, bx, by := randBF16(rng, K*M), randSlice(rng, K, 1), make([]float32, K*M)
+	q8 := randQ8(rng, 64*M) // MatVecQ8: one work item
 	var mu sync.Mutex
 	seen := map[string]map[Path]int{}
 	pathSeen = func(kernel string, p Path) {
@@ -210,6 +211,7 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 			VecMatBF16(by, bx, wh, nil, K, M)
 			MatVecBF16(by, wh, bx, M, K)
 			WidenBF16(by, wh)
+			MatVecQ8(by, q8, randSlice(rng, 64, 1), M, 64)
 		}()
 		want := map[string]map[Path]int{
 			"SwiGLUForward":     {p: 4},
@@ -224,6 +226,7 @@ func TestSetPathSwitchesElementwiseKernels(t *testing.T) {
 			"VecMatBF16":        {p: 1},
 			"MatVecBF16":        {p: 1},
 			"WidenBF16":         {p: 1},
+			"MatVecQ8":          {p: 1},
 		}
 		assert.Equal(t, want, seen, "SetPath(%v)", p)
 	}
