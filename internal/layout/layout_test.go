@@ -36,7 +36,7 @@ var allowed = map[string][]string{
 }
 
 // infrastructure are the internal packages any package may import.
-var infrastructure = []string{"internal/atomicfile", "internal/heap"}
+var infrastructure = []string{"internal/atomicfile", "internal/heap", "internal/half"}
 
 // yamlPackages are module paths of YAML libraries: only the recipe (package trainer)
 // and what is above it may parse YAML.

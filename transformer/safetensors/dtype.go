@@ -3,6 +3,8 @@ package safetensors
 import (
 	"fmt"
 	"math"
+
+	"github.com/llmtune/llmtune/internal/half"
 )
 
 // DType names the element type of a tensor as the header spells it ("F32", "BF16", ...).
@@ -67,40 +69,8 @@ func (d *DType) UnmarshalText(text []byte) error {
 
 // Float16ToFloat32 returns the value of the IEEE 754 binary16 number with bits h. Every
 // binary16 value, subnormals included, is exact in float32; a NaN stays a NaN with its
-// sign and payload.
-func Float16ToFloat32(h uint16) float32 {
-	if float16IsNormal(h) {
-		return math.Float32frombits(float16NormalBits(h))
-	}
-	return float16Special(h)
-}
-
-// float16IsNormal reports whether h is a normal binary16 number (exponent neither 0 nor
-// 31). It and float16NormalBits inline, for the fast path of ReadFloat32.
-func float16IsNormal(h uint16) bool {
-	e := h & 0x7c00
-	return e != 0 && e != 0x7c00
-}
-
-// float16NormalBits returns the float32 bits of the normal binary16 number h: the same
-// sign, the exponent rebiased from 15 to 127, the mantissa widened from 10 to 23 bits.
-func float16NormalBits(h uint16) uint32 {
-	return uint32(h&0x8000)<<16 | (uint32(h&0x7fff)<<13 + (127-15)<<23)
-}
-
-// float16Special converts the binary16 zeros, subnormals, infinities and NaNs.
-func float16Special(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	mant := uint32(h & 0x3ff)
-	switch {
-	case h&0x7c00 != 0: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case mant == 0: // ±0
-		return math.Float32frombits(sign)
-	default: // subnormal: mant·2⁻²⁴, exact in float32
-		return math.Float32frombits(sign | math.Float32bits(float32(mant)*0x1p-24))
-	}
-}
+// sign and payload (half.ToFloat32).
+func Float16ToFloat32(h uint16) float32 { return half.ToFloat32(h) }
 
 // BFloat16ToFloat32 returns the value of the bfloat16 number with bits b, which is exact:
 // a bfloat16 is the upper 16 bits of a float32.

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/llmtune/llmtune/internal/half"
 )
 
 const (
@@ -446,10 +448,10 @@ func decode(dst []float32, src []byte, d DType) {
 		}
 	case F16:
 		for i := range dst {
-			if h := binary.LittleEndian.Uint16(src[2*i:]); float16IsNormal(h) {
-				dst[i] = math.Float32frombits(float16NormalBits(h))
+			if h := binary.LittleEndian.Uint16(src[2*i:]); half.IsNormal(h) {
+				dst[i] = math.Float32frombits(half.NormalBits(h))
 			} else {
-				dst[i] = float16Special(h)
+				dst[i] = half.Special(h)
 			}
 		}
 	case BF16:
