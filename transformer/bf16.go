@@ -28,9 +28,10 @@ const (
 	// computes what the float32 model whose weight matrices were rounded to bfloat16
 	// computes, bit for bit.
 	WeightBF16 WeightDType = "bf16"
-	// WeightQ8 stores them frozen in 8-bit blocks, ggml's Q8_0 (see QuantizeQ8Block): a
-	// quarter of float32's bytes (1.125 bytes a weight), for inference; each block of
-	// 32 weights along a row of the input dimension shares one scale. A weight whose
+	// WeightQ8 stores them frozen in 8-bit blocks, ggml's Q8_0 (see QuantizeQ8Block),
+	// byte for byte: about a quarter of float32's bytes (1.0625 bytes a weight), for
+	// inference; each block of 32 weights along a row of the input dimension shares one
+	// float16 scale. A weight whose
 	// input dimension is not a multiple of 32 stays float32. Decoding reads the blocks
 	// as they are (kernels.MatVecQ8); a product of several rows (a prompt, a batch)
 	// widens them to float32 a few hundred rows at a time. The model computes close to,

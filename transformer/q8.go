@@ -36,17 +36,17 @@ func QuantizeQ8Block(q []int8, x []float32) (d uint16) {
 	return safetensors.Float32ToFloat16(df)
 }
 
-// quantizeQ8Row writes x (a multiple of 32 values) into dst as kernels.MatVecQ8's
-// blocks: each block's scale (the float16 of QuantizeQ8Block, widened to float32:
-// exact) and its 32 values.
+// quantizeQ8Row writes x (a multiple of 32 values) into dst as Q8_0 blocks
+// (QuantizeQ8Block's float16 scale, then its 32 values), the layout kernels.MatVecQ8
+// reads.
 func quantizeQ8Row(dst []byte, x []float32) {
 	var q [kernels.Q8Block]int8
 	for b := range len(x) / kernels.Q8Block {
 		d := QuantizeQ8Block(q[:], x[b*kernels.Q8Block:][:kernels.Q8Block])
 		blk := dst[b*kernels.Q8BlockBytes:][:kernels.Q8BlockBytes]
-		binary.LittleEndian.PutUint32(blk, math.Float32bits(safetensors.Float16ToFloat32(d)))
+		binary.LittleEndian.PutUint16(blk, d)
 		for j, v := range q {
-			blk[4+j] = byte(v)
+			blk[2+j] = byte(v)
 		}
 	}
 }

@@ -8,14 +8,20 @@ import (
 )
 
 // BenchmarkGenerate times one greedy generation (the anchor's timed unit) of the
-// small-generate workload and of a tiny model of the same kind; `-benchtime=1x` is a
-// smoke test.
+// small-generate workloads (float32, bfloat16, 8-bit) and of a tiny model of the same
+// kind; `-benchtime=1x` is a smoke test.
 func BenchmarkGenerate(b *testing.B) {
 	small, err := Find("small-generate")
 	require.NoError(b, err)
 	tiny := small
 	tiny.Name, tiny.Model = "tiny-generate", gpt2(4, 256, 4)
-	for _, w := range []Workload{tiny, small} {
+	ws := []Workload{tiny, small}
+	for _, name := range []string{"small-generate-bf16", "small-generate-q8"} {
+		w, err := Find(name)
+		require.NoError(b, err)
+		ws = append(ws, w)
+	}
+	for _, w := range ws {
 		b.Run(w.Name, func(b *testing.B) {
 			g, err := NewGenerator(w)
 			require.NoError(b, err)

@@ -2,27 +2,28 @@ package kernels
 
 import (
 	"encoding/binary"
-	"math"
+
+	"github.com/llmtune/llmtune/internal/half"
 )
 
-// Kernels that read weights stored in 8 bits, in blocks: ggml's Q8_0 layout with the
-// scale widened to float32. A row of K weights (K a multiple of Q8Block) is K/Q8Block
-// blocks of Q8BlockBytes bytes each: the block's scale d (a float32, little-endian),
-// then Q8Block signed 8-bit values q; weight j of the block is q[j]·d (exact in
-// float32: d is a float16 value, 11 significant bits, and q has 8). A decode step reads
-// 1.125 bytes a weight, where float32 reads 4 and bfloat16 2.
+// Kernels that read weights stored in 8 bits, in blocks: ggml's Q8_0 blocks, byte for
+// byte. A row of K weights (K a multiple of Q8Block) is K/Q8Block blocks of
+// Q8BlockBytes bytes each: the block's scale d (a float16, little-endian), then Q8Block
+// signed 8-bit values q; weight j of the block is q[j]·d (exact in float32: d has 11
+// significant bits and q 8). A decode step reads 1.0625 bytes a weight, where float32
+// reads 4 and bfloat16 2.
 
 // Q8Block is how many weights one scale covers.
 const Q8Block = 32
 
-// Q8BlockBytes is the size of one block: its float32 scale, then Q8Block int8 values.
-const Q8BlockBytes = 4 + Q8Block
+// Q8BlockBytes is the size of one block: its float16 scale, then Q8Block int8 values.
+const Q8BlockBytes = 2 + Q8Block
 
 // Q8RowBytes returns the size of a row of K weights, K a multiple of Q8Block.
 func Q8RowBytes(K int) int { return K / Q8Block * Q8BlockBytes }
 
-// q8Scale returns the scale of the block that starts at b[0].
-func q8Scale(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
+// q8Scale returns the scale of the block that starts at b[0], widened to float32.
+func q8Scale(b []byte) float32 { return half.ToFloat32(binary.LittleEndian.Uint16(b)) }
 
 // MatVecQ8 is MatVec with w (N, K) in 8-bit blocks (see Q8Block): out (N) = w · x (K),
 // K a multiple of Q8Block. Each row's value is defined as follows (dotQ8), and every path
@@ -34,7 +35,7 @@ func q8Scale(b []byte) float32 { return math.Float32frombits(binary.LittleEndian
 //
 // then u[l] = acc[l] + acc[l+8] (l < 8), v[l] = u[l] + u[l+4] (l < 4), and the value
 // (v[0] + v[2]) + (v[1] + v[3]). On PathAVX512 it runs a 16-lane AVX-512F kernel, on
-// PathAVX2 an AVX2 one that keeps each accumulator as two 8-lane halves. It reads 1.125
+// PathAVX2 an AVX2 one that keeps each accumulator as two 8-lane halves. It reads 1.0625
 // bytes a weight, where MatVec reads 4. It panics if K is not a multiple of Q8Block or
 // a buffer is too short for its shape.
 func MatVecQ8(out []float32, w []byte, x []float32, N, K int) {
@@ -73,7 +74,7 @@ func dotQ8(w []byte, x []float32) float32 {
 	var acc [16]float32
 	for b := 0; b < len(x)/Q8Block; b++ {
 		blk := w[b*Q8BlockBytes:][:Q8BlockBytes]
-		d, q := q8Scale(blk), blk[4:]
+		d, q := q8Scale(blk), blk[2:]
 		xb := x[b*Q8Block:][:Q8Block]
 		for l := range 16 {
 			lo := float32(float32(int8(q[l])) * xb[l])
@@ -107,7 +108,7 @@ func DequantQ8(dst []float32, src []byte) {
 	}
 	for b := range nb {
 		blk := src[b*Q8BlockBytes:][:Q8BlockBytes]
-		d, q := q8Scale(blk), blk[4:]
+		d, q := q8Scale(blk), blk[2:]
 		out := dst[b*Q8Block:][:Q8Block]
 		for j := range out {
 			out[j] = float32(int8(q[j])) * d

@@ -2,9 +2,10 @@
 
 #include "textflag.h"
 
-// The 8-bit block kernels of q8.go. A block is a float32 scale d and 32 int8 values q
-// (36 bytes); VPMOVSXBD widens 8 (16) of them to int32 lanes and VCVTDQ2PS makes them
-// float32, exactly. The GEMVs follow dotQ8's order of operations: for each block, lane
+// The 8-bit block kernels of q8.go. A block is a float16 scale d and 32 int8 values q
+// (34 bytes, ggml's Q8_0); VCVTPH2PS widens d (reading 8 bytes from the block's start:
+// d and six values of q, whose conversion is discarded), VPMOVSXBD widens 8 (16) values
+// of q to int32 lanes and VCVTDQ2PS makes them float32, all exactly. The GEMVs follow dotQ8's order of operations: for each block, lane
 // l adds ((q[l]·x[l]) + (q[l+16]·x[l+16]))·d into accumulator lane l (16 lanes: one zmm,
 // or two ymm holding lanes 0–7 and 8–15), each operation rounded (no fused
 // multiply-add), and the lanes are reduced as (l, l+8), then (l, l+4), then (l, l+2),
@@ -14,9 +15,10 @@
 // Q8ROW512 adds one block of the row at R, times x's block in Z4 (values 0–15) and Z5
 // (16–31), into acc, and moves R to the next block.
 #define Q8ROW512(R, acc) \
-	VBROADCASTSS (R), Z8; \
-	VPMOVSXBD 4(R), Z9; \
-	VPMOVSXBD 20(R), Z10; \
+	VCVTPH2PS (R), X8; \
+	VBROADCASTSS X8, Z8; \
+	VPMOVSXBD 2(R), Z9; \
+	VPMOVSXBD 18(R), Z10; \
 	VCVTDQ2PS Z9, Z9; \
 	VCVTDQ2PS Z10, Z10; \
 	VMULPS Z4, Z9, Z9; \
@@ -25,7 +27,7 @@
 	VMULPS Z8, Z9, Z9; \
 	VADDPS Z9, acc, acc; \
 	PREFETCHT0 1024(R); \
-	ADDQ $36, R
+	ADDQ $34, R
 
 // RED16 reduces the 16 lanes of z (whose ymm and xmm names are y and x) into x's lane 0,
 // in dotQ8's order.
@@ -46,7 +48,7 @@ TEXT ·matVecQ8AVX512(SB), NOSPLIT, $0-40
 	MOVQ w+16(FP), R8
 	MOVQ x+24(FP), SI
 	MOVQ nb+32(FP), BX
-	IMUL3Q $36, BX, R9         // bytes a row
+	IMUL3Q $34, BX, R9         // bytes a row
 	SHLQ $7, BX                // bytes of x
 
 	MOVQ DX, AX
@@ -122,11 +124,12 @@ z5done:
 // Q8ROW2 adds one block of the row at R, times x's block at (SI)(AX*1), into the
 // accumulator halves lo (lanes 0–7) and hi (8–15), and moves R to the next block.
 #define Q8ROW2(R, lo, hi) \
-	VBROADCASTSS (R), Y8; \
-	VPMOVSXBD 4(R), Y9; \
-	VPMOVSXBD 12(R), Y10; \
-	VPMOVSXBD 20(R), Y11; \
-	VPMOVSXBD 28(R), Y12; \
+	VCVTPH2PS (R), X8; \
+	VBROADCASTSS X8, Y8; \
+	VPMOVSXBD 2(R), Y9; \
+	VPMOVSXBD 10(R), Y10; \
+	VPMOVSXBD 18(R), Y11; \
+	VPMOVSXBD 26(R), Y12; \
 	VCVTDQ2PS Y9, Y9; \
 	VCVTDQ2PS Y10, Y10; \
 	VCVTDQ2PS Y11, Y11; \
@@ -142,7 +145,7 @@ z5done:
 	VADDPS Y9, lo, lo; \
 	VADDPS Y10, hi, hi; \
 	PREFETCHT0 1024(R); \
-	ADDQ $36, R
+	ADDQ $34, R
 
 // RED8x2 reduces the accumulator halves lo (xmm name xlo) and hi into xlo's lane 0, in
 // dotQ8's order.
@@ -162,7 +165,7 @@ TEXT ·matVecQ8AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+16(FP), R8
 	MOVQ x+24(FP), SI
 	MOVQ nb+32(FP), BX
-	IMUL3Q $36, BX, R9         // bytes a row
+	IMUL3Q $34, BX, R9         // bytes a row
 	SHLQ $7, BX                // bytes of x
 
 	MOVQ DX, AX
@@ -244,11 +247,12 @@ TEXT ·dequantQ8AVX2(SB), NOSPLIT, $0-24
 	MOVQ nb+16(FP), CX
 
 dqblock:
-	VBROADCASTSS (SI), Y8
-	VPMOVSXBD 4(SI), Y0
-	VPMOVSXBD 12(SI), Y1
-	VPMOVSXBD 20(SI), Y2
-	VPMOVSXBD 28(SI), Y3
+	VCVTPH2PS (SI), X8
+	VBROADCASTSS X8, Y8
+	VPMOVSXBD 2(SI), Y0
+	VPMOVSXBD 10(SI), Y1
+	VPMOVSXBD 18(SI), Y2
+	VPMOVSXBD 26(SI), Y3
 	VCVTDQ2PS Y0, Y0
 	VCVTDQ2PS Y1, Y1
 	VCVTDQ2PS Y2, Y2
@@ -261,7 +265,7 @@ dqblock:
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
 	VMOVUPS Y3, 96(DI)
-	ADDQ $36, SI
+	ADDQ $34, SI
 	ADDQ $128, DI
 	DECQ CX
 	JNZ  dqblock

@@ -9,23 +9,30 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/transformer/safetensors"
 )
 
 // randQ8 returns n weights in 8-bit blocks (n a multiple of Q8Block): random values q
-// over the whole int8 range, −128 and 127 included, and random scales, zero included.
+// over the whole int8 range, −128 and 127 included, and random float16 scales, zero,
+// the smallest subnormal, the largest and negative ones included.
 func randQ8(rng *rand.Rand, n int) []byte {
 	w := make([]byte, n/Q8Block*Q8BlockBytes)
 	for b := 0; b < len(w); b += Q8BlockBytes {
-		d := float32(rng.Float64() * 0.02)
+		d := safetensors.Float32ToFloat16(float32(rng.Float64() * 0.02))
 		switch rng.IntN(16) {
 		case 0:
 			d = 0
 		case 1:
-			d = 1e-30 // products and sums near the bottom of float32's range
+			d = 0x0001 // 2⁻²⁴, a subnormal
+		case 2:
+			d = 0x7bff // 65504
+		case 3:
+			d |= 0x8000
 		}
-		binary.LittleEndian.PutUint32(w[b:], math.Float32bits(d))
+		binary.LittleEndian.PutUint16(w[b:], d)
 		for j := range Q8Block {
-			w[b+4+j] = byte(rng.IntN(256))
+			w[b+2+j] = byte(rng.IntN(256))
 		}
 	}
 	return w
@@ -37,7 +44,7 @@ func dequantRef(w []byte) []float64 {
 	for b := range len(w) / Q8BlockBytes {
 		d := float64(q8Scale(w[b*Q8BlockBytes:]))
 		for j := range Q8Block {
-			f[b*Q8Block+j] = float64(int8(w[b*Q8BlockBytes+4+j])) * d
+			f[b*Q8Block+j] = float64(int8(w[b*Q8BlockBytes+2+j])) * d
 		}
 	}
 	return f
