@@ -1,6 +1,9 @@
 package gguf
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,4 +64,32 @@ func TestRopeFactors(t *testing.T) {
 	assert.Equal(t, float32(1), f[0])
 	assert.InDelta(t, 3.2995, f[1], 1e-4)
 	assert.Equal(t, []float32{8, 8, 8, 8, 8, 8}, f[2:])
+}
+
+// TestQ8ModelExportsItsBlocks: a model loaded in 8-bit blocks (transformer.WeightQ8) holds exactly the values of
+// llama.cpp's Q8_0 blocks of its weights, so exporting it as Q8_0 writes the very file that exporting the
+// float32 model does, byte for byte (its blocks quantize back to themselves), for GPT-2 (Conv1D weights,
+// transposed on export), Llama (q and k rows permuted) and Qwen2 (biases, untied head).
+func TestQ8ModelExportsItsBlocks(t *testing.T) {
+	for _, c := range []struct{ model, tok string }{
+		{"../testdata/tiny", "../testdata/tiny"},
+		{"../testdata/llama/tiny-llama", "../testdata/gguf/llama3"},
+		{"../testdata/llama/tiny-qwen2", "../testdata/gguf/qwen2"},
+	} {
+		tok, err := tokenizer.Load(c.tok)
+		require.NoError(t, err)
+		var files [2][]byte
+		for i, dt := range []transformer.WeightDType{transformer.WeightF32, transformer.WeightQ8} {
+			m, err := transformer.LoadAs(c.model, dt)
+			require.NoError(t, err)
+			require.Equal(t, dt, m.WeightDType())
+			f, err := Model(m, tok, Options{Type: Q8_0})
+			require.NoError(t, err)
+			path := filepath.Join(t.TempDir(), "m.gguf")
+			require.NoError(t, f.WriteFile(path))
+			files[i], err = os.ReadFile(path)
+			require.NoError(t, err)
+		}
+		assert.True(t, bytes.Equal(files[0], files[1]), "%s: the exports of the float32 and the Q8_0 model differ", c.model)
+	}
 }

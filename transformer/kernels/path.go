@@ -12,15 +12,15 @@ import (
 //     element-wise kernels: GeluForward/Backward, LayerNormForward/Backward (their
 //     element-wise passes), SwiGLUForward/Backward, RMSNormForward/Backward, the
 //     exponentials of the attention's softmax and of the cross-entropy's (the latter with
-//     the AVX2 version's bits), and VecMatBF16; the other kernels (VecMat, MatVec,
-//     MatVecBF16, WidenBF16, CachedAttentionForward(GQA), the row maximum and scaling of
-//     the softmaxes, memory-bound) run their AVX2/FMA versions, having no AVX-512 one yet
-//     (or none that measured faster).
+//     the AVX2 version's bits), VecMatBF16 and MatVecQ8; the other kernels (VecMat, MatVec,
+//     MatVecBF16, WidenBF16, DequantQ8, CachedAttentionForward(GQA), the row maximum and
+//     scaling of the softmaxes, memory-bound) run their AVX2/FMA versions, having no
+//     AVX-512 one yet (or none that measured faster).
 //   - PathAVX2: Sgemm's 6×16 AVX2/FMA micro-kernel and the AVX2/FMA versions of the rest.
 //   - PathGo: pure Go everywhere, on every CPU and GOARCH.
 //
-// The element-wise kernels named above give the same bits on every path (see each); the
-// others round differently from one path to another. The bfloat16 kernels (VecMatBF16,
+// The element-wise kernels named above, MatVecQ8 and DequantQ8 give the same bits on
+// every path (see each); the others round differently from one path to another. The bfloat16 kernels (VecMatBF16,
 // MatVecBF16) give, on each path, the bits of their float32 counterparts on that path.
 //
 // The default is the best path this CPU supports.
