@@ -20,9 +20,14 @@ var ErrContextLength = errors.New("transformer: sequence longer than the context
 // concurrent use; separate caches may feed one model from several goroutines as long as
 // its weights do not change.
 type KVCache struct {
-	k, v   [][]float32 // per block, (Cap, KVDim): row t is position t's key (value), heads side by side
+	// k and v hold, per block, the keys (values) head by head, (KVH, Cap, hs): key/value
+	// head h's key of position t at (h·Cap + t)·hs, so that attending from one query
+	// head reads one run of memory (kernels.CachedAttentionForwardHeads).
+	k, v   [][]float32
 	layers int
 	kvDim  int // KVH·hs: C for GPT-2; less with grouped-query attention
+	heads  int // KVH
+	hs     int
 	n      int // positions filled
 	cap    int
 	s      scratch
@@ -44,7 +49,7 @@ func NewKVCache(cfg Config, capacity int) (*KVCache, error) {
 		return nil, fmt.Errorf("kv cache: capacity %d exceeds n_positions %d: %w", capacity, cfg.MaxPositions, ErrContextLength)
 	}
 	C := cfg.KVDim()
-	c := &KVCache{layers: cfg.NumLayers, kvDim: C, cap: capacity}
+	c := &KVCache{layers: cfg.NumLayers, kvDim: C, heads: cfg.KVHeads(), hs: cfg.HeadDim(), cap: capacity}
 	buf := make([]float32, 2*cfg.NumLayers*capacity*C)
 	for l := range cfg.NumLayers {
 		kv := buf[2*l*capacity*C:]
@@ -181,17 +186,27 @@ func (d *decodePass) project(blk *Block, k ProjKind, x []float32) []float32 {
 	return Floats(l.Forward(fromData(x, d.T, l.InDim())))
 }
 
+// store appends the keys k and values v (T rows of KVH·hs, row t's stride ld) of the new
+// positions P … P+T−1 to block layer's cache, head by head.
+func (c *KVCache) store(layer int, k, v []float32, ld, T, P int) {
+	hs := c.hs
+	kc, vc := c.k[layer], c.v[layer]
+	for t := range T {
+		for h := range c.heads {
+			at := (h*c.cap + P + t) * hs
+			copy(kc[at:at+hs], k[t*ld+h*hs:])
+			copy(vc[at:at+hs], v[t*ld+h*hs:])
+		}
+	}
+}
+
 // attention appends the new keys and values of block layer to the cache, then attends
 // from the new queries to every cached position up to each one's own.
 func (d *decodePass) attention(layer int, a *Attention, qkv []float32) []float32 {
-	T, P, C := d.T, d.P, d.C // GPT-2: the cache's rows are C wide
-	k, v := d.c.k[layer], d.c.v[layer]
-	for t := range T {
-		copy(k[(P+t)*C:(P+t+1)*C], qkv[t*3*C+C:t*3*C+2*C])
-		copy(v[(P+t)*C:(P+t+1)*C], qkv[t*3*C+2*C:t*3*C+3*C])
-	}
+	T, P, C := d.T, d.P, d.C
+	d.c.store(layer, qkv[C:], qkv[2*C:], 3*C, T, P) // GPT-2's qkv rows: [q | k | v]
 	y := grow(&d.c.s.y, T*C)
-	kernels.CachedAttentionForward(y, qkv, k, v, T, P, C, a.NumHeads)
+	kernels.CachedAttentionForwardHeads(y, qkv, d.c.k[layer], d.c.v[layer], T, P, a.NumHeads, a.NumHeads, d.c.hs, d.c.cap)
 	return y
 }
 
@@ -221,9 +236,7 @@ func (d *decodePass) ropeAttention(layer int, a *Attention, q, k, v []float32) [
 	d.c.s.pos = pos
 	kernels.RoPEForward(q, pos, d.m.invFreq, T, NH, hs)
 	kernels.RoPEForward(k, pos, d.m.invFreq, T, KVH, hs)
-	kc, vc := d.c.k[layer], d.c.v[layer]
-	copy(kc[P*kd:(P+T)*kd], k)
-	copy(vc[P*kd:(P+T)*kd], v)
+	d.c.store(layer, k, v, kd, T, P)
 	w := qd + 2*kd
 	qkv := grow(&d.c.s.qkv, T*w)
 	for t := range T {
@@ -232,7 +245,7 @@ func (d *decodePass) ropeAttention(layer int, a *Attention, q, k, v []float32) [
 		copy(qkv[t*w+qd+kd:], v[t*kd:(t+1)*kd])
 	}
 	y := grow(&d.c.s.y, T*qd)
-	kernels.CachedAttentionForwardGQA(y, qkv, kc, vc, T, P, NH, KVH, hs)
+	kernels.CachedAttentionForwardHeads(y, qkv, d.c.k[layer], d.c.v[layer], T, P, NH, KVH, hs, d.c.cap)
 	return y
 }
 

@@ -328,17 +328,43 @@ func CachedAttentionForwardGQA(out, qkv, kcache, vcache []float32, T, P, NH, KVH
 	if KVH <= 0 || NH%KVH != 0 || hs <= 0 || T < 0 || P < 0 {
 		panic("kernels: CachedAttentionForwardGQA: NH must be a positive multiple of KVH and hs positive")
 	}
-	L := P + T
-	C, KC := NH*hs, KVH*hs
-	if len(qkv) < T*(NH+2*KVH)*hs || len(out) < T*C || len(kcache) < L*KC || len(vcache) < L*KC {
+	L, KC := P+T, KVH*hs
+	if len(kcache) < L*KC || len(vcache) < L*KC {
 		panic("kernels: CachedAttentionForwardGQA: buffer too short for its shape")
 	}
+	cachedAttentionForward("CachedAttentionForwardGQA", out, qkv, kcache, vcache, T, P, NH, KVH, hs, KC, hs)
+}
+
+// CachedAttentionForwardHeads is CachedAttentionForwardGQA on a cache laid out head by
+// head: kcache and vcache are (KVH, stride, hs), the key (value) of key/value head h at
+// position t at (h·stride + t)·hs, with stride ≥ P+T. Each head's keys and values then
+// lie in one run of memory, read in order, where the (positions, KVH·hs) layout has a
+// head's hs floats every KVH·hs. The result is CachedAttentionForwardGQA's on the same
+// keys and values, bit for bit (the same operations, in the same order). It panics if
+// the head counts do not fit or a buffer is too short for its shape.
+func CachedAttentionForwardHeads(out, qkv, kcache, vcache []float32, T, P, NH, KVH, hs, stride int) {
+	if KVH <= 0 || NH%KVH != 0 || hs <= 0 || T < 0 || P < 0 || stride < P+T {
+		panic("kernels: CachedAttentionForwardHeads: NH must be a positive multiple of KVH, hs positive and stride at least P+T")
+	}
+	if len(kcache) < KVH*stride*hs || len(vcache) < KVH*stride*hs {
+		panic("kernels: CachedAttentionForwardHeads: buffer too short for its shape")
+	}
+	cachedAttentionForward("CachedAttentionForwardHeads", out, qkv, kcache, vcache, T, P, NH, KVH, hs, hs, stride*hs)
+}
+
+// cachedAttentionForward is the attention of the cached-attention kernels on a cache
+// whose key (value) of key/value head h at position t is at h·headStride + t·rowStride.
+func cachedAttentionForward(name string, out, qkv, kcache, vcache []float32, T, P, NH, KVH, hs, rowStride, headStride int) {
+	C := NH * hs
+	if len(qkv) < T*(NH+2*KVH)*hs || len(out) < T*C {
+		panic("kernels: " + name + ": buffer too short for its shape")
+	}
 	job := &cachedAttention{out: out, qkv: qkv, k: kcache, v: vcache, T: T, P: P, NH: NH, KVH: KVH, hs: hs,
-		scale: float32(1 / math.Sqrt(float64(hs))), asm: useAsm()}
+		rowStride: rowStride, headStride: headStride, scale: float32(1 / math.Sqrt(float64(hs))), asm: useAsm()}
 	n := T * NH
 	// Each (t, h) pair reads P+t+1 keys and values of hs floats: 4·hs·(P+t+1) flops.
 	if 4*C*T*(P+T) < gemvMinFlops || n == 1 {
-		scores := make([]float32, L)
+		scores := make([]float32, P+T)
 		for i := range n {
 			job.pair(i, scores)
 		}
@@ -350,10 +376,11 @@ func CachedAttentionForwardGQA(out, qkv, kcache, vcache []float32, T, P, NH, KVH
 }
 
 type cachedAttention struct {
-	out, qkv, k, v    []float32
-	T, P, NH, KVH, hs int
-	scale             float32
-	asm               bool // the AVX2/FMA kernels, chosen once for the whole call
+	out, qkv, k, v        []float32
+	T, P, NH, KVH, hs     int
+	rowStride, headStride int // where position t of key/value head h is: h·headStride + t·rowStride
+	scale                 float32
+	asm                   bool // the AVX2/FMA kernels, chosen once for the whole call
 }
 
 func (a *cachedAttention) runItem(i int) {
@@ -366,18 +393,19 @@ func (a *cachedAttention) pair(i int, scores []float32) {
 	t, h := i/a.NH, i%a.NH
 	hs := a.hs
 	kv := h / (a.NH / a.KVH)
-	C, KC := a.NH*hs, a.KVH*hs // widths of out's rows and the cache's
-	n := a.P + t + 1           // keys this query sees
+	C, rs := a.NH*hs, a.rowStride // the width of out's rows; the cache's stride between positions
+	n := a.P + t + 1              // keys this query sees
 	q := a.qkv[t*(a.NH+2*a.KVH)*hs+h*hs:][:hs]
 	s := scores[:n]
 	o := a.out[t*C+h*hs:][:hs]
-	k, v := a.k[kv*hs:n*KC], a.v[kv*hs:n*KC] // row t2 of this head at t2·KC
+	end := kv*a.headStride + (n-1)*rs + hs
+	k, v := a.k[kv*a.headStride:end], a.v[kv*a.headStride:end] // position t2 of this head at t2·rs
 	asm := a.asm && hs%8 == 0
-	if asm { // s = K·q, a MatVec over the head's keys, KC floats apart
-		matVecAVX(&s[0], n, &k[0], KC, &q[0], hs)
+	if asm { // s = K·q, a MatVec over the head's keys, rs floats apart
+		matVecAVX(&s[0], n, &k[0], rs, &q[0], hs)
 	} else {
 		for t2 := range s {
-			s[t2] = dot(q, k[t2*KC:])
+			s[t2] = dot(q, k[t2*rs:])
 		}
 	}
 	maxv := float32(math.Inf(-1))
@@ -396,12 +424,12 @@ func (a *cachedAttention) pair(i int, scores []float32) {
 		s[t2] *= inv
 	}
 	clear(o)
-	if asm { // o = sᵀ·V, a VecMat over the head's values, KC floats apart
-		vecMatAVX(&o[0], hs, &s[0], n, &v[0], KC)
+	if asm { // o = sᵀ·V, a VecMat over the head's values, rs floats apart
+		vecMatAVX(&o[0], hs, &s[0], n, &v[0], rs)
 		return
 	}
 	for t2, p := range s {
-		axpy(o, p, v[t2*KC:])
+		axpy(o, p, v[t2*rs:])
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/llmtune/llmtune/internal/numtest"
 )
@@ -128,6 +129,47 @@ func testCachedAttentionMatchesFull(t *testing.T) {
 		numtest.AssertClose(t, "cached vs full "+name, got, full[P*C:], 5e-6)
 		numtest.AssertClose(t, "reference vs full "+name, ref, full[P*C:], 5e-6)
 	}
+}
+
+// TestCachedAttentionHeadsMatchesGQA: on every path, with several goroutines or one,
+// the head-by-head cache layout gives CachedAttentionForwardGQA's bits on the same keys
+// and values, and reads nothing past each head's P+T positions (NaN there).
+func TestCachedAttentionHeadsMatchesGQA(t *testing.T) {
+	onEveryPath(t, testCachedAttentionHeadsMatchesGQA)
+}
+
+func testCachedAttentionHeadsMatchesGQA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, s := range []struct{ T, P, NH, KVH, hs int }{
+		{1, 0, 1, 1, 4}, {2, 3, 4, 2, 8}, {1, 159, 12, 12, 64}, {5, 40, 9, 3, 64}, {7, 9, 6, 1, 24}, {32, 0, 12, 12, 64},
+	} {
+		T, P, NH, KVH, hs := s.T, s.P, s.NH, s.KVH, s.hs
+		L, KC, stride := P+T, KVH*hs, P+T+3
+		name := fmt.Sprintf("T=%d P=%d NH=%d KVH=%d hs=%d", T, P, NH, KVH, hs)
+		qkv := decodeRand(rng, T*(NH+2*KVH)*hs)
+		kc, vc := decodeRand(rng, L*KC), decodeRand(rng, L*KC)
+		kh, vh := make([]float32, KVH*stride*hs), make([]float32, KVH*stride*hs)
+		for i := range kh {
+			kh[i], vh[i] = float32(math.NaN()), float32(math.NaN())
+		}
+		for t2 := range L {
+			for h := range KVH {
+				copy(kh[(h*stride+t2)*hs:][:hs], kc[t2*KC+h*hs:])
+				copy(vh[(h*stride+t2)*hs:][:hs], vc[t2*KC+h*hs:])
+			}
+		}
+		want, got, one := make([]float32, T*NH*hs), make([]float32, T*NH*hs), make([]float32, T*NH*hs)
+		CachedAttentionForwardGQA(want, qkv, kc, vc, T, P, NH, KVH, hs)
+		CachedAttentionForwardHeads(got, qkv, kh, vh, T, P, NH, KVH, hs, stride)
+		require.Equal(t, bits(want), bits(got), name)
+		withProcs(1, func() { CachedAttentionForwardHeads(one, qkv, kh, vh, T, P, NH, KVH, hs, stride) })
+		require.Equal(t, bits(want), bits(one), "%s on one goroutine", name)
+	}
+	f := make([]float32, 64)
+	assert.Panics(t, func() { CachedAttentionForwardHeads(f, f, f, f, 1, 2, 2, 1, 4, 2) })              // stride < P+T
+	assert.Panics(t, func() { CachedAttentionForwardHeads(f, f, f[:15], f, 1, 2, 2, 1, 4, 4) })         // kcache
+	assert.Panics(t, func() { CachedAttentionForwardHeads(f, f, f, f, 1, 2, 3, 2, 4, 4) })              // NH % KVH
+	assert.NotPanics(t, func() { CachedAttentionForwardHeads(f, f, f[:16], f[:16], 1, 2, 2, 1, 4, 4) }) // exact
 }
 
 // BenchmarkGemv times the GEMVs of one GPT-2-small decode step; GB/s counts the weights

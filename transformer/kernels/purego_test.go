@@ -94,7 +94,7 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 			},
 			path: func(p Path) []float32 {
 				out := make([]float32, T*C)
-				a := &cachedAttention{out: out, qkv: qkv, k: kc, v: vc, T: T, P: P, NH: NH, KVH: NH, hs: C / NH, scale: 0.25, asm: p != PathGo}
+				a := &cachedAttention{out: out, qkv: qkv, k: kc, v: vc, T: T, P: P, NH: NH, KVH: NH, hs: C / NH, rowStride: C, headStride: C / NH, scale: 0.25, asm: p != PathGo}
 				for i := range T * NH {
 					a.pair(i, make([]float32, P+T))
 				}
@@ -116,7 +116,7 @@ func TestSetPathSwitchesEveryKernel(t *testing.T) {
 			},
 			path: func(p Path) []float32 {
 				out := make([]float32, T*C)
-				a := &cachedAttention{out: out, qkv: gqkv, k: gkc, v: gvc, T: T, P: P, NH: 2, KVH: 1, hs: C / 2, scale: 0.25, asm: p != PathGo}
+				a := &cachedAttention{out: out, qkv: gqkv, k: gkc, v: gvc, T: T, P: P, NH: 2, KVH: 1, hs: C / 2, rowStride: C / 2, headStride: C / 2, scale: 0.25, asm: p != PathGo}
 				for i := range T * 2 {
 					a.pair(i, make([]float32, P+T))
 				}
