@@ -90,19 +90,29 @@ func dotQ8(w []byte, x []float32) float32 {
 	return (v0 + v2) + (v1 + v3)
 }
 
+// dequantGrain is how many blocks one DequantQ8 work item widens (256 KiB of float32).
+const dequantGrain = 2048
+
 // DequantQ8 writes the len(dst) weights that the blocks of src hold (len(dst) a multiple
 // of Q8Block; src at least len(dst)/Q8Block blocks) into dst as float32, exactly: q·d.
-// It runs an AVX2 kernel on PathAVX2 and PathAVX512, Go on PathGo; the values are the
-// same. It panics if the lengths do not fit.
+// It runs an AVX2 kernel on PathAVX2 and PathAVX512, Go on PathGo, and splits large
+// inputs over the package's goroutines; the values are the same. It panics if the
+// lengths do not fit.
 func DequantQ8(dst []float32, src []byte) {
 	nb := len(dst) / Q8Block
 	if len(dst)%Q8Block != 0 || len(src) < nb*Q8BlockBytes {
 		panic("kernels: DequantQ8: dst is not a whole number of blocks, or src is too short")
 	}
-	if nb == 0 {
-		return
-	}
-	if CurrentPath() != PathGo {
+	p := CurrentPath()
+	parallelFor(nb, dequantGrain, func(lo, hi int) {
+		dequantBlocks(dst[lo*Q8Block:hi*Q8Block], src[lo*Q8BlockBytes:hi*Q8BlockBytes], p)
+	})
+}
+
+// dequantBlocks is DequantQ8 on one goroutine, on path p, for len(dst) ≥ Q8Block.
+func dequantBlocks(dst []float32, src []byte, p Path) {
+	nb := len(dst) / Q8Block
+	if p != PathGo {
 		dequantQ8AVX2(&dst[0], &src[0], nb)
 		return
 	}

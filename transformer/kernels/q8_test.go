@@ -95,13 +95,13 @@ func testMatVecQ8(t *testing.T) {
 	}
 }
 
-// TestDequantQ8 checks that DequantQ8 writes q·d exactly on every path, and
-// nothing past its blocks.
+// TestDequantQ8 checks that DequantQ8 writes q·d exactly on every path, in one work
+// item or several, and nothing past its blocks.
 func TestDequantQ8(t *testing.T) { onEveryPath(t, testDequantQ8) }
 
 func testDequantQ8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(43, 44))
-	for _, n := range []int{0, 32, 64, 96, 768 * 32} {
+	for _, n := range []int{0, 32, 64, 96, 768 * 32, (3*dequantGrain + 5) * Q8Block} { // the last in several work items
 		w := randQ8(rng, n)
 		want := dequantRef(w)
 		got := make([]float32, n+1)
