@@ -30,7 +30,13 @@ func llmtuneIn(t *testing.T, stdin string, args ...string) (int, string, string)
 // complete is the completion of prompt by the tiny model, computed with the packages.
 func complete(t *testing.T, prompt string, g generate.Options, seed uint64) string {
 	t.Helper()
-	m, err := transformer.Load(tinyDir)
+	return completeAs(t, transformer.WeightF32, prompt, g, seed)
+}
+
+// completeAs is complete with the tiny model's weight matrices held in dt.
+func completeAs(t *testing.T, dt transformer.WeightDType, prompt string, g generate.Options, seed uint64) string {
+	t.Helper()
+	m, err := transformer.LoadAs(tinyDir, dt)
 	require.NoError(t, err)
 	tok, err := tokenizer.Load(tinyDir)
 	require.NoError(t, err)
@@ -76,6 +82,19 @@ func TestGeneratePrompt(t *testing.T) {
 	code, out, stderr = llmtune(t, "generate", "--model", tinyDir, "--prompt", "red cat", "--template", `Q: {source}\nA: {target}`, "--max-new-tokens", "6")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, complete(t, "Q: red cat\nA: ", greedy(6), 0)+"\n", out)
+}
+
+// TestGenerateDType: --dtype holds the weights in bfloat16 or Q8_0 blocks, and the completion is the packages'
+// on the model loaded so; an unknown type is a usage error naming the choices.
+func TestGenerateDType(t *testing.T) {
+	for _, dt := range []transformer.WeightDType{transformer.WeightBF16, transformer.WeightQ8} {
+		code, out, stderr := llmtune(t, "generate", "--model", tinyDir, "--prompt", "red cat", "--max-new-tokens", "12", "--dtype", dt.String())
+		require.Equal(t, 0, code, stderr)
+		assert.Equal(t, completeAs(t, dt, "red cat", greedy(12), 0)+"\n", out, "--dtype %s", dt)
+	}
+	code, _, stderr := llmtune(t, "generate", "--model", tinyDir, "--prompt", "red cat", "--dtype", "q4_0")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `"q4_0": want f32, bf16 or q8_0`)
 }
 
 // writes records each Write separately.
