@@ -29,14 +29,14 @@ const (
 	// computes, bit for bit.
 	WeightBF16 WeightDType = "bf16"
 	// WeightQ8 stores them frozen in 8-bit blocks, ggml's Q8_0 (see QuantizeQ8Block),
-	// byte for byte: about a quarter of float32's bytes (1.0625 bytes a weight), for
-	// inference; each block of 32 weights along a row of the input dimension shares one
-	// float16 scale. A weight whose
-	// input dimension is not a multiple of 32 stays float32. Decoding reads the blocks
-	// as they are (kernels.MatVecQ8); a product of several rows (a prompt, a batch)
-	// widens them to float32 a few hundred rows at a time. The model computes close to,
-	// not exactly, what the float32 model whose weights were replaced by their Q8_0
-	// values computes (the GEMV sums in another order).
+	// byte for byte: about a quarter of float32's bytes (1.0625 bytes a weight); each
+	// block of 32 weights along a row of the input dimension shares one float16 scale. A
+	// weight whose input dimension is not a multiple of 32 stays float32. Decoding reads
+	// the blocks as they are (kernels.MatVecQ8); a product of several rows (a prompt, a
+	// training step) widens them to float32 a few hundred rows at a time (q8Weight). The
+	// model computes what the float32 model whose weights were replaced by their Q8_0
+	// values computes: bit for bit for products of several rows whose input one piece
+	// covers, within float32 rounding for one row (MatVecQ8 sums in its own order).
 	WeightQ8 WeightDType = "q8_0"
 )
 
