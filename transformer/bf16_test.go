@@ -64,41 +64,54 @@ func testBF16MatchesRoundedF32(t *testing.T) {
 			require.True(t, IsBF16(p))
 			assert.False(t, p.RequiresGrad())
 		}
-		V := got.Config.VocabSize
-		var b Batch
-		for range 2 {
-			ids := make([]int, 9)
-			for i := range ids {
-				ids[i] = rng.IntN(V)
-			}
-			b.IDs = append(b.IDs, ids)
-			b.Targets = append(b.Targets, append(slices.Clone(ids[1:]), IgnoreIndex))
-		}
+		b := randomBatch(rng, got.Config.VocabSize)
 		assert.Equal(t, want.Logits(b.IDs[0]), got.Logits(b.IDs[0]), "%s logits", dir)
 		// One position: the graph's products take one row (kernels.VecMatBF16, MatVecBF16).
 		assert.Equal(t, want.Logits(b.IDs[0][:1]), got.Logits(b.IDs[0][:1]), "%s logits of one position", dir)
+		requireSameLossAndGrads(t, dir, want, got, b)
+	}
+}
 
-		got.SetTrainable(true) // the bfloat16 weights stay frozen
-		want.SetTrainable(true)
-		for _, p := range got.dtypeWeights() {
-			assert.False(t, p.RequiresGrad())
+// randomBatch returns two rows of 9 random ids below V, each row's targets its ids
+// shifted by one (the last ignored).
+func randomBatch(rng *rand.Rand, V int) Batch {
+	var b Batch
+	for range 2 {
+		ids := make([]int, 9)
+		for i := range ids {
+			ids[i] = rng.IntN(V)
 		}
-		lw, err := want.Loss(b)
-		require.NoError(t, err)
-		lg, err := got.Loss(b)
-		require.NoError(t, err)
-		require.Equal(t, Floats(lw), Floats(lg), "%s loss", dir)
-		require.NoError(t, ag.Backward(lw))
-		require.NoError(t, ag.Backward(lg))
-		gp, wp := got.Params(), want.Params()
-		for i := range gp {
-			if IsBF16(gp[i].Param) {
-				assert.False(t, gp[i].Param.HasGrad(), gp[i].Name)
-				continue
-			}
-			require.True(t, gp[i].Param.HasGrad(), gp[i].Name)
-			require.Equal(t, Floats(wp[i].Param.Grad()), Floats(gp[i].Param.Grad()), "%s %s gradient", dir, gp[i].Name)
+		b.IDs = append(b.IDs, ids)
+		b.Targets = append(b.Targets, append(slices.Clone(ids[1:]), IgnoreIndex))
+	}
+	return b
+}
+
+// requireSameLossAndGrads makes every parameter of want and got (the same model, got's
+// weight matrices in fewer bits, which stay frozen) trainable and requires the same loss
+// on b and the same gradient of every parameter that takes one, bit for bit.
+func requireSameLossAndGrads(t *testing.T, dir string, want, got *Model, b Batch) {
+	t.Helper()
+	got.SetTrainable(true) // the low-precision weights stay frozen
+	want.SetTrainable(true)
+	for _, p := range got.dtypeWeights() {
+		assert.False(t, p.RequiresGrad())
+	}
+	lw, err := want.Loss(b)
+	require.NoError(t, err)
+	lg, err := got.Loss(b)
+	require.NoError(t, err)
+	require.Equal(t, Floats(lw), Floats(lg), "%s loss", dir)
+	require.NoError(t, ag.Backward(lw))
+	require.NoError(t, ag.Backward(lg))
+	gp, wp := got.Params(), want.Params()
+	for i := range gp {
+		if IsLowPrecision(gp[i].Param) {
+			assert.False(t, gp[i].Param.HasGrad(), gp[i].Name)
+			continue
 		}
+		require.True(t, gp[i].Param.HasGrad(), gp[i].Name)
+		require.Equal(t, Floats(wp[i].Param.Grad()), Floats(gp[i].Param.Grad()), "%s %s gradient", dir, gp[i].Name)
 	}
 }
 

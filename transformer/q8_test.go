@@ -89,41 +89,11 @@ func testQ8MatchesQuantizedF32(t *testing.T) {
 			assert.False(t, w.p.RequiresGrad())
 			require.Equal(t, Floats(ww[i].p), WeightValues(w.p), "%s: weight %d", dir, i)
 		}
-		V := got.Config.VocabSize
-		var b Batch
-		for range 2 {
-			ids := make([]int, 9)
-			for i := range ids {
-				ids[i] = rng.IntN(V)
-			}
-			b.IDs = append(b.IDs, ids)
-			b.Targets = append(b.Targets, append(slices.Clone(ids[1:]), IgnoreIndex))
-		}
+		b := randomBatch(rng, got.Config.VocabSize)
 		assert.Equal(t, want.Logits(b.IDs[0]), got.Logits(b.IDs[0]), "%s logits", dir)
 		// One position: the graph's products take one row (kernels.MatVecQ8).
 		numtest.AssertCloseRel(t, dir+" logits of one position", got.Logits(b.IDs[0][:1])[0], want.Logits(b.IDs[0][:1])[0], 1e-5)
-
-		got.SetTrainable(true) // the 8-bit weights stay frozen
-		want.SetTrainable(true)
-		for _, p := range got.dtypeWeights() {
-			assert.False(t, p.RequiresGrad())
-		}
-		lw, err := want.Loss(b)
-		require.NoError(t, err)
-		lg, err := got.Loss(b)
-		require.NoError(t, err)
-		require.Equal(t, Floats(lw), Floats(lg), "%s loss", dir)
-		require.NoError(t, ag.Backward(lw))
-		require.NoError(t, ag.Backward(lg))
-		gp, wp := got.Params(), want.Params()
-		for i := range gp {
-			if IsLowPrecision(gp[i].Param) {
-				assert.False(t, gp[i].Param.HasGrad(), gp[i].Name)
-				continue
-			}
-			require.True(t, gp[i].Param.HasGrad(), gp[i].Name)
-			require.Equal(t, Floats(wp[i].Param.Grad()), Floats(gp[i].Param.Grad()), "%s %s gradient", dir, gp[i].Name)
-		}
+		requireSameLossAndGrads(t, dir, want, got, b)
 	}
 }
 

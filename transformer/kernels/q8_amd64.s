@@ -12,6 +12,32 @@
 // then (0, 1). Like matVecAVX they walk four quarters of the rows in step (four
 // sequential streams of w) and prefetch each stream 1 KiB ahead.
 
+// Q8SETUP loads the arguments of a GEMV kernel (out, rows, w, x, nb) and cuts the rows into
+// four quarters of q = rows/4 (jumping to tail when q is 0): DI = out, SI = x, BX = the
+// bytes of x, R9 = the bytes of a row of w, R8, R10, R11, R12 = the first row of each
+// quarter, CX = q, DX = rows % 4 (the rows after the quarters), and the outputs of
+// quarters 1, 2 and 3 at DI+R13, DI+2·R13 and DI+R14.
+#define Q8SETUP(tail) \
+	MOVQ out+0(FP), DI; \
+	MOVQ rows+8(FP), DX; \
+	MOVQ w+16(FP), R8; \
+	MOVQ x+24(FP), SI; \
+	MOVQ nb+32(FP), BX; \
+	IMUL3Q $34, BX, R9; \
+	SHLQ $7, BX; \
+	MOVQ DX, AX; \
+	SHRQ $2, AX; \
+	JZ   tail; \
+	ANDQ $3, DX; \
+	MOVQ AX, R13; \
+	IMULQ R9, R13; \
+	LEAQ (R8)(R13*1), R10; \
+	LEAQ (R10)(R13*1), R11; \
+	LEAQ (R11)(R13*1), R12; \
+	MOVQ AX, CX; \
+	LEAQ (AX*4), R13; \
+	LEAQ (R13)(R13*2), R14
+
 // Q8ROW512 adds one block of the row at R, times x's block in Z4 (values 0–15) and Z5
 // (16–31), into acc, and moves R to the next block.
 #define Q8ROW512(R, acc) \
@@ -43,26 +69,7 @@
 
 // func matVecQ8AVX512(out *float32, rows int, w *byte, x *float32, nb int)
 TEXT ·matVecQ8AVX512(SB), NOSPLIT, $0-40
-	MOVQ out+0(FP), DI
-	MOVQ rows+8(FP), DX
-	MOVQ w+16(FP), R8
-	MOVQ x+24(FP), SI
-	MOVQ nb+32(FP), BX
-	IMUL3Q $34, BX, R9         // bytes a row
-	SHLQ $7, BX                // bytes of x
-
-	MOVQ DX, AX
-	SHRQ $2, AX                // q
-	JZ   z5tail
-	ANDQ $3, DX                // rows left after the quarters
-	MOVQ AX, R13
-	IMULQ R9, R13              // a quarter of w, in bytes
-	LEAQ (R8)(R13*1), R10
-	LEAQ (R10)(R13*1), R11
-	LEAQ (R11)(R13*1), R12
-	MOVQ AX, CX                // rows per quarter, counted down
-	LEAQ (AX*4), R13           // out of quarter 1 at DI+R13, of quarter 2 at DI+2·R13
-	LEAQ (R13)(R13*2), R14     // out of quarter 3 at DI+R14
+	Q8SETUP(z5tail)
 
 z5quad:
 	VXORPS Z0, Z0, Z0
@@ -160,26 +167,7 @@ z5done:
 
 // func matVecQ8AVX2(out *float32, rows int, w *byte, x *float32, nb int)
 TEXT ·matVecQ8AVX2(SB), NOSPLIT, $0-40
-	MOVQ out+0(FP), DI
-	MOVQ rows+8(FP), DX
-	MOVQ w+16(FP), R8
-	MOVQ x+24(FP), SI
-	MOVQ nb+32(FP), BX
-	IMUL3Q $34, BX, R9         // bytes a row
-	SHLQ $7, BX                // bytes of x
-
-	MOVQ DX, AX
-	SHRQ $2, AX                // q
-	JZ   y2tail
-	ANDQ $3, DX                // rows left after the quarters
-	MOVQ AX, R13
-	IMULQ R9, R13              // a quarter of w, in bytes
-	LEAQ (R8)(R13*1), R10
-	LEAQ (R10)(R13*1), R11
-	LEAQ (R11)(R13*1), R12
-	MOVQ AX, CX                // rows per quarter, counted down
-	LEAQ (AX*4), R13           // out of quarter 1 at DI+R13, of quarter 2 at DI+2·R13
-	LEAQ (R13)(R13*2), R14     // out of quarter 3 at DI+R14
+	Q8SETUP(y2tail)
 
 y2quad:
 	VXORPS Y0, Y0, Y0
