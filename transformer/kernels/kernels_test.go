@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // The fast kernels against their plain references, on odd shapes.
@@ -107,10 +109,11 @@ func testLayerNormAgainstRef(t *testing.T) {
 }
 
 // TestLMHeadCrossEntropyAgainstDense compares the fused, chunked kernel with a dense
-// computation from full logits, including ignored rows, on shapes around the chunk size.
+// computation from full logits, including ignored rows, on shapes around the chunk sizes
+// (lmHeadChunk without dw, lmHeadChunkDW with it), with dw and without.
 func TestLMHeadCrossEntropyAgainstDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, N := range []int{1, 7, 65, 130} {
+	for _, N := range []int{1, 7, 65, lmHeadChunk + 2, lmHeadChunkDW + 3} {
 		C, V := 33, 101
 		h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.5)
 		targets := make([]int, N)
@@ -122,6 +125,8 @@ func TestLMHeadCrossEntropyAgainstDense(t *testing.T) {
 		}
 		losses, dh, dw := make([]float32, N), make([]float32, N*C), make([]float32, V*C)
 		LMHeadCrossEntropy(losses, dh, dw, h, w, targets, -100, 0.5, N, C, V)
+		lossesNoDW, dhNoDW := make([]float32, N), make([]float32, N*C)
+		LMHeadCrossEntropy(lossesNoDW, dhNoDW, nil, h, w, targets, -100, 0.5, N, C, V)
 
 		logits := make([]float32, N*V)
 		sgemmRef(false, true, N, V, C, 1, h, C, w, C, 0, logits, V)
@@ -155,6 +160,9 @@ func TestLMHeadCrossEntropyAgainstDense(t *testing.T) {
 		closeTo(t, "losses", losses, wantLoss, 1e-5)
 		closeTo(t, "dh", dh, wantDh, 1e-5)
 		closeTo(t, "dw", dw, wantDw, 1e-5)
+		// Each row's loss and dh do not depend on the chunk it falls in.
+		assert.Equal(t, losses, lossesNoDW, "N=%d: losses without dw", N)
+		assert.Equal(t, dh, dhNoDW, "N=%d: dh without dw", N)
 	}
 }
 
