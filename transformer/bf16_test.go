@@ -122,21 +122,29 @@ func TestBF16Decode(t *testing.T) { bothPaths(t, testBF16Decode) }
 
 func testBF16Decode(t *testing.T) {
 	for _, dir := range bf16Dirs() {
-		want := roundedF32(t, dir)
 		got, err := LoadAs(dir, WeightBF16)
 		require.NoError(t, err)
-		seq := []int{1, 5, 9, 2, 7, 3, 11, 4}
-		cw, err := NewKVCache(want.Config, len(seq))
+		decodeBoth(t, roundedF32(t, dir), got, func(after int, lw, lg []float32) {
+			require.Equal(t, lw, lg, "%s after %d ids", dir, after)
+		})
+	}
+}
+
+// decodeBoth feeds want and got the same sequence through their KV caches (a prefill of
+// 3 ids, then one id at a time) and calls check with the logits of each after every step.
+func decodeBoth(t *testing.T, want, got *Model, check func(after int, lw, lg []float32)) {
+	t.Helper()
+	seq := []int{1, 5, 9, 2, 7, 3, 11, 4}
+	cw, err := NewKVCache(want.Config, len(seq))
+	require.NoError(t, err)
+	cg, err := NewKVCache(got.Config, len(seq))
+	require.NoError(t, err)
+	for pos, n := 0, 3; pos < len(seq); pos, n = pos+n, 1 {
+		lw, err := want.NextLogits(cw, seq[pos:pos+n])
 		require.NoError(t, err)
-		cg, err := NewKVCache(got.Config, len(seq))
+		lg, err := got.NextLogits(cg, seq[pos:pos+n])
 		require.NoError(t, err)
-		for pos, n := 0, 3; pos < len(seq); pos, n = pos+n, 1 {
-			lw, err := want.NextLogits(cw, seq[pos:pos+n])
-			require.NoError(t, err)
-			lg, err := got.NextLogits(cg, seq[pos:pos+n])
-			require.NoError(t, err)
-			require.Equal(t, lw, lg, "%s after %d ids", dir, pos+n)
-		}
+		check(pos+n, lw, lg)
 	}
 }
 

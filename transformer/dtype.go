@@ -245,7 +245,8 @@ func withScratch(n int, f func([]float32) error) error {
 // conv1DWith is conv1DForward with the weight w (in, out) as its tensor, float32 or
 // bfloat16, which it reads without widening it whole: one row (a decode step) on a
 // bfloat16 weight goes through kernels.VecMatBF16 (half the bytes; the bits VecMat gives
-// on the widened weight), more rows through sgemmWeight (kernels.SgemmBF16B).
+// on the widened weight), more rows through sgemmWeight (kernels.SgemmBF16B); an 8-bit
+// weight goes through q8Weight.forward.
 func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 	if q, ok := w.Value().(*q8Weight); ok {
 		q.forward(y, x, b, N)
@@ -269,7 +270,7 @@ func conv1DWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 // denseWith is denseForward with the weight w (out, in) as its tensor, float32 or
 // bfloat16, read without widening it whole: one row on a bfloat16 weight through
 // kernels.MatVecBF16 (the bits of MatVec on the widened weight), more through
-// sgemmWeight.
+// sgemmWeight; an 8-bit weight through q8Weight.forward.
 func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 	if q, ok := w.Value().(*q8Weight); ok {
 		q.forward(y, x, b, N)
@@ -291,8 +292,8 @@ func denseWith(y, x []float32, w mat.Tensor, b []float32, N, in, out int) {
 	}
 }
 
-// embedRows sets row i of x (N, C) to row ids[i] of the embedding w (V, C), float32 or
-// bfloat16 (widened exactly, one row at a time).
+// embedRows sets row i of x (N, C) to row ids[i] of the embedding w (V, C), float32,
+// bfloat16 or 8-bit (widened exactly, one row at a time).
 func embedRows(x []float32, w mat.Tensor, ids []int, C int) {
 	if q, ok := w.Value().(*q8Weight); ok {
 		q.rowsOf(x, ids)
@@ -312,7 +313,8 @@ func embedRows(x []float32, w mat.Tensor, ids []int, C int) {
 }
 
 // lmHeadVec sets logits (V) = w (V, C) · h (C) for one hidden state: kernels.MatVec, or
-// for a bfloat16 w kernels.MatVecBF16 (the same bits on the widened w).
+// for a bfloat16 w kernels.MatVecBF16 (the same bits on the widened w), for an 8-bit one
+// kernels.MatVecQ8.
 func lmHeadVec(logits []float32, w mat.Tensor, h []float32, V, C int) {
 	if q, ok := w.Value().(*q8Weight); ok {
 		q.forward(logits, h, nil, 1)
@@ -327,7 +329,8 @@ func lmHeadVec(logits []float32, w mat.Tensor, h []float32, V, C int) {
 }
 
 // lmHeadCrossEntropy is kernels.LMHeadCrossEntropy with the LM head w (V, C) as its
-// tensor: for a bfloat16 w, kernels.LMHeadCrossEntropyBF16 (w frozen: dw must be nil).
+// tensor: for a bfloat16 w, kernels.LMHeadCrossEntropyBF16, for an 8-bit one
+// kernels.LMHeadCrossEntropyFunc over q8Weight.mulW (w frozen: dw must be nil).
 func lmHeadCrossEntropy(losses, dh, dw, h []float32, w mat.Tensor, targets []int, gradScale float32, N, C, V int) {
 	if q, ok := w.Value().(*q8Weight); ok {
 		kernels.LMHeadCrossEntropyFunc(losses, dh, h, q.mulW, targets, IgnoreIndex, gradScale, N, C, V)
@@ -428,7 +431,9 @@ func (m *Model) WeightDType() WeightDType {
 // sgemmWeight sets c (M×N, row stride ldc) = a (M×K, lda) · op(w), op(w) being wᵀ when
 // transB, for w a projection weight with row stride ldb: kernels.Sgemm on its float32
 // values, and for a bfloat16 weight kernels.SgemmBF16B, which widens it panel by panel
-// as it packs them, with the same bits, so no float32 copy of the weight is made.
+// as it packs them, with the same bits, so no float32 copy of the weight is made; for an
+// 8-bit weight q8Weight.mulW, which widens it a few hundred rows at a time (ldb must be
+// its width).
 func sgemmWeight(transB bool, M, N, K int, a []float32, lda int, w mat.Tensor, ldb int, c []float32, ldc int) {
 	if q, ok := w.Value().(*q8Weight); ok {
 		if ldb != q.cols {

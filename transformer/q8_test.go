@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -104,21 +105,11 @@ func TestQ8Decode(t *testing.T) { bothPaths(t, testQ8Decode) }
 
 func testQ8Decode(t *testing.T) {
 	for _, dir := range bf16Dirs() {
-		want := quantizedF32(t, dir)
 		got, err := LoadAs(dir, WeightQ8)
 		require.NoError(t, err)
-		seq := []int{1, 5, 9, 2, 7, 3, 11, 4}
-		cw, err := NewKVCache(want.Config, len(seq))
-		require.NoError(t, err)
-		cg, err := NewKVCache(got.Config, len(seq))
-		require.NoError(t, err)
-		for pos, n := 0, 3; pos < len(seq); pos, n = pos+n, 1 {
-			lw, err := want.NextLogits(cw, seq[pos:pos+n])
-			require.NoError(t, err)
-			lg, err := got.NextLogits(cg, seq[pos:pos+n])
-			require.NoError(t, err)
-			numtest.AssertCloseRel(t, filepath.Base(dir)+" logits", lg, lw, 1e-5)
-		}
+		decodeBoth(t, quantizedF32(t, dir), got, func(after int, lw, lg []float32) {
+			numtest.AssertCloseRel(t, fmt.Sprintf("%s logits after %d ids", filepath.Base(dir), after), lg, lw, 1e-5)
+		})
 	}
 }
 

@@ -85,12 +85,18 @@ func TestGeneratePrompt(t *testing.T) {
 }
 
 // TestGenerateDType: --dtype holds the weights in bfloat16 or Q8_0 blocks, and the completion is the packages'
-// on the model loaded so; an unknown type is a usage error naming the choices.
+// on the model loaded so; sampled at temperature 1.5, each type's completion differs from float32's (so an
+// ignored flag would show); an unknown type is a usage error naming the choices.
 func TestGenerateDType(t *testing.T) {
+	g := generate.Options{MaxNewTokens: 40, Temperature: 1.5, TopP: 1, RepetitionPenalty: 1}
+	f32 := completeAs(t, transformer.WeightF32, "red cat", g, 1)
 	for _, dt := range []transformer.WeightDType{transformer.WeightBF16, transformer.WeightQ8} {
-		code, out, stderr := llmtune(t, "generate", "--model", tinyDir, "--prompt", "red cat", "--max-new-tokens", "12", "--dtype", dt.String())
+		code, out, stderr := llmtune(t, "generate", "--model", tinyDir, "--prompt", "red cat", "--max-new-tokens", "40",
+			"--temperature", "1.5", "--seed", "1", "--dtype", dt.String())
 		require.Equal(t, 0, code, stderr)
-		assert.Equal(t, completeAs(t, dt, "red cat", greedy(12), 0)+"\n", out, "--dtype %s", dt)
+		want := completeAs(t, dt, "red cat", g, 1)
+		assert.Equal(t, want+"\n", out, "--dtype %s", dt)
+		assert.NotEqual(t, f32, want, "--dtype %s samples what float32 samples", dt)
 	}
 	code, _, stderr := llmtune(t, "generate", "--model", tinyDir, "--prompt", "red cat", "--dtype", "q4_0")
 	assert.Equal(t, 2, code)
