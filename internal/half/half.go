@@ -1,6 +1,8 @@
-// Package half widens IEEE 754 binary16 (float16) numbers to float32, exactly: the one
-// conversion that both the safetensors reader (F16 checkpoints) and the 8-bit kernels
-// (ggml's Q8_0 blocks, whose scales are float16) need, kept in one place below both.
+// Package half converts between float32 and the 16-bit floats, kept in one place below
+// the packages that need them: it widens IEEE 754 binary16 (float16) numbers to float32,
+// exactly (the safetensors reader's F16 checkpoints, the 8-bit kernels' float16 scales of
+// ggml's Q8_0 blocks), and rounds float32 to bfloat16 (the safetensors writer, the
+// bfloat16 weights, the AMX kernels' operands).
 package half
 
 import "math"
@@ -39,4 +41,17 @@ func Special(h uint16) float32 {
 	default: // subnormal: mant·2⁻²⁴, exact in float32
 		return math.Float32frombits(sign | math.Float32bits(float32(mant)*0x1p-24))
 	}
+}
+
+// BFloat16 returns the bfloat16 bits nearest to f, as PyTorch's c10::BFloat16 converts:
+// round to nearest, ties to even; finite values that round past the largest bfloat16
+// become ±Inf; every NaN becomes the quiet NaN 0x7fc0 (PyTorch's vectorized CPU path
+// writes 0xffff instead; both are NaN).
+func BFloat16(f float32) uint16 {
+	if f != f {
+		return 0x7fc0
+	}
+	b := math.Float32bits(f)
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
 }

@@ -45,22 +45,7 @@ func BenchmarkSGEMM(b *testing.B) {
 				name := fmt.Sprintf("%s_%dx%dx%d_%s%s", s.name, s.M, s.N, s.K, tr[s.transA], tr[s.transB])
 				b.Run(name, func(b *testing.B) {
 					defer path.use()()
-					rng := rand.New(rand.NewPCG(1, 2))
-					fill := func(n int) []float32 {
-						x := make([]float32, n)
-						for i := range x {
-							x[i] = float32(rng.NormFloat64())
-						}
-						return x
-					}
-					lda, ldb := s.K, s.N
-					if s.transA {
-						lda = s.M
-					}
-					if s.transB {
-						ldb = s.K
-					}
-					a, bm, c := fill(s.M*s.K), fill(s.K*s.N), fill(s.M*s.N)
+					a, bm, c, lda, ldb := gemmOperands(s.transA, s.transB, s.M, s.N, s.K)
 					b.ReportAllocs()
 					cpu0 := processCPUTime()
 					for b.Loop() {
@@ -71,6 +56,30 @@ func BenchmarkSGEMM(b *testing.B) {
 			}
 		})
 	}
+}
+
+// normals returns n draws of N(0, 1) from rng, as float32.
+func normals(rng *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+// gemmOperands returns seeded random operands of an M×N×K product, A and B stored as
+// transA and transB say (tight strides), and C.
+func gemmOperands(transA, transB bool, M, N, K int) (a, b, c []float32, lda, ldb int) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	fill := func(n int) []float32 { return normals(rng, n) }
+	lda, ldb = K, N
+	if transA {
+		lda = M
+	}
+	if transB {
+		ldb = K
+	}
+	return fill(M * K), fill(K * N), fill(M * N), lda, ldb
 }
 
 // reportGemmRates reports GFLOP/s of wall time and, where the process CPU time is known,
@@ -150,13 +159,7 @@ var stepBenchShapes = []struct {
 // step). GFLOP/cpu-s is the figure to compare on a shared machine.
 func BenchmarkSGEMMStep(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	fill := func(n int) []float32 {
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		return x
-	}
+	fill := func(n int) []float32 { return normals(rng, n) }
 	type operands struct {
 		a, b, c       []float32
 		lda, ldb, ldc int

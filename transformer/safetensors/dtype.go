@@ -120,15 +120,6 @@ func roundShift(q, rest uint32, bits uint) uint16 {
 	return uint16(q)
 }
 
-// Float32ToBFloat16 returns the bfloat16 bits nearest to f, as PyTorch's c10::BFloat16
-// converts: round to nearest, ties to even; finite values that round past the largest
-// bfloat16 become ±Inf; every NaN becomes the quiet NaN 0x7fc0 (PyTorch's vectorized CPU
-// path writes 0xffff instead; both are NaN).
-func Float32ToBFloat16(f float32) uint16 {
-	if f != f {
-		return 0x7fc0
-	}
-	b := math.Float32bits(f)
-	b += 0x7fff + (b>>16)&1
-	return uint16(b >> 16)
-}
+// Float32ToBFloat16 returns the bfloat16 bits nearest to f: half.BFloat16 (round to
+// nearest, ties to even, as PyTorch's c10::BFloat16; every NaN becomes 0x7fc0).
+func Float32ToBFloat16(f float32) uint16 { return half.BFloat16(f) }
