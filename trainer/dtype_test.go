@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/transformer/kernels"
 )
 
 // TestBaseDTypeDrift trains the shipped translation recipe's LoRA for 30 steps of 4 rows
@@ -40,7 +42,11 @@ func TestBaseDTypeDrift(t *testing.T) {
 		return res
 	}
 	f32 := run("f32")
-	for _, dtype := range []string{"bf16", "q8_0"} {
+	for _, dtype := range []string{"bf16", "q8_0", "bf16_amx"} {
+		if dtype == "bf16_amx" && !kernels.HaveAMX() {
+			t.Log("bf16_amx: skipped, this CPU or OS has no AMX bfloat16 tiles")
+			continue
+		}
 		low := run(dtype)
 		require.Equal(t, len(f32.Logs), len(low.Logs))
 		worst := 0.0

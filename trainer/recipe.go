@@ -43,9 +43,13 @@ type Recipe struct {
 	// token embedding, untied LM head; not GPT-2's position embedding, the norms or the
 	// biases) are held while an adapter trains: f32; bf16 (each weight rounded to
 	// bfloat16 as it is loaded, and widened to float32 as a product reads it: half their
-	// memory, the math float32); or q8_0 (ggml's 8-bit blocks, widened a few hundred rows
-	// at a time as a product reads them: a quarter of the memory, slower steps). Needs an
-	// adapter: full fine-tuning trains those weights. Default f32.
+	// memory, the math float32); q8_0 (ggml's 8-bit blocks, widened a few hundred rows
+	// at a time as a product reads them: a quarter of the memory, slower steps); or
+	// bf16_amx (bf16, and the products by them run in mixed precision on Intel AMX
+	// tiles, the activations and gradients they multiply rounded to bfloat16 as
+	// torch.autocast does: about twice as fast a step where the CPU has AMX-BF16, an
+	// error where it has not; see transformer.WeightBF16AMX). Needs an adapter: full
+	// fine-tuning trains those weights. Default f32.
 	BaseDType transformer.WeightDType `yaml:"base_dtype"`
 	// OutputDir receives adapter/, checkpoints/, metrics.jsonl and config.yaml. Required.
 	// One run at a time holds it (Run locks it), and a run that starts afresh refuses

@@ -169,7 +169,7 @@ func TestValidate(t *testing.T) {
 	ok.BaseDType = transformer.WeightBF16 // full fine-tuning trains the weights bf16 would freeze
 	assert.EqualError(t, ok.Validate(), "base_dtype: bf16 freezes the base's projection weights, and full fine-tuning (no adapter) trains them: use f32, or add an adapter")
 	_, err = ParseRecipe([]byte(minimal+"base_dtype: f16\n"), "r.yaml")
-	assert.ErrorContains(t, err, `"f16": want f32, bf16 or q8_0`)
+	assert.ErrorContains(t, err, `"f16": want f32, bf16, q8_0 or bf16_amx`)
 }
 
 // TestRecipeYAML: the merged config written out parses back to the same recipe.

@@ -38,10 +38,29 @@ const (
 	// values computes: bit for bit for products of several rows whose input one piece
 	// covers, within float32 rounding for one row (MatVecQ8 sums in its own order).
 	WeightQ8 WeightDType = "q8_0"
+	// WeightBF16AMX stores them as WeightBF16 does, and runs their products of several
+	// rows (a prompt, a training step, the LM head's) on Intel AMX tiles in mixed
+	// precision, as torch.autocast does on such a CPU: the activations (or gradients)
+	// that multiply a weight are rounded to bfloat16 too, and the products are summed in
+	// float32 (kernels.SgemmAMX). Each weight is packed for the tiles on its first such
+	// product, once per orientation (two more bytes a weight each: a training step uses
+	// both). One-row products (decoding), the rest of the model and the adapter stay in
+	// float32. It needs a CPU with AMX-BF16 (Intel Xeon since Sapphire Rapids) and Linux
+	// (CheckSupported).
+	WeightBF16AMX WeightDType = "bf16_amx"
 )
 
+// CheckSupported returns an error if this machine cannot run d: WeightBF16AMX without
+// AMX bfloat16 tiles.
+func (d WeightDType) CheckSupported() error {
+	if d == WeightBF16AMX && !kernels.HaveAMX() {
+		return fmt.Errorf("weight type %s needs a CPU with AMX-BF16 tiles (Intel Xeon since Sapphire Rapids) and Linux; this machine has none: use bf16", d)
+	}
+	return nil
+}
+
 // UnmarshalText accepts "f32" (or "float32"), "bf16" (or "bfloat16"), "q8_0" (or
-// "q8"); "" is f32.
+// "q8"), "bf16_amx"; "" is f32.
 func (d *WeightDType) UnmarshalText(b []byte) error {
 	switch string(b) {
 	case "", "f32", "float32":
@@ -50,8 +69,10 @@ func (d *WeightDType) UnmarshalText(b []byte) error {
 		*d = WeightBF16
 	case "q8_0", "q8":
 		*d = WeightQ8
+	case "bf16_amx":
+		*d = WeightBF16AMX
 	default:
-		return fmt.Errorf("%q: want f32, bf16 or q8_0", b)
+		return fmt.Errorf("%q: want f32, bf16, q8_0 or bf16_amx", b)
 	}
 	return nil
 }
@@ -59,7 +80,7 @@ func (d *WeightDType) UnmarshalText(b []byte) error {
 // MarshalText returns the name UnmarshalText reads back ("" stays "", the default).
 func (d WeightDType) MarshalText() ([]byte, error) { return []byte(d), nil }
 
-// String returns "f32", "bf16" or "q8_0".
+// String returns "f32", "bf16", "q8_0" or "bf16_amx".
 func (d WeightDType) String() string {
 	if d == "" {
 		return string(WeightF32)
@@ -104,6 +125,38 @@ func mustFrozen(trainable bool) {
 type bf16Weight struct {
 	frozenWeight
 	data []uint16
+	amx  *amxPacks // non-nil with WeightBF16AMX: products of several rows run on AMX tiles
+}
+
+// amxPacks holds a WeightBF16AMX weight packed for kernels.SgemmAMXPacked, built on
+// first use: [0] the weight as it is (rows × cols), [1] transposed.
+type amxPacks struct {
+	mu sync.Mutex
+	p  [2]*kernels.AMXPanels
+}
+
+// amxPanels returns w (transB false) or wᵀ (true) packed for the AMX tiles.
+func (w *bf16Weight) amxPanels(transB bool) *kernels.AMXPanels {
+	i, K, N := 0, w.rows, w.cols
+	if transB {
+		i, K, N = 1, w.cols, w.rows
+	}
+	w.amx.mu.Lock()
+	defer w.amx.mu.Unlock()
+	if w.amx.p[i] == nil {
+		w.amx.p[i] = kernels.PackAMXBF16(transB, K, N, w.data, w.cols)
+		runtime.KeepAlive(w)
+	}
+	return w.amx.p[i]
+}
+
+// mulAMX is a kernels.MulW on w for the LM head: c = a · op(w) on the AMX tiles.
+func (w *bf16Weight) mulAMX(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
+	p := w.amxPanels(transB)
+	if p.K != K || p.N != N {
+		panic("transformer: an AMX weight is multiplied whole")
+	}
+	kernels.SgemmAMXPacked(false, M, 1, a, lda, p, 0, c, ldc)
 }
 
 func (w *bf16Weight) Value() mat.Tensor { return w }
@@ -199,6 +252,9 @@ func fill(p *nn.Param, fill func([]float32) error) error {
 			}
 			roundBF16(w.data, f)
 			runtime.KeepAlive(w)
+			if w.amx != nil {
+				w.amx = new(amxPacks) // new values: pack them again
+			}
 			return nil
 		})
 	case *q8Weight:
@@ -336,6 +392,10 @@ func lmHeadCrossEntropy(losses, dh, dw, h []float32, w mat.Tensor, targets []int
 		kernels.LMHeadCrossEntropyFunc(losses, dh, h, q.mulW, targets, IgnoreIndex, gradScale, N, C, V)
 		return
 	}
+	if b, ok := w.Value().(*bf16Weight); ok && b.amx != nil {
+		kernels.LMHeadCrossEntropyFunc(losses, dh, h, b.mulAMX, targets, IgnoreIndex, gradScale, N, C, V)
+		return
+	}
 	if b, ok := w.Value().(*bf16Weight); ok {
 		kernels.LMHeadCrossEntropyBF16(losses, dh, h, b.data, targets, IgnoreIndex, gradScale, N, C, V)
 		runtime.KeepAlive(b)
@@ -388,8 +448,12 @@ func (m *Model) zeroAs(dt WeightDType) {
 	for _, w := range m.dtypeWeightsIn() {
 		s := w.p.Shape()
 		switch dt {
-		case WeightBF16:
-			w.p.Matrix = zeroBF16Weight(s[0], s[1])
+		case WeightBF16, WeightBF16AMX:
+			z := zeroBF16Weight(s[0], s[1])
+			if dt == WeightBF16AMX {
+				z.amx = new(amxPacks)
+			}
+			w.p.Matrix = z
 		case WeightQ8:
 			if q8Fits(s[0], s[1], w.inRows) {
 				w.p.Matrix = zeroQ8Weight(s[0], s[1], w.inRows)
@@ -406,6 +470,12 @@ func (m *Model) SetWeightDType(dt WeightDType) {
 		switch dt {
 		case WeightBF16:
 			setBF16(w.p)
+			w.p.Value().(*bf16Weight).amx = nil
+		case WeightBF16AMX:
+			setBF16(w.p)
+			if b := w.p.Value().(*bf16Weight); b.amx == nil {
+				b.amx = new(amxPacks)
+			}
 		case WeightQ8:
 			setQ8(w.p, w.inRows)
 		default:
@@ -418,8 +488,11 @@ func (m *Model) SetWeightDType(dt WeightDType) {
 // bfloat16 or 8-bit blocks, else WeightF32.
 func (m *Model) WeightDType() WeightDType {
 	for _, p := range m.dtypeWeights() {
-		switch p.Value().(type) {
+		switch w := p.Value().(type) {
 		case *bf16Weight:
+			if w.amx != nil {
+				return WeightBF16AMX
+			}
 			return WeightBF16
 		case *q8Weight:
 			return WeightQ8
@@ -443,6 +516,10 @@ func sgemmWeight(transB bool, M, N, K int, a []float32, lda int, w mat.Tensor, l
 		return
 	}
 	if b, ok := w.Value().(*bf16Weight); ok {
+		if b.amx != nil && ldb == b.cols && M > 1 { // one row: VecMat-like, exact
+			b.mulAMX(transB, M, N, K, a, lda, c, ldc)
+			return
+		}
 		kernels.SgemmBF16B(false, transB, M, N, K, 1, a, lda, b.data, ldb, 0, c, ldc)
 		runtime.KeepAlive(b) // b.data may be off the heap, released with b
 		return

@@ -57,6 +57,9 @@ func Load(dir string) (*Model, error) { return LoadAs(dir, WeightF32) }
 // checkpoint's values are kept exactly), so loading holds the model as it will be kept
 // plus one tensor in float32; those weights are frozen.
 func LoadAs(dir string, dt WeightDType) (*Model, error) {
+	if err := dt.CheckSupported(); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)

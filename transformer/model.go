@@ -72,6 +72,9 @@ func New(cfg Config, rng *rand.Rand) (*Model, error) { return NewAs(cfg, rng, We
 // NewAs is New with the projection weights stored in dt (WeightBF16: drawn in float32 a
 // tensor at a time, then rounded), so that a bfloat16 model is never held in float32.
 func NewAs(cfg Config, rng *rand.Rand, dt WeightDType) (*Model, error) {
+	if err := dt.CheckSupported(); err != nil {
+		return nil, err
+	}
 	m, err := newZero(cfg)
 	if err != nil {
 		return m, err

@@ -49,8 +49,14 @@ fields the anchor prints. Compare the two back to back on one machine, as a rati
 		}
 		return json.NewEncoder(e.stdout).Encode(res)
 	}
-	if len(workloads) == 0 {
-		workloads = all
+	if len(workloads) == 0 { // all that this machine can run
+		for _, w := range bench.Workloads {
+			if err := w.BaseDType.CheckSupported(); err != nil {
+				fmt.Fprintf(e.stderr, "bench: skipping %s: %v\n", w.Name, err)
+				continue
+			}
+			workloads = append(workloads, w.Name)
+		}
 	}
 	for _, name := range workloads {
 		if _, err := bench.Find(name); err != nil {

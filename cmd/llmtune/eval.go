@@ -13,7 +13,7 @@ import (
 	"github.com/llmtune/llmtune/trainer/dataset"
 )
 
-const evalArgs = "--model DIR [--adapter DIR] [--dtype f32|bf16|q8_0] --data FILE [--recipe FILE] [--format FORMAT]\n" +
+const evalArgs = "--model DIR [--adapter DIR] [--dtype f32|bf16|q8_0|bf16_amx] --data FILE [--recipe FILE] [--format FORMAT]\n" +
 	"            [--template TEMPLATE] [--metrics LIST] [--max-examples N] [--json]"
 
 // evalResult is what eval prints; metrics not asked for are left out.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/llmtune/llmtune/transformer/kernels"
 )
 
 var reverseData = filepath.Join(tinyDir, "reverse.jsonl")
@@ -61,16 +63,27 @@ func TestEvalJSON(t *testing.T) {
 // their own, within 1% of float32's on the tiny model.
 func TestEvalDType(t *testing.T) {
 	losses := map[string]float64{}
-	for _, dt := range []string{"f32", "bf16", "q8_0"} {
+	types := []string{"f32", "bf16", "q8_0"}
+	if kernels.HaveAMX() {
+		types = append(types, "bf16_amx")
+	} else { // one line naming the type, and no result
+		code, _, stderr := llmtune(t, "eval", "--model", tinyDir, "--data", reverseData, "--dtype", "bf16_amx")
+		assert.Equal(t, 1, code, stderr)
+		assert.Contains(t, stderr, "weight type bf16_amx needs a CPU with AMX-BF16")
+	}
+	for _, dt := range types {
 		res := evalJSON(t, "--model", tinyDir, "--data", reverseData, "--format", "source_target",
 			"--template", "{source} = {target}", "--max-examples", "12", "--metrics", "loss", "--dtype", dt)
 		losses[dt] = res["eval_loss"]
 	}
-	for _, dt := range []string{"bf16", "q8_0"} {
+	for _, dt := range types[1:] {
 		assert.NotEqual(t, losses["f32"], losses[dt], dt)
 		assert.InEpsilon(t, losses["f32"], losses[dt], 0.01, dt)
 	}
 	assert.NotEqual(t, losses["bf16"], losses["q8_0"])
+	if kernels.HaveAMX() {
+		assert.NotEqual(t, losses["bf16"], losses["bf16_amx"], "the AMX products ran")
+	}
 }
 
 func TestEvalRecipe(t *testing.T) {

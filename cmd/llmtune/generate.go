@@ -15,7 +15,7 @@ import (
 	"github.com/llmtune/llmtune/transformer/generate"
 )
 
-const generateArgs = "--model DIR [--adapter DIR] [--dtype f32|bf16|q8_0] [--recipe FILE] [--prompt TEXT]\n" +
+const generateArgs = "--model DIR [--adapter DIR] [--dtype f32|bf16|q8_0|bf16_amx] [--recipe FILE] [--prompt TEXT]\n" +
 	"            [--raw | --system TEXT | --chat-template T] [--template TEMPLATE]\n" +
 	"            [--temperature F] [--top-k N] [--top-p F]\n" +
 	"            [--repetition-penalty F] [--max-new-tokens N] [--stop S]... [--seed N]"

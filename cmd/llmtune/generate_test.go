@@ -100,7 +100,7 @@ func TestGenerateDType(t *testing.T) {
 	}
 	code, _, stderr := llmtune(t, "generate", "--model", tinyDir, "--prompt", "red cat", "--dtype", "q4_0")
 	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, `"q4_0": want f32, bf16 or q8_0`)
+	assert.Contains(t, stderr, `"q4_0": want f32, bf16, q8_0 or bf16_amx`)
 }
 
 // writes records each Write separately.

@@ -27,7 +27,7 @@ func modelFlags(fs *flag.FlagSet, recipeUsage string) *modelSource {
 		adapter: fs.String("adapter", "", "LoRA adapter `DIR` to apply (PEFT format, from llmtune or PEFT; a run saves OUTPUT_DIR/adapter)"),
 		recipe:  fs.String("recipe", "", recipeUsage),
 	}
-	fs.TextVar(&m.dtype, "dtype", transformer.WeightDType(""), "hold the weight matrices (projections, embedding, LM head) in `TYPE`: f32; bf16 (half the memory, frozen; the math stays float32); or q8_0 (ggml's 8-bit blocks: 1.125 bytes a weight, frozen; the fastest decoding) (default: the recipe's base_dtype, else f32)")
+	fs.TextVar(&m.dtype, "dtype", transformer.WeightDType(""), "hold the weight matrices (projections, embedding, LM head) in `TYPE`: f32; bf16 (half the memory, frozen; the math stays float32); q8_0 (ggml's 8-bit blocks: 1.125 bytes a weight, frozen; the fastest decoding); or bf16_amx (bf16, with products of several rows in mixed precision on Intel AMX tiles) (default: the recipe's base_dtype, else f32)")
 	return m
 }
 

@@ -35,9 +35,10 @@ type Workload struct {
 	// NewTokens is how many tokens a Generate workload decodes greedily after its prompt.
 	NewTokens int
 	// BaseDType holds the projection weights in bfloat16 (WeightBF16), in 8-bit blocks
-	// (WeightQ8) or in float32 (""): a "-bf16" or "-q8" workload is its float32 namesake
-	// with frozen weights in that type, which the anchor does not run (compare it with
-	// the namesake's anchor figures).
+	// (WeightQ8), in bfloat16 multiplied on AMX tiles (WeightBF16AMX) or in float32 (""):
+	// a "-bf16", "-q8" or "-amx" workload is its float32 namesake with frozen weights in
+	// that type, which the anchor does not run (compare it with the namesake's anchor
+	// figures; torch_anchor.py --autocast runs the namesake in torch's bfloat16 autocast).
 	BaseDType transformer.WeightDType
 }
 
@@ -46,7 +47,8 @@ const Warmup = 2
 
 // Workloads are the anchor's workloads, in its order, llama1b-lora-memory: LoRA on
 // Llama-3.2-1B's shape at B=1, T=256, whose peak memory is the figure to watch, and
-// bfloat16-base ("-bf16") and 8-bit ("-q8") variants of some.
+// bfloat16-base ("-bf16"), 8-bit ("-q8") and AMX mixed-precision ("-amx", WeightBF16AMX:
+// Intel CPUs with AMX-BF16 only) variants of some.
 var Workloads = []Workload{
 	{Name: "tiny-lora", Model: gpt2(4, 256, 4), Batch: 8, SeqLen: 128, LoRA: true, Steps: 10},
 	{Name: "small-lora", Model: gpt2(12, 768, 12), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5},
@@ -62,6 +64,9 @@ var Workloads = []Workload{
 	{Name: "llama1b-lora-bf16", Model: llama1B(), Batch: 1, SeqLen: 256, LoRA: true, Steps: 2, BaseDType: transformer.WeightBF16},
 	{Name: "small-generate-q8", Model: gpt2(12, 768, 12), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightQ8},
 	{Name: "smollm-generate-q8", Model: smolLM2(), Batch: 1, SeqLen: 32, Steps: 3, Generate: true, NewTokens: 128, BaseDType: transformer.WeightQ8},
+	{Name: "small-lora-amx", Model: gpt2(12, 768, 12), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5, BaseDType: transformer.WeightBF16AMX},
+	{Name: "tiny-lora-amx", Model: gpt2(4, 256, 4), Batch: 8, SeqLen: 128, LoRA: true, Steps: 10, BaseDType: transformer.WeightBF16AMX},
+	{Name: "smollm-lora-amx", Model: smolLM2(), Batch: 4, SeqLen: 128, LoRA: true, Steps: 5, BaseDType: transformer.WeightBF16AMX},
 }
 
 // gpt2 returns GPT-2's configuration with n layers of width c and h heads.

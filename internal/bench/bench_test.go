@@ -14,6 +14,9 @@ func BenchmarkTrainStep(b *testing.B) {
 			continue // BenchmarkGenerate; a 1B model is for llmtune bench, not a smoke test
 		}
 		b.Run(w.Name, func(b *testing.B) {
+			if err := w.BaseDType.CheckSupported(); err != nil {
+				b.Skip(err)
+			}
 			t, err := NewTrainer(w)
 			require.NoError(b, err)
 			batch := t.Batch()

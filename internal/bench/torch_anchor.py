@@ -4,6 +4,7 @@
   /usr/bin/python3 internal/bench/torch_anchor.py                  # all workloads
   /usr/bin/python3 internal/bench/torch_anchor.py --workload tiny-lora --json
   /usr/bin/python3 internal/bench/torch_anchor.py --threads-setting 1,2 --coretype SkylakeX
+  /usr/bin/python3 internal/bench/torch_anchor.py --workload small-lora --autocast --json
 
 Self-contained: only torch + the standard library.  Every (workload, BLAS core type,
 thread setting) runs in its own child process, so peak RSS (ru_maxrss) is per workload,
@@ -22,8 +23,13 @@ repeat_kv, causal softmax(q k^T / sqrt(head_dim)), MLP down_proj(silu(gate_proj(
 up_proj(x)), lm_head tied to embed_tokens.
 LoRA (PEFT layout) on q and v of every layer: q += (alpha/r) * x A_q^T B_q^T, v likewise;
 A [r, in], B [out, r].
+--autocast runs the training workloads' forward passes under torch.autocast("cpu",
+dtype=torch.bfloat16), as Hugging Face's Trainer does with bf16=True (weights kept in
+float32, matmuls in bfloat16 through oneDNN, on AMX tiles where the CPU has them): the
+anchor for llmtune's "-amx" workloads (base_dtype: bf16_amx).
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -352,6 +358,13 @@ def causal_lm_loss(P, ids, m, lora):
 
 # ---------------------------------------------------------------- workloads
 
+def autocast():
+    """bfloat16 autocast when the parent was given --autocast (passed on in the environment)."""
+    if os.environ.get("ANCHOR_AUTOCAST") == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def run_train(spec, probe):
     m = spec["model"]
     init, _, _ = ARCH[m["arch"]]
@@ -368,7 +381,8 @@ def run_train(spec, probe):
         ids = torch.randint(0, m["vocab"], (B, T), generator=g)
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = causal_lm_loss(P, ids, m, spec["lora"])
+        with autocast():
+            loss = causal_lm_loss(P, ids, m, spec["lora"])
         loss.backward()
         opt.step()
         dt = time.perf_counter() - t0
@@ -441,7 +455,7 @@ def child(workload, ob, nt, coretype, probe):
     r = run_generate(spec, probe) if workload.endswith("-generate") else run_train(spec, probe)
     r.update(peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
              torch=torch.__version__, openblas_threads=threads, blas_core=core, sgemm_rel_error=err,
-             torch_threads=torch.get_num_threads())
+             torch_threads=torch.get_num_threads(), autocast=os.environ.get("ANCHOR_AUTOCAST", ""))
     if threads != ob:
         print("warning: OpenBLAS threads = %s, wanted %d (is libblas.so.3 OpenBLAS?)" % (threads, ob),
               file=sys.stderr)
@@ -513,6 +527,8 @@ def main():
                     help="force OPENBLAS_CORETYPE=NAME (%s: unset, OpenBLAS autodetects); default: the fastest "
                     "of %s and those of %s the CPU supports, on a short run"
                     % (AUTO, AUTO, " ".join(name for name, _ in CORETYPES)))
+    ap.add_argument("--autocast", action="store_true",
+                    help="train under torch.autocast(\"cpu\", dtype=torch.bfloat16) (the -amx workloads' anchor)")
     ap.add_argument("--json", action="store_true", help="one JSON object per workload on stdout")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -523,6 +539,8 @@ def main():
     if importlib.util.find_spec("torch") is None:
         sys.exit("torch is not importable by %s. Use /usr/bin/python3 after "
                  "`apt-get install -y python3-torch libopenblas0-pthread`." % sys.executable)
+    if a.autocast:
+        os.environ["ANCHOR_AUTOCAST"] = "bf16"  # the children read it
     workloads = a.workload or WORKLOADS
     settings = [a.threads_setting] if a.threads_setting else SETTINGS
     if "OPENBLAS_CORETYPE" in os.environ:
@@ -546,6 +564,8 @@ def main():
             out["prefill_tokens_per_s"] = round(best["prefill_tokens_per_s"], 2)
         out.update(step_ms_median=round(best["step_ms_median"], 2), peak_rss_mb=round(best["peak_rss_mb"], 1),
                    setting=best["setting"], blas_core=best["blas_core"], torch=best["torch"])
+        if best.get("autocast"):
+            out["autocast"] = best["autocast"]
         if a.json:
             print(json.dumps(out), flush=True)
         else:
