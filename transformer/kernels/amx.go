@@ -132,12 +132,17 @@ func sgemmAMXPacked(transA bool, M int, alpha float32, a []float32, lda int, b *
 			packAAMX(pa, transA, a, lda, M, K, i, mb, ks)
 		}
 	})
-	// C is written by the tiles when they may overwrite it and it holds every row and
-	// column of a panel's blocks; otherwise a scratch panel takes the sums. Each item is
+	// C is written by the tiles when they may overwrite it, it holds every row and
+	// column of a panel's blocks and its rows are at most amxDirectLdc floats apart;
+	// otherwise a scratch panel takes the sums. Each item is
 	// a run of panels, which goes through k one segment at a time, so that the segment of
 	// packed A (mb·32 KiB) stays in L2 for all of them when K is long (the LM head's dh).
-	direct := alpha == 1 && beta == 0 && M%32 == 0
-	grain := max(1, ceilDiv(nb, 4*runtime.GOMAXPROCS(0)))
+	direct := alpha == 1 && beta == 0 && M%32 == 0 && ldc <= amxDirectLdc
+	items := 4 * runtime.GOMAXPROCS(0)
+	if ks > amxKSeg {
+		items /= 2 // longer runs of panels share each segment of A
+	}
+	grain := max(1, ceilDiv(nb, items))
 	parallelFor(nb, grain, func(lo, hi int) {
 		var s []float32
 		if !direct || 32*hi > N {
@@ -190,6 +195,13 @@ const amxStep = 1024
 // amxKSeg is the steps of one amxTiles pass: 512 k, 32 KiB of a B panel, which stays in
 // L1 while the pass runs through every block of A.
 const amxKSeg = 16
+
+// amxDirectLdc is the widest C (row stride, in floats) that the tiles write directly:
+// rows further apart (the LM head's logits, V floats a row) each fall on their own page,
+// and the tiles' 64-byte row stores to them measured slower than storing to a scratch
+// panel and copying (tiny_lmhead_fwd in BenchmarkSgemmAMX: 158–164 against 197–204
+// GFLOP/s).
+const amxDirectLdc = 4096
 
 // amxConfig is amxTiles' tile configuration (LDTILECFG's 64 bytes): palette 1, and all
 // eight tiles 16 rows of 64 bytes (16 float32 sums, 32 bfloat16 of A, 16 pairs of B).
