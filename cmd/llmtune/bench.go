@@ -85,8 +85,11 @@ fields the anchor prints. Compare the two back to back on one machine, as a rati
 			if res.PrefillTokensPerSecond > 0 {
 				obj["prefill_tokens_per_s"] = round2(res.PrefillTokensPerSecond)
 			}
+			if res.GFLOPS > 0 {
+				obj["gflops"] = round2(res.GFLOPS)
+			}
 			if res.FractionOfPeak > 0 {
-				obj["gflops"], obj["peak_gflops"] = round2(res.GFLOPS), round2(res.PeakGFLOPS)
+				obj["peak_gflops"] = round2(res.PeakGFLOPS)
 				obj["fraction_of_peak"], obj["peak"] = round2(res.FractionOfPeak*100)/100, res.Peak
 			}
 			line, _ := json.Marshal(obj)
@@ -97,8 +100,11 @@ fields the anchor prints. Compare the two back to back on one machine, as a rati
 		if res.PrefillTokensPerSecond > 0 {
 			extra = fmt.Sprintf(" prefill_tokens_per_s=%.1f", res.PrefillTokensPerSecond)
 		}
-		if res.FractionOfPeak > 0 {
+		switch {
+		case res.FractionOfPeak > 0:
 			extra += fmt.Sprintf(" gflops=%.1f fraction_of_peak=%.3f (peak %s, × %d cores)", res.GFLOPS, res.FractionOfPeak, res.Peak, res.Cores)
+		case res.GFLOPS > 0:
+			extra += fmt.Sprintf(" gflops=%.1f", res.GFLOPS)
 		}
 		fmt.Fprintf(e.stdout, "llmtune %s tokens_per_s=%.1f step_ms=%.0f peak_rss_mb=%.0f%s\n",
 			res.Workload, res.TokensPerSecond, res.StepMsMedian, res.PeakRSSMB, extra)

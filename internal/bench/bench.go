@@ -124,7 +124,8 @@ type Result struct {
 	// For a train workload: its FLOPs per token (Workload.FLOPsPerToken), the GFLOP/s the
 	// median step reached, and the fraction of the CPU's float32 peak that is: Peak (the
 	// per-core peak, measured by kernels.MeasurePeak before the steps, described) times
-	// Cores (GOMAXPROCS).
+	// Cores (GOMAXPROCS); no fraction for an -amx workload (AMX tiles are not bound by the
+	// float32 FMA peak).
 	FLOPsPerToken  float64 `json:"flops_per_token,omitempty"`
 	GFLOPS         float64 `json:"gflops,omitempty"`
 	PeakGFLOPS     float64 `json:"peak_gflops,omitempty"`
@@ -242,7 +243,9 @@ func Run(w Workload) (Result, error) {
 	res.FLOPsPerToken = w.FLOPsPerToken()
 	res.GFLOPS = res.FLOPsPerToken * res.TokensPerSecond / 1e9
 	res.Cores, res.Peak = cores, pk.String()
-	if res.PeakGFLOPS = pk.PerCoreGFLOPS * float64(cores); res.PeakGFLOPS > 0 {
+	// An -amx workload's products run on the AMX tiles, which the float32 FMA peak does
+	// not bound: it reports its GFLOP/s alone.
+	if res.PeakGFLOPS = pk.PerCoreGFLOPS * float64(cores); res.PeakGFLOPS > 0 && w.BaseDType != transformer.WeightBF16AMX {
 		res.FractionOfPeak = res.GFLOPS / res.PeakGFLOPS
 	}
 	return res, nil
