@@ -127,9 +127,10 @@ func sgemmAMXPacked(transA bool, M int, alpha float32, a []float32, lda int, b *
 	aBuf := getPack(mb * ks * amxStep / 2)
 	defer putPack(aBuf)
 	pa, pb := asBF16(aBuf), b.data
+	seg := ceilDiv(ks, ceilDiv(ks, amxKSeg)) // steps a pass: ks cut evenly, ≤ amxKSeg each
 	parallelFor(mb, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			packAAMX(pa, transA, a, lda, M, K, i, mb, ks)
+			packAAMX(pa, transA, a, lda, M, K, i, mb, ks, seg)
 		}
 	})
 	// C is written by the tiles when they may overwrite it, it holds every row and
@@ -139,7 +140,7 @@ func sgemmAMXPacked(transA bool, M int, alpha float32, a []float32, lda int, b *
 	// packed A (mb·32 KiB) stays in L2 for all of them when K is long (the LM head's dh).
 	direct := alpha == 1 && beta == 0 && M%32 == 0 && ldc <= amxDirectLdc
 	items := 4 * runtime.GOMAXPROCS(0)
-	if ks > amxKSeg {
+	if ks > seg {
 		items /= 2 // longer runs of panels share each segment of A
 	}
 	grain := max(1, ceilDiv(nb, items))
@@ -155,8 +156,8 @@ func sgemmAMXPacked(transA bool, M int, alpha float32, a []float32, lda int, b *
 			}
 			return &s[(j-lo)*mb*32*32], 32
 		}
-		for s0 := 0; s0 < ks; s0 += amxKSeg {
-			s1 := min(s0+amxKSeg, ks)
+		for s0 := 0; s0 < ks; s0 += seg {
+			s1 := min(s0+seg, ks)
 			for j := lo; j < hi; j++ {
 				cj, ld := dst(j)
 				amxTiles(&amxConfig[0], &pa[mb*s0*amxStep], &pb[(j*ks+s0)*amxStep], cj, ld, mb, s1-s0, s0 > 0)
@@ -192,8 +193,10 @@ func sgemmAMXPacked(transA bool, M int, alpha float32, a []float32, lda int, b *
 // of 16 rows × 64 bytes.
 const amxStep = 1024
 
-// amxKSeg is the steps of one amxTiles pass: 512 k, 32 KiB of a B panel, which stays in
-// L1 while the pass runs through every block of A.
+// amxKSeg is the most steps of one amxTiles pass: 512 k, 32 KiB of a B panel, which
+// stays in L1 while the pass runs through every block of A. K is cut into passes of
+// equal steps (SmolLM2's 576 = 18 steps into 9 + 9, not 16 + 2, whose second pass would
+// load and store C for two steps of work).
 const amxKSeg = 16
 
 // amxDirectLdc is the widest C (row stride, in floats) that the tiles write directly:
@@ -227,13 +230,13 @@ func asBF16(buf []float32) []uint16 {
 }
 
 // packAAMX packs rows [32i, 32i+32) of op(A) (zero past M and K), rounded to bfloat16:
-// step s of the block is in k segment [s0, s1) (amxKSeg steps) at (mb·s0 + i·(s1-s0) +
+// step s of the block is in k segment [s0, s1) (seg steps, the last maybe fewer) at (mb·s0 + i·(s1-s0) +
 // s-s0)·amxStep, so that one amxTiles pass reads every block's steps of a segment in a
 // row; within a step, row r's 32 k are at r·32 (rows 16-31 are the second tile).
-func packAAMX(dst []uint16, transA bool, a []float32, lda, M, K, i, mb, ks int) {
+func packAAMX(dst []uint16, transA bool, a []float32, lda, M, K, i, mb, ks, seg int) {
 	full := K / 32 // steps with 32 k; the one after, if any, is partial
-	for s0 := 0; s0 < ks; s0 += amxKSeg {
-		s1 := min(s0+amxKSeg, ks)
+	for s0 := 0; s0 < ks; s0 += seg {
+		s1 := min(s0+seg, ks)
 		for r := range 32 {
 			row := 32*i + r
 			d := dst[(mb*s0+i*(s1-s0))*amxStep+r*32:]

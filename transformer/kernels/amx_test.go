@@ -20,7 +20,7 @@ func TestSgemmAMX(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	fill := func(n int) []float32 { return normals(rng, n) }
 	bf := func(v float32) float64 { return float64(math.Float32frombits(uint32(half.BFloat16(v)) << 16)) }
-	for _, s := range []struct{ M, N, K int }{{1, 1, 1}, {32, 32, 32}, {33, 47, 70}, {100, 65, 600}, {64, 96, 1100}, {32, 40, 64}} {
+	for _, s := range []struct{ M, N, K int }{{1, 1, 1}, {32, 32, 32}, {33, 47, 70}, {100, 65, 600}, {64, 96, 1100}, {32, 40, 64}, {64, 64, 576}} {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
 			for _, ab := range [][2]float32{{1, 0}, {0.5, 0}, {1.5, -0.25}} {
 				transA, transB := tr[0], tr[1]
