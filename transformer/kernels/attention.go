@@ -179,10 +179,14 @@ func AttentionBackwardGQA(dqkv, dout, qkv, att []float32, B, T, NH, KVH, hs int)
 	scale := float32(1 / math.Sqrt(float64(hs)))
 	var part []float32 // (B, NH, 2, T, hs): each query head's dk, dv, when heads share
 	if G > 1 {
-		part = make([]float32, B*NH*2*T*hs)
+		buf := getScratch(B * NH * 2 * T * hs) // every element is written (beta 0) before it is read
+		defer scratch.Put(buf)
+		part = *buf
 	}
 	parallelFor(B*NH, 1, func(lo, hi int) {
-		ds := make([]float32, T*T)
+		buf := getScratch(T * T) // written whole by the first Sgemm
+		defer scratch.Put(buf)
+		ds := *buf
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/NH, bh%NH
 			kv := h / G

@@ -3,7 +3,6 @@ package kernels
 import (
 	"math"
 	"runtime"
-	"sync"
 )
 
 // The kernels of incremental decoding: a language model that generates one token at a
@@ -58,22 +57,16 @@ func vecMat(out, x []float32, w gemvWeights, bias []float32, K, N int) {
 		w.axpyRows(out, x, 0, N, p)
 		return
 	}
-	buf := partials.Get().(*[]float32)
-	if cap(*buf) < (items-1)*N {
-		*buf = make([]float32, (items-1)*N)
-	}
-	job := &vecMatJob{out: out, part: (*buf)[:(items-1)*N], x: x, w: w, K: K, N: N, path: p}
+	buf := getScratch((items - 1) * N)
+	job := &vecMatJob{out: out, part: *buf, x: x, w: w, K: K, N: N, path: p}
 	tm := newTeam(runtime.GOMAXPROCS(0))
 	tm.run(items, job)
 	tm.done()
 	for i := range items - 1 {
 		AddTo(out, job.part[i*N:], N)
 	}
-	partials.Put(buf)
+	scratch.Put(buf)
 }
-
-// partials recycles the partial outputs of VecMat.
-var partials = sync.Pool{New: func() any { return new([]float32) }}
 
 // vecMatJob is a VecMat split into blocks of rows: block 0 adds into out, block i > 0
 // into part[(i−1)·N:].

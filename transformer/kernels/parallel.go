@@ -133,3 +133,20 @@ func (t team) run(n int, items itemRunner) {
 	j.pending.Wait()
 	j.release()
 }
+
+// scratch recycles float32 buffers that a kernel needs for one call (VecMat's partial
+// outputs, the attention backward's score gradients and per-head key/value gradients),
+// so that a training step does not allocate (and the GC clear) them anew at every layer.
+// Unlike packBufs (the SGEMM's large panels) it may drop them at any GC.
+var scratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// getScratch returns a buffer of n floats from scratch, contents undefined; give it back
+// with scratch.Put.
+func getScratch(n int) *[]float32 {
+	p := scratch.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
