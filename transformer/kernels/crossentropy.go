@@ -73,8 +73,10 @@ func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW MulW, targets []int, i
 	if R == 0 {
 		return
 	}
-	hc := make([]float32, R*C)     // (R, C) gathered hidden rows
-	logits := make([]float32, R*V) // (R, V), becomes dlogits
+	hc := make([]float32, R*C) // (R, C) gathered hidden rows
+	buf := getScratch(R * V)   // (R, V) logits, becoming dlogits; each chunk writes its rows whole
+	defer scratch.Put(buf)
+	logits := *buf
 	var dhc []float32
 	if dh != nil {
 		dhc = make([]float32, R*C)
