@@ -19,9 +19,9 @@ import (
 // How: op(A) is packed in 32-row blocks and op(B) in 32-column panels, 32 k a step, as
 // the tiles want them (A: 16 rows × 32 k, twice; B: 16 k-pairs × 16 columns, twice, each
 // pair of k adjacent, the "VNNI" layout); the panels are spread over the goroutines, each
-// running amxTiles on its panel against every block of A, 512 k at a time (its 32 KiB of
-// B stay in L1), into C (alpha 1, beta 0, whole blocks) or a float32 scratch that is then
-// scaled into C.
+// running amxTiles on its panel against every block of A, up to 512 k at a time (its 32
+// KiB of B stay in L1), into C (alpha 1, beta 0, whole blocks, rows close enough) or a
+// float32 scratch that is then scaled into C.
 func SgemmAMX(transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if M == 0 || N == 0 {
 		return
@@ -45,7 +45,7 @@ func SgemmAMX(transA, transB bool, M, N, K int, alpha float32, a []float32, lda 
 // It takes K·N·2 bytes (rounded up to 32 in both dimensions).
 type AMXPanels struct {
 	K, N int
-	data []uint16 // panel j's steps at (j·ceil(K/32) + s)·amxStep; see pack
+	data []uint16 // panel j's steps at (j·ceil(K/32) + s)·amxStep; see packPanels
 }
 
 // PackAMX returns op(b) (K×N; b is K×N, row stride ldb, or N×K when transB) rounded to
@@ -230,9 +230,10 @@ func asBF16(buf []float32) []uint16 {
 }
 
 // packAAMX packs rows [32i, 32i+32) of op(A) (zero past M and K), rounded to bfloat16:
-// step s of the block is in k segment [s0, s1) (seg steps, the last maybe fewer) at (mb·s0 + i·(s1-s0) +
-// s-s0)·amxStep, so that one amxTiles pass reads every block's steps of a segment in a
-// row; within a step, row r's 32 k are at r·32 (rows 16-31 are the second tile).
+// step s of the block is in k segment [s0, s1) (seg steps, the last maybe fewer) at
+// (mb·s0 + i·(s1-s0) + s-s0)·amxStep, so that one amxTiles pass reads every block's steps
+// of a segment in a row; within a step, row r's 32 k are at r·32 (rows 16-31 are the
+// second tile).
 func packAAMX(dst []uint16, transA bool, a []float32, lda, M, K, i, mb, ks, seg int) {
 	full := K / 32 // steps with 32 k; the one after, if any, is partial
 	for s0 := 0; s0 < ks; s0 += seg {
