@@ -144,7 +144,8 @@ func (w *bf16Weight) amxPanels(transB bool) *kernels.AMXPanels {
 	w.amx.mu.Lock()
 	defer w.amx.mu.Unlock()
 	if w.amx.p[i] == nil {
-		w.amx.p[i] = kernels.PackAMXBF16(transB, K, N, w.data, w.cols)
+		dst := offHeap[uint16](w, kernels.AMXPanelsLen(K, N)) // as w.data: off the GC's pacing
+		w.amx.p[i] = kernels.PackAMXBF16Into(dst, transB, K, N, w.data, w.cols)
 		runtime.KeepAlive(w)
 	}
 	return w.amx.p[i]

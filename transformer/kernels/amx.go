@@ -59,14 +59,26 @@ func PackAMX(transB bool, K, N int, b []float32, ldb int) *AMXPanels {
 
 // PackAMXBF16 is PackAMX for a b already in bfloat16, which it packs as it is.
 func PackAMXBF16(transB bool, K, N int, b []uint16, ldb int) *AMXPanels {
+	return PackAMXBF16Into(make([]uint16, AMXPanelsLen(K, N)), transB, K, N, b, ldb)
+}
+
+// PackAMXBF16Into is PackAMXBF16 into dst, of AMXPanelsLen(K, N) elements (any contents),
+// which the panels keep: memory the caller manages (off the Go heap, say).
+func PackAMXBF16Into(dst []uint16, transB bool, K, N int, b []uint16, ldb int) *AMXPanels {
 	checkGemm("PackAMXBF16", false, transB, 0, N, K, 0, 1, len(b), ldb, 0, 1)
-	p := newAMXPanels(K, N)
+	if len(dst) != AMXPanelsLen(K, N) {
+		panic("kernels: PackAMXBF16Into: dst is not AMXPanelsLen(K, N) long")
+	}
+	p := &AMXPanels{K: K, N: N, data: dst}
 	packPanels(p, transB, b, ldb, func(v uint16) uint16 { return v })
 	return p
 }
 
+// AMXPanelsLen is the bfloat16 values of a K×N matrix packed for SgemmAMXPacked.
+func AMXPanelsLen(K, N int) int { return ceilDiv(N, 32) * ceilDiv(K, 32) * amxStep }
+
 func newAMXPanels(K, N int) *AMXPanels {
-	return &AMXPanels{K: K, N: N, data: make([]uint16, ceilDiv(N, 32)*ceilDiv(K, 32)*amxStep)}
+	return &AMXPanels{K: K, N: N, data: make([]uint16, AMXPanelsLen(K, N))}
 }
 
 // packPanels fills p with op(b) converted by bf, zero past K and N: in panel j's step s,

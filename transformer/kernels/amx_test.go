@@ -161,6 +161,7 @@ func TestSgemmAMXPacked(t *testing.T) {
 		}
 	}
 	require.Panics(t, func() { PackAMX(false, K, N, b[:K*N-1], N) })
+	require.Panics(t, func() { PackAMXBF16Into(make([]uint16, AMXPanelsLen(K, N)-1), false, K, N, b16, N) })
 }
 
 // TestSgemmAMXDeterministic checks that SgemmAMX gives the same bits on one goroutine as
