@@ -394,7 +394,8 @@ func lmHeadCrossEntropy(losses, dh, dw, h []float32, w mat.Tensor, targets []int
 		return
 	}
 	if b, ok := w.Value().(*bf16Weight); ok && b.amx != nil {
-		kernels.LMHeadCrossEntropyFunc(losses, dh, h, b.mulAMX, targets, IgnoreIndex, gradScale, N, C, V)
+		// 128 rows: whole 32-row tile blocks (132, Sgemm's chunk, measured ~8% slower here)
+		kernels.LMHeadCrossEntropyFuncChunk(losses, dh, h, b.mulAMX, targets, IgnoreIndex, gradScale, N, C, V, 128)
 		return
 	}
 	if b, ok := w.Value().(*bf16Weight); ok {

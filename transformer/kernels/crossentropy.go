@@ -36,7 +36,11 @@ func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore in
 	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
 		Sgemm(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
 	}
-	lmHeadCrossEntropy(losses, dh, dw, h, mulW, targets, ignore, gradScale, N, C, V)
+	R := lmHeadChunk
+	if dw != nil {
+		R = lmHeadChunkDW
+	}
+	lmHeadCrossEntropy(losses, dh, dw, h, mulW, targets, ignore, gradScale, N, C, V, R)
 }
 
 // LMHeadCrossEntropyBF16 is LMHeadCrossEntropy with the output embedding w (V, C) in
@@ -46,7 +50,7 @@ func LMHeadCrossEntropyBF16(losses, dh, h []float32, w []uint16, targets []int, 
 	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
 		SgemmBF16B(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
 	}
-	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V)
+	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, lmHeadChunk)
 }
 
 // MulW sets c (M, N, row stride ldc) = a (M, K, row stride lda) · op(w) for a weight w
@@ -58,21 +62,26 @@ type MulW func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc 
 // (no dw) and held by mulW, which computes the products by it: for a weight stored in a
 // form Sgemm does not read (8-bit blocks), widened a few rows at a time as mulW reads it.
 func LMHeadCrossEntropyFunc(losses, dh, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V int) {
-	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V)
+	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, lmHeadChunk)
 }
 
-// lmHeadCrossEntropy is LMHeadCrossEntropy with the products by w as mulW.
-func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V int) {
+// LMHeadCrossEntropyFuncChunk is LMHeadCrossEntropyFunc forming the logits chunk rows
+// at a time, for a mulW whose products favour another row count than Sgemm's
+// lmHeadChunk (SgemmAMX works in blocks of 32 rows: bf16_amx's LM head takes 128). The
+// results do not depend on the chunk.
+func LMHeadCrossEntropyFuncChunk(losses, dh, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V, chunk int) {
+	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, max(1, chunk))
+}
+
+// lmHeadCrossEntropy is LMHeadCrossEntropy with the products by w as mulW, R rows of
+// logits at a time.
+func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V, R int) {
 	rows := make([]int, 0, N) // rows that count
 	for i := 0; i < N; i++ {
 		losses[i] = 0
 		if targets[i] != ignore {
 			rows = append(rows, i)
 		}
-	}
-	R := lmHeadChunk
-	if dw != nil {
-		R = lmHeadChunkDW
 	}
 	R = min(R, len(rows))
 	if R == 0 {

@@ -108,6 +108,32 @@ func testLayerNormAgainstRef(t *testing.T) {
 	}
 }
 
+// TestLMHeadCrossEntropyFuncChunk: the chunk of LMHeadCrossEntropyFuncChunk changes
+// nothing, bit for bit (each row's logits, loss and dh are its own).
+func TestLMHeadCrossEntropyFuncChunk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	N, C, V := 300, 40, 257
+	h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.5)
+	targets := make([]int, N)
+	for i := range targets {
+		targets[i] = rng.IntN(V)
+		if i%7 == 2 {
+			targets[i] = -100
+		}
+	}
+	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
+		Sgemm(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
+	}
+	wantL, wantDh := make([]float32, N), make([]float32, N*C)
+	LMHeadCrossEntropyFunc(wantL, wantDh, h, mulW, targets, -100, 0.5, N, C, V)
+	for _, chunk := range []int{0, 7, 128, N + 1} {
+		l, dh := make([]float32, N), make([]float32, N*C)
+		LMHeadCrossEntropyFuncChunk(l, dh, h, mulW, targets, -100, 0.5, N, C, V, chunk)
+		assert.Equal(t, wantL, l, "chunk %d", chunk)
+		assert.Equal(t, wantDh, dh, "chunk %d", chunk)
+	}
+}
+
 // TestLMHeadCrossEntropyAgainstDense compares the fused, chunked kernel with a dense
 // computation from full logits, including ignored rows, on shapes around the chunk sizes
 // (lmHeadChunk without dw, lmHeadChunkDW with it), with dw and without.
