@@ -108,19 +108,26 @@ func testLayerNormAgainstRef(t *testing.T) {
 	}
 }
 
+// randomTargets returns n targets drawn below V, those at i with i%every == at set to
+// the ignore index -100.
+func randomTargets(rng *rand.Rand, n, V, every, at int) []int {
+	targets := make([]int, n)
+	for i := range targets {
+		targets[i] = rng.IntN(V)
+		if i%every == at {
+			targets[i] = -100
+		}
+	}
+	return targets
+}
+
 // TestLMHeadCrossEntropyFuncChunk: the chunk of LMHeadCrossEntropyFuncChunk changes
 // nothing, bit for bit (each row's logits, loss and dh are its own).
 func TestLMHeadCrossEntropyFuncChunk(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	N, C, V := 300, 40, 257
 	h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.5)
-	targets := make([]int, N)
-	for i := range targets {
-		targets[i] = rng.IntN(V)
-		if i%7 == 2 {
-			targets[i] = -100
-		}
-	}
+	targets := randomTargets(rng, N, V, 7, 2)
 	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
 		Sgemm(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
 	}
@@ -142,13 +149,7 @@ func TestLMHeadCrossEntropyAgainstDense(t *testing.T) {
 	for _, N := range []int{1, 7, 65, lmHeadChunk + 2, lmHeadChunkDW + 3} {
 		C, V := 33, 101
 		h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.5)
-		targets := make([]int, N)
-		for i := range targets {
-			targets[i] = rng.IntN(V)
-			if i%5 == 3 {
-				targets[i] = -100
-			}
-		}
+		targets := randomTargets(rng, N, V, 5, 3)
 		losses, dh, dw := make([]float32, N), make([]float32, N*C), make([]float32, V*C)
 		LMHeadCrossEntropy(losses, dh, dw, h, w, targets, -100, 0.5, N, C, V)
 		lossesNoDW, dhNoDW := make([]float32, N), make([]float32, N*C)

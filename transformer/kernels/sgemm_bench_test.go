@@ -219,13 +219,7 @@ func BenchmarkLMHeadCrossEntropy(b *testing.B) {
 	const N, C, V = 512, 576, 49152
 	rng := rand.New(rand.NewPCG(3, 4))
 	h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.05)
-	targets := make([]int, N)
-	for i := range targets {
-		targets[i] = rng.IntN(V)
-		if i%128 == 127 {
-			targets[i] = -100
-		}
-	}
+	targets := randomTargets(rng, N, V, 128, 127)
 	losses, dh := make([]float32, N), make([]float32, N*C)
 	for _, withDW := range []bool{false, true} {
 		var dw []float32
