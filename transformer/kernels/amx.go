@@ -162,8 +162,9 @@ func sgemmAMXPacked(transA bool, M int, alpha float32, a []float32, lda int, b *
 			s = getPack((hi - lo) * mb * 32 * 32)
 			defer putPack(s)
 		}
+		tilesWrite := func(j int) bool { return direct && 32*(j+1) <= N } // panel j's C by the tiles
 		dst := func(j int) (*float32, int) {
-			if direct && 32*(j+1) <= N {
+			if tilesWrite(j) {
 				return &c[32*j], ldc
 			}
 			return &s[(j-lo)*mb*32*32], 32
@@ -176,7 +177,7 @@ func sgemmAMXPacked(transA bool, M int, alpha float32, a []float32, lda int, b *
 			}
 		}
 		for j := lo; j < hi; j++ {
-			if direct && 32*(j+1) <= N {
+			if tilesWrite(j) {
 				continue
 			}
 			n0 := 32 * j
