@@ -3,6 +3,7 @@ package kernels
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // The Sgemm driver follows BLIS/GotoBLAS: op(A) is packed into mr-row panels and op(B)
@@ -19,10 +20,11 @@ import (
 //	                    micro-kernel(C[i, j] += A[i, p]·B[p, j])
 //
 // When M fits in one tile row (M ≤ mc), no two tiles read the same B panel; then each
-// tile packs its own B panels in phase 2 (fuseB), into its own region of the buffer,
-// right before the micro-kernels read them, instead of phase 1 packing a superblock of
-// B (megabytes, out of L2) that phase 2 reads back. This is the LM head's case on the
-// AVX-512 path: a chunk of 128 rows against the whole (V, C) embedding.
+// tile packs its own B panels in phase 2 (fuseB), into a region of the buffer it holds
+// while it runs (one per goroutine), right before the micro-kernels read them, instead
+// of phase 1 packing a superblock of B (megabytes, out of L2) that phase 2 reads back;
+// all columns then form one phase. This is the LM head's case on the AVX-512 path: a
+// chunk of 132 rows against the whole (V, C) embedding.
 //
 // The items of each phase (panel groups, C tiles) are spread over a team of goroutines
 // (see team in parallel.go); the team waits for all items of a phase before the next.
@@ -108,6 +110,11 @@ type gemm struct {
 
 	packing bool // the phase: packing panels (runItem packs) or computing tiles
 	fuseB   bool // tiles pack their own B panels (one tile row: M ≤ mc); see tileFusedB
+
+	// With fuseB: packB holds one region of nt·kc floats per goroutine that may run
+	// tiles (the product is worth at most len(regionBusy) of them), each claimed by a
+	// tile for as long as it runs; see claimRegion.
+	regionBusy []atomic.Bool
 }
 
 // gemmPool recycles gemm structs, so that a call allocates nothing.
@@ -159,12 +166,24 @@ func (g *gemm) run() {
 	}
 	msb := max(1, g.ms/g.mt) * g.mt // superblock rows, a whole number of tiles
 	nsb := max(1, g.ns/g.nt) * g.nt
+	if g.fuseB {
+		// No column superblocks: B's buffer is one region per goroutine, not per tile,
+		// so all tiles form one phase, taken first come first served (a superblock of
+		// 3072 columns made 6 tiles a phase, and a barrier after each at which a
+		// goroutine the host slowed kept the other waiting).
+		nsb = roundUp(g.N, g.nt)
+		regions := min(want, ceilDiv(g.N, g.nt)) // no more tiles run at once
+		if cap(g.regionBusy) < regions {
+			g.regionBusy = make([]atomic.Bool, regions)
+		}
+		g.regionBusy = g.regionBusy[:regions]
+	}
 	mPadMax := roundUp(min(g.M, msb), g.mr)
 	nPadMax := roundUp(min(g.N, nsb), g.nr)
 	var ksb, bLen int
-	if g.fuseB { // B: one region of nt·kc floats per tile of a superblock
-		bLen = roundUp(min(g.N, nsb), g.nt) * g.kc
-		ksb = max(1, (g.packBudget-bLen)/(mPadMax*g.kc)) * g.kc
+	if g.fuseB { // B: one region of nt·kc floats per goroutine; A gets half the budget or more
+		bLen = len(g.regionBusy) * g.nt * g.kc
+		ksb = max(1, (g.packBudget-min(bLen, g.packBudget/2))/(mPadMax*g.kc)) * g.kc
 	} else {
 		ksb = max(1, g.packBudget/((mPadMax+nPadMax)*g.kc)) * g.kc
 		bLen = nPadMax * min(ksb, g.K)
@@ -312,18 +331,32 @@ func (g *gemm) tile(t int) {
 	}
 }
 
+// claimRegion returns the index of a region of packB (nt·kc floats) that no other tile
+// is using, marked busy until the tile clears regionBusy[index]. No more tiles run at
+// once than there are regions (see run), so one is always free.
+func (g *gemm) claimRegion() int {
+	for i := range g.regionBusy {
+		if g.regionBusy[i].CompareAndSwap(false, true) {
+			return i
+		}
+	}
+	panic("kernels: more goroutines run SGEMM tiles than the product has regions for")
+}
+
 // tileFusedB computes C tile t of the superblock (all its rows: fuseB) over its k
-// range, packing the tile's B panels into its own region of packB (nt·kc floats) just
-// before the micro-kernels read them. With rows of b along j (!transB) it packs all the
-// tile's columns of one kc slice at a time, reading each row of b in one piece; with rows
-// along k it packs one panel over up to nt/nr slices at a time, reading its nr rows of b
-// from start to end. Either way each micro-tile of C sees the kc slices in order, so the
+// range, packing the tile's B panels into a region of packB (nt·kc floats) that it
+// holds while it runs, just before the micro-kernels read them. With rows of b along j
+// (!transB) it packs all the tile's columns of one kc slice at a time, reading each row
+// of b in one piece; with rows along k it packs one panel over up to nt/nr slices at a
+// time, reading its nr rows of b from start to end. Either way each micro-tile of C sees the kc slices in order, so the
 // sums are those of tile.
 func (g *gemm) tileFusedB(t int) {
 	c0 := g.j0 + t*g.nt
 	c1 := min(c0+g.nt, g.j1)
 	kc, nr := g.kc, g.nr
-	region := g.packB[t*g.nt*kc:][:g.nt*kc]
+	slot := g.claimRegion()
+	defer g.regionBusy[slot].Store(false)
+	region := g.packB[slot*g.nt*kc:][:g.nt*kc]
 	if !g.transB {
 		for p := g.p0; p < g.p1; p += kc {
 			kcs := min(kc, g.p1-p)

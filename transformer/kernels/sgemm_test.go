@@ -359,7 +359,8 @@ func TestSgemmConcurrent(t *testing.T) {
 // fits in one tile row) give the very bits of B packed once per superblock and shared:
 // the same products with mc = mr, which makes every product of more than mr rows take the
 // shared path. Shapes cross kc slices, the panel-wise packing groups of transposed B,
-// superblocks of K, and partial panels; run with one and two goroutines.
+// superblocks of K, partial panels, and more tiles than goroutines (which take turns
+// with the B regions); run with one, two and three goroutines.
 func TestSgemmFusedBMatchesShared(t *testing.T) {
 	for _, p := range Paths() {
 		t.Run(p.String(), func(t *testing.T) {
@@ -370,7 +371,7 @@ func TestSgemmFusedBMatchesShared(t *testing.T) {
 			shared := fused
 			shared.mc = shared.mr
 			rng := rand.New(rand.NewPCG(13, 14))
-			for _, s := range [][3]int{{70, 200, 300}, {37, 130, 65}, {13, 33, 17}, {64, 96, 700}} {
+			for _, s := range [][3]int{{70, 200, 300}, {37, 130, 65}, {13, 33, 17}, {64, 96, 700}, {50, 900, 120}} {
 				for tr := 0; tr < 4; tr++ {
 					for _, beta := range []float32{0, 0.25} {
 						tc := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, M: s[0], N: s[1], K: s[2], alpha: 0.5, beta: beta, pad: 3}
@@ -380,7 +381,7 @@ func TestSgemmFusedBMatchesShared(t *testing.T) {
 						ref := append([]float32(nil), c0...)
 						sgemmRef(tc.transA, tc.transB, tc.M, tc.N, tc.K, tc.alpha, a, lda, b, ldb, tc.beta, ref, ldc)
 						assertClose(t, want, ref, gemmTolerance(tc, a, lda, b, ldb, c0, ldc), "shared: "+tc.String())
-						for _, procs := range []int{1, 2} {
+						for _, procs := range []int{1, 2, 3} {
 							prev := runtime.GOMAXPROCS(procs)
 							c := append([]float32(nil), c0...)
 							sgemm(&fused, tc.transA, tc.transB, tc.M, tc.N, tc.K, tc.alpha, a, lda, b, ldb, tc.beta, c, ldc)
