@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 
 	"github.com/llmtune/llmtune/internal/bench"
@@ -90,7 +91,7 @@ fields the anchor prints. Compare the two back to back on one machine, as a rati
 			}
 			if res.FractionOfPeak > 0 {
 				obj["peak_gflops"] = round2(res.PeakGFLOPS)
-				obj["fraction_of_peak"], obj["peak"] = round2(res.FractionOfPeak*100)/100, res.Peak
+				obj["fraction_of_peak"], obj["peak"] = roundDigits(res.FractionOfPeak, 4), res.Peak
 			}
 			line, _ := json.Marshal(obj)
 			fmt.Fprintln(e.stdout, string(line))
@@ -113,4 +114,12 @@ fields the anchor prints. Compare the two back to back on one machine, as a rati
 }
 
 // round2 rounds v to 2 decimals.
-func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+func round2(v float64) float64 { return roundDigits(v, 2) }
+
+// roundDigits returns the float64 nearest to v rounded to n decimals, which JSON then
+// writes with at most n decimals (0.3609, where dividing 36.09 by 100 wrote
+// 0.36090000000000005).
+func roundDigits(v float64, n int) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', n, 64), 64)
+	return r
+}
