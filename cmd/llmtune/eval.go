@@ -14,7 +14,7 @@ import (
 )
 
 const evalArgs = "--model DIR [--adapter DIR] [--dtype f32|bf16|q8_0|bf16_amx] --data FILE [--recipe FILE] [--format FORMAT]\n" +
-	"            [--template TEMPLATE] [--metrics LIST] [--max-examples N] [--json]"
+	"            [--template TEMPLATE] [--chat-template T] [--metrics LIST] [--max-examples N] [--json]"
 
 // evalResult is what eval prints; metrics not asked for are left out.
 type evalResult struct {
@@ -37,9 +37,9 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
                     examples' prompts against their references (prompt_completion or
                     source_target data only), generated with the recipe's generation
                     settings (--recipe), else greedily with at most 64 new tokens.
-Data (format, template, train_on_inputs, max_seq_len), eval and generation settings
-come from --recipe, else are the defaults; --format, --template, --metrics and
---max-examples override them. Without --data the recipe's evaluation data is used
+Data (format, template, chat_template, train_on_inputs, max_seq_len), eval and
+generation settings come from --recipe, else are the defaults; --format, --template,
+--chat-template, --metrics and --max-examples override them. Without --data the recipe's evaluation data is used
 (data.eval, or the val_set_size split of data.train).`)
 	src := modelFlags(fs, "take data, eval and generation settings (and seed, base_model) from this recipe `FILE`")
 	data := fs.String("data", "", "evaluation `FILE` (.txt or .jsonl; default: the recipe's evaluation data)")

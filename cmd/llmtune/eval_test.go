@@ -135,3 +135,45 @@ func TestEvalErrors(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(stderr, "\n"), "eval %q: one line: %q", c.args, stderr)
 	}
 }
+
+// TestEvalChatTemplate: --chat-template renders messages data for eval and tokenize as
+// data.chat_template does: a model without a template, given the template of one that
+// has it, gets that model's loss; ChatML gives another; none is an error.
+func TestEvalChatTemplate(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "chat.jsonl")
+	require.NoError(t, os.WriteFile(data, []byte(
+		`{"messages": [{"role": "user", "content": "red cat"}, {"role": "assistant", "content": "tac der"}]}`+"\n"+
+			`{"messages": [{"role": "user", "content": "big sea"}, {"role": "assistant", "content": "aes gib"}]}`+"\n"), 0o644))
+	withTemplate := chatModel(t)
+	// the same model and tokenizer (the same EOS) without a chat template
+	without := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+		b, err := os.ReadFile(filepath.Join(withTemplate, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(without, f), b, 0o644))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(without, "tokenizer_config.json"), []byte(`{"eos_token": "<|endoftext|>"}`), 0o644))
+
+	own := evalJSON(t, "--model", withTemplate, "--data", data, "--format", "messages", "--metrics", "loss")
+	given := evalJSON(t, "--model", without, "--data", data, "--format", "messages", "--metrics", "loss",
+		"--chat-template", testTemplate)
+	assert.Equal(t, own["eval_loss"], given["eval_loss"], "the same template, weights and tokenizer")
+	assert.Equal(t, own["eval_tokens"], given["eval_tokens"])
+	chatml := evalJSON(t, "--model", without, "--data", data, "--format", "messages", "--metrics", "loss",
+		"--chat-template", "chatml")
+	assert.NotEqual(t, own["eval_loss"], chatml["eval_loss"])
+
+	code, _, stderr := llmtune(t, "eval", "--model", without, "--data", data, "--format", "messages")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, stderr, "chat")
+
+	tokenize := func(tmpl string) string {
+		code, out, stderr := llmtune(t, "tokenize", "--model", without, "--data", data, "--format", "messages",
+			"--chat-template", tmpl, "-n", "1")
+		require.Equal(t, 0, code, stderr)
+		return out
+	}
+	assert.Contains(t, tokenize("chatml"), `"im"`)
+	assert.Contains(t, tokenize(testTemplate), `"<|endoftext|>"`)
+	assert.NotContains(t, tokenize(testTemplate), `"im"`)
+}

@@ -93,19 +93,20 @@ func loadModelAs(dir, adapterDir string, dt transformer.WeightDType) (*transform
 	return m, tok, nil
 }
 
-// dataFlags are the --format and --template flags of eval and tokenize, which override
-// the data settings of the recipe (or the defaults).
+// dataFlags are the --format, --template and --chat-template flags of eval and tokenize,
+// which override the data settings of the recipe (or the defaults).
 type dataFlags struct {
-	cmd              string
-	format, template *string
+	cmd                        string
+	format, template, chatTmpl *string
 }
 
-// newDataFlags defines --format and --template on fs.
+// newDataFlags defines --format, --template and --chat-template on fs.
 func newDataFlags(fs *flag.FlagSet) dataFlags {
 	return dataFlags{
 		cmd:      fs.Name(),
 		format:   fs.String("format", "", "data `FORMAT`: text, prompt_completion, source_target or messages (default: the recipe's, else text)"),
 		template: fs.String("template", "", "`TEMPLATE` of prompt_completion or source_target data, e.g. \"{source} = {target}\" (default: the recipe's)"),
+		chatTmpl: fs.String("chat-template", "", "chat template `T` of messages data: tokenizer_default, chatml, or a Jinja chat template (default: the recipe's, else the model's)"),
 	}
 }
 
@@ -118,6 +119,9 @@ func (d dataFlags) apply(cfg *dataset.Config) error {
 	}
 	if *d.template != "" {
 		cfg.Template = *d.template
+	}
+	if *d.chatTmpl != "" {
+		cfg.ChatTemplate = *d.chatTmpl
 	}
 	return nil
 }

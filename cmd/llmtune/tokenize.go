@@ -14,7 +14,7 @@ import (
 )
 
 const tokenizeArgs = "(--model DIR --data FILE | --recipe FILE) [--format FORMAT]\n" +
-	"            [--template TEMPLATE] [-n N]"
+	"            [--template TEMPLATE] [--chat-template T] [-n N]"
 
 // cmdTokenize is llmtune tokenize: the training rows of the first examples of a data
 // file, token by token.
@@ -24,8 +24,8 @@ func cmdTokenize(ctx context.Context, e *env, args []string) error {
 id and what that position is trained to predict, or "masked" when it is not in the loss
 (prompt tokens with train_on_inputs: false, or in a conversation every turn that is not
 the assistant's; the last token). Data settings (format, template, chat_template,
-train_on_inputs, max_seq_len) come from --recipe, else are the defaults; --format and
---template override them.`)
+train_on_inputs, max_seq_len) come from --recipe, else are the defaults; --format,
+--template and --chat-template override them.`)
 	model := fs.String("model", "", "model `DIR` whose tokenizer to use (default: the recipe's base_model)")
 	data := fs.String("data", "", "data `FILE` (.txt or .jsonl; default: the recipe's data.train)")
 	recipe := fs.String("recipe", "", "take the data settings from this recipe `FILE`")
