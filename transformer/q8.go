@@ -181,32 +181,28 @@ func (w *q8Weight) mulW(transB bool, M, N, K int, a []float32, lda int, c []floa
 }
 
 // mulStored sets c (M×N) = a (M×K) · op(S), S the stored (out, in) matrix and op(S) =
-// Sᵀ when sT, widening S a few hundred rows at a time (q8Chunk floats) into a buffer:
-// with sT, S (N, K) is cut along N, each piece of rows giving columns of c; without, S
-// (K, N) is cut along K, each piece of rows adding its share into c.
+// Sᵀ when sT. With sT (S is (N, K): a forward product, a prompt's) kernels.SgemmQ8BT
+// widens S's blocks as it packs them; without, S (K, N) is widened a few hundred rows
+// at a time (q8Chunk floats) into a buffer, each piece of rows adding its share into c.
 func (w *q8Weight) mulStored(sT bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
+	if sT {
+		kernels.SgemmQ8BT(M, N, K, 1, a, lda, w.data, 0, c, ldc)
+		runtime.KeepAlive(w)
+		return
+	}
 	out, in := w.dims()
 	rb := kernels.Q8RowBytes(in)
 	rows := min(max(1, q8Chunk/in), out)
-	_ = withScratch(rows*in, func(buf []float32) error {
-		if sT { // S (N, K): rows n0..n1 of S are columns n0..n1 of c
-			for n0 := 0; n0 < N; n0 += rows {
-				n1 := min(n0+rows, N)
-				s := buf[:(n1-n0)*K]
-				kernels.DequantQ8(s, w.data[n0*rb:n1*rb])
-				kernels.Sgemm(false, true, M, n1-n0, K, 1, a, lda, s, K, 0, c[n0:], ldc)
+	_ = withScratch(rows*in, func(buf []float32) error { // rows k0..k1 of S multiply columns k0..k1 of a
+		for k0 := 0; k0 < K; k0 += rows {
+			k1 := min(k0+rows, K)
+			s := buf[:(k1-k0)*N]
+			kernels.DequantQ8(s, w.data[k0*rb:k1*rb])
+			beta := float32(1)
+			if k0 == 0 {
+				beta = 0
 			}
-		} else { // S (K, N): rows k0..k1 of S multiply columns k0..k1 of a
-			for k0 := 0; k0 < K; k0 += rows {
-				k1 := min(k0+rows, K)
-				s := buf[:(k1-k0)*N]
-				kernels.DequantQ8(s, w.data[k0*rb:k1*rb])
-				beta := float32(1)
-				if k0 == 0 {
-					beta = 0
-				}
-				kernels.Sgemm(false, false, M, N, k1-k0, 1, a[k0:], lda, s, N, beta, c, ldc)
-			}
+			kernels.Sgemm(false, false, M, N, k1-k0, 1, a[k0:], lda, s, N, beta, c, ldc)
 		}
 		return nil
 	})

@@ -69,8 +69,9 @@ func quantizedF32(t *testing.T, dir string) *Model {
 // TestQ8MatchesQuantizedF32: a model loaded with WeightQ8 holds the Q8_0 values of its
 // weight matrices exactly, frozen, and gives the logits, loss and gradients of the
 // float32 model holding those values: the same bits for the products of several rows
-// and their gradients (the weights widened exactly, then Sgemm; these weights fit one
-// piece of q8Chunk, see TestQ8Chunks), within float32 rounding for one row
+// and their gradients (the weights widened exactly as they are packed, or a piece at a
+// time and then Sgemm: these weights fit one piece of q8Chunk, see TestQ8Chunks),
+// within float32 rounding for one row
 // (kernels.MatVecQ8 sums in its own order); on every kernel path.
 func TestQ8MatchesQuantizedF32(t *testing.T) { bothPaths(t, testQ8MatchesQuantizedF32) }
 
@@ -114,9 +115,10 @@ func testQ8Decode(t *testing.T) {
 }
 
 // TestQ8Chunks: with the products' buffer cut to a few rows (q8Chunk), so that every
-// product widens its weight in several pieces (both ways of cutting: along the output
-// for the forward products, along the input for dX = dY·W and the LM head's dh), the
-// logits and loss are the same bits and the gradients agree within float32 rounding.
+// backward product widens its weight in several pieces (along the input, for dX = dY·W
+// and the LM head's dh; the forward products widen as they pack, kernels.SgemmQ8BT),
+// the logits and loss are the same bits and the gradients agree within float32
+// rounding.
 func TestQ8Chunks(t *testing.T) {
 	dir := filepath.Join(reftest.Dir(), "tiny-f32")
 	m, err := LoadAs(dir, WeightQ8)
