@@ -32,13 +32,11 @@ const (
 	// byte for byte: about a quarter of float32's bytes (1.0625 bytes a weight); each
 	// block of 32 weights along a row of the input dimension shares one float16 scale. A
 	// weight whose input dimension is not a multiple of 32 stays float32. Decoding reads
-	// the blocks as they are (kernels.MatVecQ8); a forward product of several rows (a
-	// prompt, a training step's forward) widens them as its panels are packed
-	// (kernels.SgemmQ8BT), the backward's a few hundred rows at a time (q8Weight). The
-	// model computes what the float32 model whose weights were replaced by their Q8_0
-	// values computes: bit for bit for products of several rows (the backward's when
-	// one piece covers the input), within float32 rounding for one row (MatVecQ8 sums in
-	// its own order).
+	// the blocks as they are (kernels.MatVecQ8); a product of several rows (a prompt, a
+	// training step) widens them as its panels are packed (kernels.SgemmQ8B). The model
+	// computes what the float32 model whose weights were replaced by their Q8_0 values
+	// computes: bit for bit for products of several rows, within float32 rounding for
+	// one row (MatVecQ8 sums in its own order).
 	WeightQ8 WeightDType = "q8_0"
 	// WeightBF16AMX stores them as WeightBF16 does, and runs their products of several
 	// rows (a prompt, a training step, the LM head's) on Intel AMX tiles in mixed

@@ -170,9 +170,6 @@ func (w *q8Weight) forward(y, x, b []float32, N int) {
 	}
 }
 
-// q8Chunk is how many float32s of widened weights mulW holds at a time (2 MiB).
-var q8Chunk = 1 << 19
-
 // mulW is sgemmWeight's product on w: c (M×N, row stride ldc) = a (M×K, lda) · op(w),
 // op(w) = wᵀ when transB, w being the weight as its Shape gives it (a kernels.MulW).
 func (w *q8Weight) mulW(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
@@ -181,30 +178,8 @@ func (w *q8Weight) mulW(transB bool, M, N, K int, a []float32, lda int, c []floa
 }
 
 // mulStored sets c (M×N) = a (M×K) · op(S), S the stored (out, in) matrix and op(S) =
-// Sᵀ when sT. With sT (S is (N, K): a forward product, a prompt's) kernels.SgemmQ8BT
-// widens S's blocks as it packs them; without, S (K, N) is widened a few hundred rows
-// at a time (q8Chunk floats) into a buffer, each piece of rows adding its share into c.
+// Sᵀ when sT: kernels.SgemmQ8B, which widens S's blocks as it packs them.
 func (w *q8Weight) mulStored(sT bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
-	if sT {
-		kernels.SgemmQ8BT(M, N, K, 1, a, lda, w.data, 0, c, ldc)
-		runtime.KeepAlive(w)
-		return
-	}
-	out, in := w.dims()
-	rb := kernels.Q8RowBytes(in)
-	rows := min(max(1, q8Chunk/in), out)
-	_ = withScratch(rows*in, func(buf []float32) error { // rows k0..k1 of S multiply columns k0..k1 of a
-		for k0 := 0; k0 < K; k0 += rows {
-			k1 := min(k0+rows, K)
-			s := buf[:(k1-k0)*N]
-			kernels.DequantQ8(s, w.data[k0*rb:k1*rb])
-			beta := float32(1)
-			if k0 == 0 {
-				beta = 0
-			}
-			kernels.Sgemm(false, false, M, N, k1-k0, 1, a[k0:], lda, s, N, beta, c, ldc)
-		}
-		return nil
-	})
+	kernels.SgemmQ8B(sT, M, N, K, 1, a, lda, w.data, 0, c, ldc)
 	runtime.KeepAlive(w)
 }

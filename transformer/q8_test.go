@@ -8,7 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nlpodyssey/spago/ag"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -69,8 +68,7 @@ func quantizedF32(t *testing.T, dir string) *Model {
 // TestQ8MatchesQuantizedF32: a model loaded with WeightQ8 holds the Q8_0 values of its
 // weight matrices exactly, frozen, and gives the logits, loss and gradients of the
 // float32 model holding those values: the same bits for the products of several rows
-// and their gradients (the weights widened exactly as they are packed, or a piece at a
-// time and then Sgemm: these weights fit one piece of q8Chunk, see TestQ8Chunks),
+// and their gradients (kernels.SgemmQ8B widens the weights exactly as it packs them),
 // within float32 rounding for one row
 // (kernels.MatVecQ8 sums in its own order); on every kernel path.
 func TestQ8MatchesQuantizedF32(t *testing.T) { bothPaths(t, testQ8MatchesQuantizedF32) }
@@ -111,43 +109,6 @@ func testQ8Decode(t *testing.T) {
 		decodeBoth(t, quantizedF32(t, dir), got, func(after int, lw, lg []float32) {
 			numtest.AssertCloseRel(t, fmt.Sprintf("%s logits after %d ids", filepath.Base(dir), after), lg, lw, 1e-5)
 		})
-	}
-}
-
-// TestQ8Chunks: with the products' buffer cut to a few rows (q8Chunk), so that every
-// backward product widens its weight in several pieces (along the input, for dX = dY·W
-// and the LM head's dh; the forward products widen as they pack, kernels.SgemmQ8BT),
-// the logits and loss are the same bits and the gradients agree within float32
-// rounding.
-func TestQ8Chunks(t *testing.T) {
-	dir := filepath.Join(reftest.Dir(), "tiny-f32")
-	m, err := LoadAs(dir, WeightQ8)
-	require.NoError(t, err)
-	m.SetTrainable(true)
-	b := Batch{IDs: [][]int{{3, 1, 4, 1, 5, 9, 2, 6}}, Targets: [][]int{{1, 4, 1, 5, 9, 2, 6, IgnoreIndex}}}
-	run := func() (logits [][]float32, loss []float32, grads [][]float32) {
-		for _, p := range m.Params() {
-			p.Param.ZeroGrad()
-		}
-		l, err := m.Loss(b)
-		require.NoError(t, err)
-		require.NoError(t, ag.Backward(l))
-		for _, p := range m.Params() {
-			if p.Param.HasGrad() {
-				grads = append(grads, slices.Clone(Floats(p.Param.Grad())))
-			}
-		}
-		return m.Logits(b.IDs[0]), slices.Clone(Floats(l)), grads
-	}
-	wl, wloss, wg := run()
-	defer func(c int) { q8Chunk = c }(q8Chunk)
-	q8Chunk = 3 * 64 // three rows of a 64-wide weight
-	gl, gloss, gg := run()
-	assert.Equal(t, wl, gl)
-	assert.Equal(t, wloss, gloss)
-	require.Len(t, gg, len(wg))
-	for i := range wg {
-		numtest.AssertCloseRel(t, "gradient", gg[i], wg[i], 1e-5)
 	}
 }
 

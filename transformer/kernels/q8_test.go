@@ -189,37 +189,50 @@ func BenchmarkGemvModelQ8(b *testing.B) {
 	}
 }
 
-// TestSgemmQ8BT checks SgemmQ8BT on every path against Sgemm(false, true, …) on the
-// dequantized matrix, bit for bit: shapes with partial micro-tiles, K across kc slices (a
+// TestSgemmQ8B checks SgemmQ8B on every path against Sgemm(false, transB, …) on the
+// dequantized matrix, bit for bit, both ways round: shapes with partial micro-tiles and
+// panels starting inside a block (AVX2's and Go's narrower panels), K across kc slices (a
 // partial last one too), M in one tile row (tiles pack their own B) and in several,
 // alpha, beta, strides wider than the rows, one goroutine and two; and its panics.
-func TestSgemmQ8BT(t *testing.T) { onEveryPath(t, testSgemmQ8BT) }
+func TestSgemmQ8B(t *testing.T) { onEveryPath(t, testSgemmQ8B) }
 
-func testSgemmQ8BT(t *testing.T) {
+func testSgemmQ8B(t *testing.T) {
 	rng := rand.New(rand.NewPCG(45, 46))
-	for _, s := range [][3]int{{1, 1, 32}, {5, 7, 64}, {13, 33, 96}, {32, 768, 768}, {200, 130, 288}, {70, 96, 1056}, {300, 250, 544}} {
+	for _, s := range [][3]int{{1, 32, 32}, {5, 64, 7}, {13, 96, 33}, {32, 768, 768}, {200, 160, 288}, {70, 96, 1056}, {300, 256, 544}, {40, 608, 130}} {
 		M, N, K := s[0], s[1], s[2]
-		lda, ldc := K+3, N+5
-		a := normals(rng, (M-1)*lda+K)
-		q := randQ8(rng, N*K)
-		w := make([]float32, N*K)
-		DequantQ8(w, q)
-		c0 := normals(rng, (M-1)*ldc+N)
-		for _, ab := range [][2]float32{{1, 0}, {0.5, 0.25}} {
-			want := append([]float32(nil), c0...)
-			Sgemm(false, true, M, N, K, ab[0], a, lda, w, K, ab[1], want, ldc)
-			for _, procs := range []int{1, 2} {
-				prev := runtime.GOMAXPROCS(procs)
-				got := append([]float32(nil), c0...)
-				SgemmQ8BT(M, N, K, ab[0], a, lda, q, ab[1], got, ldc)
-				runtime.GOMAXPROCS(prev)
-				require.Equal(t, want, got, "M=%d N=%d K=%d alpha=%g beta=%g GOMAXPROCS=%d", M, N, K, ab[0], ab[1], procs)
+		for _, transB := range []bool{true, false} {
+			if transB && K%Q8Block != 0 || !transB && N%Q8Block != 0 {
+				continue
+			}
+			rows, cols := K, N // of S
+			if transB {
+				rows, cols = N, K
+			}
+			lda, ldc := K+3, N+5
+			a := normals(rng, (M-1)*lda+K)
+			q := randQ8(rng, rows*cols)
+			w := make([]float32, rows*cols)
+			DequantQ8(w, q)
+			c0 := normals(rng, (M-1)*ldc+N)
+			for _, ab := range [][2]float32{{1, 0}, {0.5, 0.25}} {
+				want := append([]float32(nil), c0...)
+				Sgemm(false, transB, M, N, K, ab[0], a, lda, w, cols, ab[1], want, ldc)
+				for _, procs := range []int{1, 2} {
+					prev := runtime.GOMAXPROCS(procs)
+					got := append([]float32(nil), c0...)
+					SgemmQ8B(transB, M, N, K, ab[0], a, lda, q, ab[1], got, ldc)
+					runtime.GOMAXPROCS(prev)
+					require.Equal(t, want, got, "transB=%v M=%d N=%d K=%d alpha=%g beta=%g GOMAXPROCS=%d", transB, M, N, K, ab[0], ab[1], procs)
+				}
 			}
 		}
 	}
 	f, q := make([]float32, 4096), make([]byte, 64*Q8BlockBytes)
-	assert.Panics(t, func() { SgemmQ8BT(2, 2, 48, 1, f, 48, q, 0, f, 2) })                  // K % 32 ≠ 0
-	assert.Panics(t, func() { SgemmQ8BT(2, 3, 64, 1, f, 64, q[:5*Q8BlockBytes], 0, f, 3) }) // S
-	assert.Panics(t, func() { SgemmQ8BT(2, 3, 64, 1, f[:100], 64, q, 0, f, 3) })            // A
-	assert.NotPanics(t, func() { SgemmQ8BT(2, 3, 64, 1, f, 64, q[:6*Q8BlockBytes], 0, f, 3) })
+	assert.Panics(t, func() { SgemmQ8B(true, 2, 2, 48, 1, f, 48, q, 0, f, 2) })                  // K % 32 ≠ 0
+	assert.Panics(t, func() { SgemmQ8B(false, 2, 48, 2, 1, f, 2, q, 0, f, 48) })                 // N % 32 ≠ 0
+	assert.Panics(t, func() { SgemmQ8B(true, 2, 3, 64, 1, f, 64, q[:5*Q8BlockBytes], 0, f, 3) }) // S
+	assert.Panics(t, func() { SgemmQ8B(false, 2, 64, 3, 1, f, 3, q[:5*Q8BlockBytes], 0, f, 64) })
+	assert.Panics(t, func() { SgemmQ8B(true, 2, 3, 64, 1, f[:100], 64, q, 0, f, 3) }) // A
+	assert.NotPanics(t, func() { SgemmQ8B(true, 2, 3, 64, 1, f, 64, q[:6*Q8BlockBytes], 0, f, 3) })
+	assert.NotPanics(t, func() { SgemmQ8B(false, 2, 64, 3, 1, f, 3, q[:6*Q8BlockBytes], 0, f, 64) })
 }

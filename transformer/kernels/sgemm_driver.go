@@ -95,7 +95,7 @@ type gemm struct {
 	lda            int
 	b              []float32
 	b16            []uint16 // B in bfloat16 (SgemmBF16B), widened as it is packed; b is nil then
-	q8             []byte   // Bᵀ in Q8_0 rows of ldb bytes (SgemmQ8BT), widened as it is packed; b is nil then
+	q8             []byte   // B (or Bᵀ) in Q8_0 rows of ldb bytes (SgemmQ8B), widened as it is packed; b is nil then
 	ldb            int
 	c              []float32
 	ldc            int
@@ -459,8 +459,12 @@ func (g *gemm) packARows(dst []float32, r0, r1, p, kc int) {
 // A bfloat16 B (b16) is widened on the way, into the same panels.
 func (g *gemm) packBCols(dst []float32, c0, c1, p, kc int) {
 	nr := g.nr
-	if g.q8 != nil { // transB: row j of the stored matrix is column j of op(B)
-		for c := c0; c < c1; c += nr {
+	if g.q8 != nil {
+		if !g.transB { // rows of S run along j
+			packAlongQ8(dst, nr, g.q8, g.ldb, p, c0, c1, kc, g.kernel != kernelGo2x4)
+			return
+		}
+		for c := c0; c < c1; c += nr { // row j of S is column j of op(B)
 			packStridedQ8(dst[(c-c0)*kc:][:nr*kc], nr, g.q8, g.ldb, c, min(nr, c1-c), p, kc, g.kernel != kernelGo2x4)
 		}
 		return
