@@ -2,23 +2,30 @@ package kernels
 
 import "math"
 
-// lmHeadChunk is how many rows of logits LMHeadCrossEntropy forms at a time. Each chunk
-// packs the whole embedding twice (for the logits and for dh), so fewer, larger chunks
-// pack less: 128 rows measured 10–20% faster than 64 on GPT-2 small's LM head (AVX-512 and
-// AVX2), 256 no faster than 128; a chunk's logits take R·V floats (27 MB for V = 50,257).
-// 132 rather than 128: a multiple of both micro-kernels' row counts (12 and 6), so a chunk
-// has no partial row panel, which microEdge runs as a whole one through a scratch tile
-// (BenchmarkLMHeadCrossEntropy/dh, six alternating pairs: 132 faster in five, by 3.5% on
-// average, within the machine's noise). Each row's logits, loss and dh are the same bits
-// whatever the chunk (its sums do not depend on the rows beside it).
-const lmHeadChunk = 132
+// lmHeadRows returns how many rows of logits a chunk forms when n rows count (no dw).
+// Each chunk packs the whole embedding twice (for the logits and for dh), so fewer
+// chunks pack less, but a chunk of more rows than the SGEMM's tile row (the blocking's
+// mc) leaves the path on which the tiles pack their own B panels (fuseB) for the one
+// that packs the embedding into a shared buffer first, which measured slower: so the
+// fewest chunks of at most mc rows, evened out, each a multiple of the micro-kernel's
+// rows (no partial row panel, which microEdge runs through a scratch tile). Measured
+// (2026-12-03, 1,024 rows, V = 50,257, C = 256 and 768, alternating): on AVX-512, chunks
+// of 180 rows ran 1–8% faster than the fixed 132 before them in all five pairs, and 264
+// or 396 (shared B) 4–24% slower; on AVX2, 96 rows ran 3–12% faster than 132. A chunk's
+// logits take R·V floats (36 MB at 180 rows for V = 50,257). Rows are independent: each
+// row's logits, loss and dh are the same bits whatever the chunk.
+func lmHeadRows(n int) int {
+	bl := blockingFor(CurrentPath())
+	most := bl.mc / bl.mr * bl.mr
+	return roundUp(ceilDiv(n, ceilDiv(n, most)), bl.mr)
+}
 
-// lmHeadChunkDW is lmHeadChunk when the embedding trains (dw not nil): each chunk then
+// lmHeadChunkDW is the chunk when the embedding trains (dw not nil): each chunk then
 // also reads and writes all of dw (V·C floats, 51 MB for GPT-2's tiny demo width, 154
 // MB for GPT-2 small's), so fewer, larger chunks save that traffic as well as the
 // packing. On the tiny-full workload (C = 256) 512 rows measured 7–20% faster a step
 // than 128 (two interleaved rounds), for 77 MB more of logits; full fine-tuning has no
-// memory target, a LoRA base (no dw) keeps 128.
+// memory target, a LoRA base (no dw) keeps lmHeadRows.
 const lmHeadChunkDW = 512
 
 // LMHeadCrossEntropy is the LM head fused with cross-entropy. For each row i of h (N, C)
@@ -26,8 +33,8 @@ const lmHeadChunkDW = 512
 // writes −log softmax(logits)[targets[i]] into losses[i]; ignored rows get 0. When dh
 // (N, C) or dw (V, C) is not nil, it adds gradScale·∂(Σ losses)/∂h into dh and the same
 // for w into dw, computed from the logits while they are at hand, so the B·T×V logits are
-// never all in memory and never recomputed: at most lmHeadChunk rows exist at once
-// (lmHeadChunkDW with dw).
+// never all in memory and never recomputed: at most one tile row of the SGEMM exists at
+// once (lmHeadRows: 192 rows on AVX-512; lmHeadChunkDW with dw).
 // Callers check that every target is in [0, V) or equal to ignore.
 //
 // Rows are independent: the softmax of each is computed on its own (in parallel), with
@@ -36,7 +43,7 @@ func LMHeadCrossEntropy(losses, dh, dw, h, w []float32, targets []int, ignore in
 	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
 		Sgemm(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
 	}
-	R := lmHeadChunk
+	R := 0 // lmHeadRows
 	if dw != nil {
 		R = lmHeadChunkDW
 	}
@@ -50,7 +57,7 @@ func LMHeadCrossEntropyBF16(losses, dh, h []float32, w []uint16, targets []int, 
 	mulW := func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc int) {
 		SgemmBF16B(false, transB, M, N, K, 1, a, lda, w, C, 0, c, ldc)
 	}
-	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, lmHeadChunk)
+	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, 0)
 }
 
 // MulW sets c (M, N, row stride ldc) = a (M, K, row stride lda) · op(w) for a weight w
@@ -60,21 +67,21 @@ type MulW func(transB bool, M, N, K int, a []float32, lda int, c []float32, ldc 
 
 // LMHeadCrossEntropyFunc is LMHeadCrossEntropy with the output embedding w (V, C) frozen
 // (no dw) and held by mulW, which computes the products by it: for a weight stored in a
-// form Sgemm does not read (8-bit blocks), widened a few rows at a time as mulW reads it.
+// form Sgemm does not read (8-bit blocks: SgemmQ8B).
 func LMHeadCrossEntropyFunc(losses, dh, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V int) {
-	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, lmHeadChunk)
+	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, 0)
 }
 
 // LMHeadCrossEntropyFuncChunk is LMHeadCrossEntropyFunc forming the logits chunk rows
 // at a time, for a mulW whose products favour another row count than Sgemm's
-// lmHeadChunk (SgemmAMX works in blocks of 32 rows: bf16_amx's LM head takes 128). The
+// lmHeadRows (SgemmAMX works in blocks of 32 rows: bf16_amx's LM head takes 128). The
 // results do not depend on the chunk.
 func LMHeadCrossEntropyFuncChunk(losses, dh, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V, chunk int) {
 	lmHeadCrossEntropy(losses, dh, nil, h, mulW, targets, ignore, gradScale, N, C, V, max(1, chunk))
 }
 
 // lmHeadCrossEntropy is LMHeadCrossEntropy with the products by w as mulW, R rows of
-// logits at a time.
+// logits at a time (0: lmHeadRows).
 func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW MulW, targets []int, ignore int, gradScale float32, N, C, V, R int) {
 	rows := make([]int, 0, N) // rows that count
 	for i := 0; i < N; i++ {
@@ -83,10 +90,13 @@ func lmHeadCrossEntropy(losses, dh, dw, h []float32, mulW MulW, targets []int, i
 			rows = append(rows, i)
 		}
 	}
-	R = min(R, len(rows))
-	if R == 0 {
+	if len(rows) == 0 {
 		return
 	}
+	if R <= 0 {
+		R = lmHeadRows(len(rows))
+	}
+	R = min(R, len(rows))
 	hc := make([]float32, R*C) // (R, C) gathered hidden rows
 	buf := getScratch(R * V)   // (R, V) logits, becoming dlogits; each chunk writes its rows whole
 	defer scratch.Put(buf)

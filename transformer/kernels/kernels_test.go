@@ -133,7 +133,7 @@ func TestLMHeadCrossEntropyFuncChunk(t *testing.T) {
 	}
 	wantL, wantDh := make([]float32, N), make([]float32, N*C)
 	LMHeadCrossEntropyFunc(wantL, wantDh, h, mulW, targets, -100, 0.5, N, C, V)
-	for _, chunk := range []int{0, 7, 128, N + 1} {
+	for _, chunk := range []int{0, 7, 128, 132, N + 1} { // 132: the fixed chunk before lmHeadRows
 		l, dh := make([]float32, N), make([]float32, N*C)
 		LMHeadCrossEntropyFuncChunk(l, dh, h, mulW, targets, -100, 0.5, N, C, V, chunk)
 		assert.Equal(t, wantL, l, "chunk %d", chunk)
@@ -141,12 +141,32 @@ func TestLMHeadCrossEntropyFuncChunk(t *testing.T) {
 	}
 }
 
+// TestLMHeadRows: the LM head's chunks are as few as tiles of at most mc rows allow,
+// evened out, whole micro-kernel row panels, on every path.
+func TestLMHeadRows(t *testing.T) {
+	onEveryPath(t, func(t *testing.T) {
+		bl := blockingFor(CurrentPath())
+		for _, n := range []int{1, 5, 12, 100, 191, 192, 193, 508, 1016, 5000} {
+			R := lmHeadRows(n)
+			assert.Zero(t, R%bl.mr, "n=%d: R=%d not whole panels of %d", n, R, bl.mr)
+			assert.LessOrEqual(t, R, bl.mc, "n=%d: R=%d past one tile row", n, R)
+			assert.Equal(t, ceilDiv(n, bl.mc/bl.mr*bl.mr), ceilDiv(n, R), "n=%d: R=%d, not the fewest chunks", n, R)
+			assert.Less(t, ceilDiv(n, R)*R-n, ceilDiv(n, R)*bl.mr, "n=%d: R=%d, uneven", n, R)
+		}
+		if bl.mr == 12 && bl.mc == 192 { // AVX-512: GPT-2 small's 508 rows and the tiny one's 1016
+			assert.Equal(t, 180, lmHeadRows(508))
+			assert.Equal(t, 180, lmHeadRows(1016))
+		}
+	})
+}
+
 // TestLMHeadCrossEntropyAgainstDense compares the fused, chunked kernel with a dense
 // computation from full logits, including ignored rows, on shapes around the chunk sizes
-// (lmHeadChunk without dw, lmHeadChunkDW with it), with dw and without.
+// (lmHeadRows without dw: at most 192 on any path; lmHeadChunkDW with it), with dw and
+// without.
 func TestLMHeadCrossEntropyAgainstDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, N := range []int{1, 7, 65, lmHeadChunk + 2, lmHeadChunkDW + 3} {
+	for _, N := range []int{1, 7, 65, 194, 385, lmHeadChunkDW + 3} {
 		C, V := 33, 101
 		h, w := randSlice(rng, N*C, 1), randSlice(rng, V*C, 0.5)
 		targets := randomTargets(rng, N, V, 5, 3)
