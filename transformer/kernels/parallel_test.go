@@ -94,3 +94,40 @@ func TestTeamConcurrentRuns(t *testing.T) {
 	wg.Wait()
 	assert.Zero(t, busyWorkers.Load(), "busyWorkers after all teams are done")
 }
+
+// TestAddSplits: Add and AddBias split large inputs into ranges over the cores; every
+// element must get its one addition, at its own index, whatever the split (sizes below,
+// at and past one range, ragged ends; a bias row wider than a range).
+func TestAddSplits(t *testing.T) {
+	prev := runtime.GOMAXPROCS(3)
+	defer runtime.GOMAXPROCS(prev)
+	val := func(i, salt int) float32 { return float32((i*7919+salt)%1009) - 504.5 }
+	for _, n := range []int{0, 1, 100, addGrain - 1, addGrain, addGrain + 1, 3*addGrain + 17} {
+		a, b, out := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i], out[i] = val(i, 1), val(i, 2), float32(-1e30)
+		}
+		Add(out, a, b, n)
+		for i := range out {
+			if !assert.Equal(t, a[i]+b[i], out[i], "Add n=%d: element %d", n, i) {
+				break
+			}
+		}
+	}
+	for _, sh := range [][2]int{{0, 8}, {1, 768}, {512, 768}, {43, 2304}, {3, addGrain + 5}, {1000, 1}} {
+		N, C := sh[0], sh[1]
+		out, bias := make([]float32, N*C), make([]float32, C)
+		for j := range bias {
+			bias[j] = val(j, 3)
+		}
+		for i := range out {
+			out[i] = val(i, 4)
+		}
+		AddBias(out, bias, N, C)
+		for i := range out {
+			if !assert.Equal(t, val(i, 4)+bias[i%C], out[i], "AddBias %d×%d: element %d", N, C, i) {
+				break
+			}
+		}
+	}
+}
