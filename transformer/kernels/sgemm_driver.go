@@ -23,8 +23,8 @@ import (
 // tile packs its own B panels in phase 2 (fuseB), into a region of the buffer it holds
 // while it runs (one per goroutine), right before the micro-kernels read them, instead
 // of phase 1 packing a superblock of B (megabytes, out of L2) that phase 2 reads back;
-// all columns then form one phase. This is the LM head's case on the AVX-512 path: a
-// chunk of 132 rows against the whole (V, C) embedding.
+// all columns then form one phase. This is the LM head's case: a chunk of at most mc
+// rows (lmHeadRows) against the whole (V, C) embedding.
 //
 // The items of each phase (panel groups, C tiles) are spread over a team of goroutines
 // (see team in parallel.go); the team waits for all items of a phase before the next.
@@ -121,32 +121,38 @@ type gemm struct {
 // gemmPool recycles gemm structs, so that a call allocates nothing.
 var gemmPool = sync.Pool{New: func() any { return new(gemm) }}
 
-// sgemm runs C = alpha·op(A)·op(B) + beta·C with the given blocking; the shapes are
+// bOperand is B as one of the forms the driver's B packers read: float32 (f), bfloat16
+// (h) or Q8_0 rows (q); exactly one is set.
+type bOperand struct {
+	f []float32
+	h []uint16
+	q []byte
+}
+
+// runGemm runs C = alpha·op(A)·op(B) + beta·C with the given blocking; the shapes are
 // checked, M, N, K > 0 and alpha != 0.
-func sgemm(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func runGemm(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b bOperand, ldb int, beta float32, c []float32, ldc int) {
 	g := gemmPool.Get().(*gemm)
 	g.blocking = bl
 	g.transA, g.transB = transA, transB
 	g.M, g.N, g.K = M, N, K
 	g.alpha, g.beta = alpha, beta
-	g.a, g.lda, g.b, g.ldb, g.c, g.ldc = a, lda, b, ldb, c, ldc
+	g.a, g.lda, g.c, g.ldc = a, lda, c, ldc
+	g.b, g.b16, g.q8, g.ldb = b.f, b.h, b.q, ldb
 	g.run()
-	g.a, g.b, g.c, g.packA, g.packB = nil, nil, nil, nil, nil // keep no caller memory alive
+	g.a, g.b, g.b16, g.q8, g.c, g.packA, g.packB = nil, nil, nil, nil, nil, nil, nil // keep no caller memory alive
 	gemmPool.Put(g)
+}
+
+// sgemm is runGemm with B in float32.
+func sgemm(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	runGemm(bl, transA, transB, M, N, K, alpha, a, lda, bOperand{f: b}, ldb, beta, c, ldc)
 }
 
 // sgemmBF16B is sgemm with B in bfloat16: the same driver, whose B packers widen b (see
 // packBCols), so the panels, and thus C, are those of sgemm on the widened B.
 func sgemmBF16B(bl *blocking, transA, transB bool, M, N, K int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
-	g := gemmPool.Get().(*gemm)
-	g.blocking = bl
-	g.transA, g.transB = transA, transB
-	g.M, g.N, g.K = M, N, K
-	g.alpha, g.beta = alpha, beta
-	g.a, g.lda, g.b16, g.ldb, g.c, g.ldc = a, lda, b, ldb, c, ldc
-	g.run()
-	g.a, g.b16, g.c, g.packA, g.packB = nil, nil, nil, nil, nil
-	gemmPool.Put(g)
+	runGemm(bl, transA, transB, M, N, K, alpha, a, lda, bOperand{h: b}, ldb, beta, c, ldc)
 }
 
 func (g *gemm) run() {

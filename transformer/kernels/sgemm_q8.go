@@ -31,15 +31,7 @@ func SgemmQ8B(transB bool, M, N, K int, alpha float32, a []float32, lda int, s [
 		scaleC(M, N, beta, c, ldc)
 		return
 	}
-	g := gemmPool.Get().(*gemm)
-	g.blocking = blockingFor(CurrentPath())
-	g.transA, g.transB = false, transB
-	g.M, g.N, g.K = M, N, K
-	g.alpha, g.beta = alpha, beta
-	g.a, g.lda, g.q8, g.ldb, g.c, g.ldc = a, lda, s, ld, c, ldc
-	g.run()
-	g.a, g.q8, g.c, g.packA, g.packB = nil, nil, nil, nil, nil
-	gemmPool.Put(g)
+	runGemm(blockingFor(CurrentPath()), false, transB, M, N, K, alpha, a, lda, bOperand{q: s}, ld, beta, c, ldc)
 }
 
 // q8Path is the path whose dequantBlocks the packers use: the assembly one on the
